@@ -1,0 +1,413 @@
+// SPDX-License-Identifier: Apache-2.0
+pragma solidity ^0.8.24;
+
+import {ERC2771Context} from "@openzeppelin/contracts/metatx/ERC2771Context.sol";
+import {IParticipantRegistry} from "./interfaces/IParticipantRegistry.sol";
+import {
+    Model,
+    ROLE_ADMIN,
+    ROLE_CERTIFIER,
+    ROLE_SUPPLIER,
+    ROLE_BRAND,
+    ALL_ROLES,
+    PPM
+} from "./libraries/CocTypes.sol";
+
+/// @title ParticipantRegistry
+/// @notice What makes the ledger permissioned: who may act, in which role, from which site, under which
+/// certification. The other contracts ask it at block time, so a suspension or a withdrawn certificate
+/// takes effect on the very next transaction.
+contract ParticipantRegistry is IParticipantRegistry, ERC2771Context {
+    /// @dev How many certifications are remembered per (holder, material, characteristic): enough for a
+    /// certificate and its overlapping renewals; the oldest is forgotten first.
+    uint256 private constant COVERAGE_SLOTS = 4;
+
+    mapping(uint32 => Participant) private _participants;
+    mapping(address => Wallet) private _wallets;
+    mapping(uint32 => uint32) private _siteOwner;
+    mapping(uint64 => Certification) private _certifications;
+    /// @dev keccak(holder, material, characteristic) => up to four certification ids, newest in the low bits.
+    mapping(bytes32 => uint256) private _coverage;
+    mapping(bytes32 => Capacity) private _capacity;
+    mapping(uint32 => Material) private _materials;
+    mapping(uint32 => uint32) private _characteristicScheme;
+    mapping(uint32 => Scheme) private _schemes;
+    mapping(uint32 => Process) private _processes;
+
+    uint32 private _participantCount;
+    uint32 private _siteCount;
+    uint32 private _materialCount;
+    uint32 private _characteristicCount;
+    uint32 private _schemeCount;
+    uint32 private _processCount;
+    uint64 private _certificationCount;
+
+    address private _batchLedger;
+    address private _massBalance;
+    address private _certificateRegistry;
+
+    /// @param admin the first wallet of the consortium administration (participant 1)
+    /// @param trustedForwarder the ERC-2771 forwarder that relays wallet-signed requests
+    constructor(address admin, address trustedForwarder) ERC2771Context(trustedForwarder) {
+        uint32 id = _newParticipant("Consortium administration", ROLE_ADMIN);
+        _wallets[admin] = Wallet(id, 0);
+        emit WalletAdded(admin, id, 0);
+    }
+
+    modifier onlyRole(uint8 role) {
+        requireActor(_msgSender(), role);
+        _;
+    }
+
+    // ================================================================ administration
+
+    /// @inheritdoc IParticipantRegistry
+    function registerParticipant(string calldata name, uint8 roles)
+        external
+        onlyRole(ROLE_ADMIN)
+        returns (uint32 participantId)
+    {
+        return _newParticipant(name, roles);
+    }
+
+    /// @inheritdoc IParticipantRegistry
+    function setRoles(uint32 participantId, uint8 roles) external onlyRole(ROLE_ADMIN) {
+        _requireParticipant(participantId);
+        if (roles == 0 || roles & ~ALL_ROLES != 0) revert RegistryInvalidRoles(roles);
+        _participants[participantId].roles = roles;
+        emit ParticipantRolesChanged(participantId, roles);
+    }
+
+    /// @inheritdoc IParticipantRegistry
+    function setParticipantStatus(uint32 participantId, ParticipantStatus status) external onlyRole(ROLE_ADMIN) {
+        _requireParticipant(participantId);
+        if (status == ParticipantStatus.None) revert RegistryUnknownParticipant(participantId);
+        _participants[participantId].status = status;
+        emit ParticipantStatusChanged(participantId, status);
+    }
+
+    /// @inheritdoc IParticipantRegistry
+    function addSite(uint32 participantId, string calldata name, bytes32 locationRef)
+        external
+        onlyRole(ROLE_ADMIN)
+        returns (uint32 siteId)
+    {
+        _requireParticipant(participantId);
+        siteId = ++_siteCount;
+        _siteOwner[siteId] = participantId;
+        emit SiteAdded(siteId, participantId, name, locationRef);
+    }
+
+    /// @inheritdoc IParticipantRegistry
+    function addWallet(address account, uint32 participantId, uint32 siteId) external onlyRole(ROLE_ADMIN) {
+        _requireParticipant(participantId);
+        uint32 current = _wallets[account].participantId;
+        if (current != 0) revert RegistryWalletAlreadyRegistered(account, current);
+        if (siteId != 0) {
+            uint32 owner = _siteOwner[siteId];
+            if (owner == 0) revert RegistryUnknownSite(siteId);
+            if (owner != participantId) revert RegistrySiteNotOwned(siteId, participantId);
+        }
+        _wallets[account] = Wallet(participantId, siteId);
+        emit WalletAdded(account, participantId, siteId);
+    }
+
+    /// @inheritdoc IParticipantRegistry
+    function removeWallet(address account) external onlyRole(ROLE_ADMIN) {
+        uint32 participantId = _wallets[account].participantId;
+        if (participantId == 0) revert RegistryUnknownWallet(account);
+        delete _wallets[account];
+        emit WalletRemoved(account, participantId);
+    }
+
+    /// @inheritdoc IParticipantRegistry
+    function registerMaterial(string calldata name, string calldata unit, uint32 group, bool waste)
+        external
+        onlyRole(ROLE_ADMIN)
+        returns (uint32 materialId)
+    {
+        materialId = ++_materialCount;
+        _materials[materialId] = Material(group, waste, true);
+        emit MaterialRegistered(materialId, name, unit, group, waste);
+    }
+
+    /// @inheritdoc IParticipantRegistry
+    function registerScheme(string calldata name, uint40 periodLength, uint40 anchor, uint16 lapseAfterPeriods)
+        external
+        onlyRole(ROLE_ADMIN)
+        returns (uint32 schemeId)
+    {
+        if (periodLength == 0 || periodLength > 366 days) revert RegistryInvalidScheme("periodLength");
+        if (anchor > block.timestamp) revert RegistryInvalidScheme("anchor");
+        if (lapseAfterPeriods > 16) revert RegistryInvalidScheme("lapseAfterPeriods");
+        schemeId = ++_schemeCount;
+        _schemes[schemeId] = Scheme(periodLength, anchor, lapseAfterPeriods, true);
+        emit SchemeRegistered(schemeId, name, periodLength, anchor, lapseAfterPeriods);
+    }
+
+    /// @inheritdoc IParticipantRegistry
+    function registerCharacteristic(string calldata name, uint32 schemeId)
+        external
+        onlyRole(ROLE_ADMIN)
+        returns (uint32 characteristic)
+    {
+        if (!_schemes[schemeId].exists) revert RegistryUnknownScheme(schemeId);
+        characteristic = ++_characteristicCount;
+        _characteristicScheme[characteristic] = schemeId;
+        emit CharacteristicRegistered(characteristic, name, schemeId);
+    }
+
+    /// @inheritdoc IParticipantRegistry
+    function registerProcess(
+        string calldata name,
+        uint32 inputMaterial,
+        uint32 outputMaterial,
+        uint32 factor,
+        uint32 tolerance
+    ) external onlyRole(ROLE_ADMIN) returns (uint32 processId) {
+        _requireMaterial(inputMaterial);
+        _requireMaterial(outputMaterial);
+        // A process may lose mass but never create it: outputs are bounded by inputs times the factor.
+        if (factor == 0 || factor > PPM) revert RegistryInvalidProcess("factor");
+        if (tolerance > factor) revert RegistryInvalidProcess("tolerance");
+        processId = ++_processCount;
+        _processes[processId] = Process(inputMaterial, outputMaterial, factor, tolerance, true);
+        emit ProcessRegistered(processId, name, inputMaterial, outputMaterial, factor, tolerance);
+    }
+
+    /// @inheritdoc IParticipantRegistry
+    function linkContracts(address batchLedger_, address massBalance_, address certificateRegistry_)
+        external
+        onlyRole(ROLE_ADMIN)
+    {
+        if (_batchLedger != address(0)) revert RegistryAlreadyLinked();
+        _batchLedger = batchLedger_;
+        _massBalance = massBalance_;
+        _certificateRegistry = certificateRegistry_;
+        emit ContractsLinked(trustedForwarder(), batchLedger_, massBalance_, certificateRegistry_);
+    }
+
+    // ================================================================ certification bodies
+
+    /// @inheritdoc IParticipantRegistry
+    function recordCertification(CertificationParams calldata p) external returns (uint64 certificationId) {
+        (uint32 certifier,) = requireActor(_msgSender(), ROLE_CERTIFIER);
+        _requireParticipant(p.holder);
+        if (p.materials.length == 0) revert RegistryInvalidCertification("materials");
+        if (p.characteristics.length == 0) revert RegistryInvalidCertification("characteristics");
+        // Bit 0 is "uncertified": a certification that covers no real model certifies nothing.
+        if (p.models & 0x1e == 0 || p.models & ~uint8(0x1e) != 0) revert RegistryInvalidCertification("models");
+        if (p.validTo <= p.validFrom) revert RegistryInvalidCertification("validTo");
+        if (bytes(p.certificateNumber).length == 0) revert RegistryInvalidCertification("certificateNumber");
+
+        certificationId = ++_certificationCount;
+        _certifications[certificationId] =
+            Certification(p.holder, certifier, p.models, CertificationStatus.Active, p.validFrom, p.validTo);
+        for (uint256 i = 0; i < p.materials.length; ++i) {
+            _requireMaterial(p.materials[i]);
+            for (uint256 j = 0; j < p.characteristics.length; ++j) {
+                uint32 characteristic = p.characteristics[j];
+                if (_characteristicScheme[characteristic] == 0) revert RegistryUnknownCharacteristic(characteristic);
+                bytes32 key = _coverageKey(p.holder, p.materials[i], characteristic);
+                _coverage[key] = (_coverage[key] << 64) | certificationId;
+            }
+        }
+        emit CertificationRecorded(certificationId, p.holder, certifier, p);
+    }
+
+    /// @inheritdoc IParticipantRegistry
+    function setCertificationStatus(uint64 certificationId, CertificationStatus status, bytes32 reasonHash) external {
+        (uint32 certifier,) = requireActor(_msgSender(), ROLE_CERTIFIER);
+        Certification storage c = _certifications[certificationId];
+        if (c.status == CertificationStatus.None) revert RegistryUnknownCertification(certificationId);
+        if (c.certifier != certifier) revert RegistryNotCertificationOwner(certificationId, certifier);
+        // Withdrawal is final; anything may be suspended; only a suspension can be lifted.
+        CertificationStatus from = c.status;
+        bool allowed = (status == CertificationStatus.Suspended && from == CertificationStatus.Active)
+            || (status == CertificationStatus.Active && from == CertificationStatus.Suspended)
+            || (status == CertificationStatus.Withdrawn && from != CertificationStatus.Withdrawn);
+        if (!allowed) revert RegistryCertificationStatusChange(certificationId, from, status);
+        c.status = status;
+        emit CertificationStatusChanged(certificationId, status, reasonHash);
+    }
+
+    /// @inheritdoc IParticipantRegistry
+    function setCapacity(uint32 participantId, uint32 materialId, uint40 validFrom, uint40 validTo, uint88 amount)
+        external
+    {
+        (uint32 certifier,) = requireActor(_msgSender(), ROLE_CERTIFIER);
+        _requireParticipant(participantId);
+        _requireMaterial(materialId);
+        if (validTo <= validFrom) revert RegistryInvalidCapacity("validTo");
+        _capacity[_capacityKey(participantId, materialId)] = Capacity(validFrom, validTo, amount, 0);
+        emit CapacitySet(participantId, materialId, certifier, validFrom, validTo, amount);
+    }
+
+    /// @inheritdoc IParticipantRegistry
+    function useCapacity(uint32 participantId, uint32 materialId, uint256 amount) external {
+        if (msg.sender != _batchLedger) revert RegistryNotLinkedContract(msg.sender);
+        Capacity storage c = _capacity[_capacityKey(participantId, materialId)];
+        uint256 available;
+        if (block.timestamp >= c.validFrom && block.timestamp <= c.validTo) available = c.amount - c.used;
+        if (amount > available) revert RegistryCapacityExceeded(participantId, materialId, available, amount);
+        uint88 used = c.used + uint88(amount);
+        c.used = used;
+        emit CapacityUsed(participantId, materialId, uint88(amount), used);
+    }
+
+    // ================================================================ checks
+
+    /// @inheritdoc IParticipantRegistry
+    function requireActor(address account, uint8 roles) public view returns (uint32 participantId, uint32 siteId) {
+        Wallet memory w = _wallets[account];
+        participantId = w.participantId;
+        if (participantId == 0) revert RegistryUnknownWallet(account);
+        Participant memory p = _participants[participantId];
+        if (p.status != ParticipantStatus.Active) revert RegistryParticipantSuspended(participantId);
+        if (p.roles & roles == 0) revert RegistryMissingRole(account, participantId, roles);
+        siteId = w.siteId;
+    }
+
+    /// @inheritdoc IParticipantRegistry
+    function requireCertifiedActor(
+        address account,
+        uint8 roles,
+        uint32 materialId,
+        uint32 characteristic,
+        Model model
+    ) public view returns (uint32 participantId, uint32 siteId) {
+        (participantId, siteId) = requireActor(account, roles);
+        if (model != Model.Uncertified) {
+            (bool valid,) = certificationFor(participantId, materialId, characteristic, model);
+            if (!valid) revert RegistryNotCertified(participantId, materialId, characteristic, model);
+        }
+    }
+
+    /// @inheritdoc IParticipantRegistry
+    function requireTransferParties(
+        address from,
+        address to,
+        uint32 materialId,
+        uint32 characteristic,
+        Model model
+    ) external view returns (uint32 fromParticipant, uint32 fromSite, uint32 toParticipant, uint32 toSite) {
+        (fromParticipant, fromSite) = requireCertifiedActor(from, ROLE_SUPPLIER, materialId, characteristic, model);
+        (toParticipant, toSite) =
+            requireCertifiedActor(to, ROLE_SUPPLIER | ROLE_BRAND, materialId, characteristic, model);
+    }
+
+    /// @inheritdoc IParticipantRegistry
+    function certificationFor(uint32 participantId, uint32 materialId, uint32 characteristic, Model model)
+        public
+        view
+        returns (bool valid, uint64 certificationId)
+    {
+        uint256 packed = _coverage[_coverageKey(participantId, materialId, characteristic)];
+        for (uint256 i = 0; i < COVERAGE_SLOTS && packed != 0; ++i) {
+            uint64 id = uint64(packed);
+            packed >>= 64;
+            Certification memory c = _certifications[id];
+            if (
+                c.status == CertificationStatus.Active && block.timestamp >= c.validFrom
+                    && block.timestamp <= c.validTo && (c.models >> uint8(model)) & 1 == 1
+            ) return (true, id);
+        }
+        return (false, 0);
+    }
+
+    // ================================================================ views
+
+    function participant(uint32 participantId) external view returns (Participant memory) {
+        return _participants[participantId];
+    }
+
+    function wallet(address account) external view returns (Wallet memory) {
+        return _wallets[account];
+    }
+
+    function siteOwner(uint32 siteId) external view returns (uint32) {
+        return _siteOwner[siteId];
+    }
+
+    function certification(uint64 certificationId) external view returns (Certification memory) {
+        return _certifications[certificationId];
+    }
+
+    function capacity(uint32 participantId, uint32 materialId) external view returns (Capacity memory) {
+        return _capacity[_capacityKey(participantId, materialId)];
+    }
+
+    function material(uint32 materialId) external view returns (Material memory) {
+        return _materials[materialId];
+    }
+
+    function schemeOf(uint32 characteristic) external view returns (uint32 schemeId, Scheme memory) {
+        schemeId = _characteristicScheme[characteristic];
+        if (schemeId == 0) revert RegistryUnknownCharacteristic(characteristic);
+        return (schemeId, _schemes[schemeId]);
+    }
+
+    function process(uint32 processId) external view returns (Process memory p) {
+        p = _processes[processId];
+        if (!p.exists) revert RegistryUnknownProcess(processId);
+    }
+
+    function counts()
+        external
+        view
+        returns (uint32, uint32, uint64, uint32, uint32, uint32, uint32)
+    {
+        return (
+            _participantCount,
+            _siteCount,
+            _certificationCount,
+            _materialCount,
+            _characteristicCount,
+            _schemeCount,
+            _processCount
+        );
+    }
+
+    function forwarder() external view returns (address) {
+        return trustedForwarder();
+    }
+
+    function batchLedger() external view returns (address) {
+        return _batchLedger;
+    }
+
+    function massBalance() external view returns (address) {
+        return _massBalance;
+    }
+
+    function certificateRegistry() external view returns (address) {
+        return _certificateRegistry;
+    }
+
+    // ================================================================ internals
+
+    function _newParticipant(string memory name, uint8 roles) private returns (uint32 id) {
+        if (roles == 0 || roles & ~ALL_ROLES != 0) revert RegistryInvalidRoles(roles);
+        id = ++_participantCount;
+        _participants[id] = Participant(roles, ParticipantStatus.Active);
+        emit ParticipantRegistered(id, name, roles);
+    }
+
+    function _requireParticipant(uint32 participantId) private view {
+        if (_participants[participantId].status == ParticipantStatus.None) {
+            revert RegistryUnknownParticipant(participantId);
+        }
+    }
+
+    function _requireMaterial(uint32 materialId) private view {
+        if (!_materials[materialId].exists) revert RegistryUnknownMaterial(materialId);
+    }
+
+    function _coverageKey(uint32 holder, uint32 materialId, uint32 characteristic) private pure returns (bytes32) {
+        return keccak256(abi.encode(holder, materialId, characteristic));
+    }
+
+    function _capacityKey(uint32 participantId, uint32 materialId) private pure returns (bytes32) {
+        return keccak256(abi.encode(participantId, materialId));
+    }
+}
