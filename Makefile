@@ -1,0 +1,58 @@
+# Chain-of-custody ledger: build/test entry points.
+# Dependencies install lazily: the venv is (re)built only when requirements.lock or pyproject.toml
+# is newer than its stamp, node_modules only when package-lock.json is newer than its stamp.
+
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+VENV_STAMP := $(VENV)/.installed
+NODE_STAMP := node_modules/.installed
+TOOLCHAIN_STAMP := $(VENV)/.toolchain
+# ape-foundry finds Anvil only on PATH; .venv/bin holds a symlink to the npm Anvil binary.
+APE_ENV := PATH="$(CURDIR)/$(VENV)/bin:$$PATH"
+
+.PHONY: all deps venv node run test bench-gas ape-compile ape-test clean
+
+all: test
+
+deps: $(VENV_STAMP) $(NODE_STAMP) $(TOOLCHAIN_STAMP)
+venv: $(VENV_STAMP)
+node: $(NODE_STAMP)
+
+$(VENV_STAMP): requirements.lock pyproject.toml
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q -r requirements.lock
+	$(PY) -m pip install -q --no-deps -e .
+	@touch $@
+
+# Not `npm ci`: the npm registry reachable here serves only the linux-amd64 platform package of
+# @foundry-rs/anvil (the other optional platform packages 404), so the lock cannot list them and
+# `npm ci` rejects it as out of sync. `npm install` with the committed lock installs exactly the
+# locked versions and leaves package-lock.json unchanged.
+$(NODE_STAMP): package-lock.json package.json
+	npm install --no-audit --no-fund --loglevel=error
+	@touch $@
+
+# Registers solc-js as py-solc-x's solc $(SOLC) and links anvil/solc into .venv/bin.
+$(TOOLCHAIN_STAMP): $(VENV_STAMP) $(NODE_STAMP)
+	$(PY) -m node_api.core.toolchain
+	@touch $@
+
+run: deps
+	$(PY) -m node_api
+
+test: deps
+	$(PY) -m pytest -q
+
+bench-gas: deps
+	$(PY) scripts/bench_gas.py
+
+# Ape on the same contracts/ sources (offline: solc-js via py-solc-x, Anvil from npm).
+ape-compile: deps
+	$(APE_ENV) $(VENV)/bin/ape compile
+
+ape-test: deps
+	$(APE_ENV) $(VENV)/bin/ape test tests_ape -p ape_test
+
+clean:
+	rm -rf build data .build
