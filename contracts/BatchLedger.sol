@@ -280,7 +280,9 @@ contract BatchLedger is IBatchLedger, ERC1155Supply, ERC2771Context, EIP712, Non
         _burn(holder, batchId, quantity);
         Parent[] memory ps = new Parent[](1);
         ps[0] = Parent(uint64(batchId), uint96(quantity));
-        childId = _newBatch(holder, b.creator, b.material, 0, Model.Uncertified, 0, 0, BatchKind.AttributesReleased, quantity, ps);
+        childId = _newBatch(
+            holder, registry.wallet(holder).participantId, b.material, 0, Model.Uncertified, 0, 0, BatchKind.AttributesReleased, quantity, ps
+        );
         return (b.material, b.characteristic, quantity * b.share / PPM, childId);
     }
 
