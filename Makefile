@@ -48,11 +48,15 @@ bench-gas: deps
 	$(PY) scripts/bench_gas.py
 
 # Ape on the same contracts/ sources (offline: solc-js via py-solc-x, Anvil from npm).
+# Re-register solc first: ape finds it only through py-solc-x's ~/.solcx, which lives outside the
+# repo (another clone may have re-pointed it). `-o addopts=` drops pyproject's `-p no:ape_test`.
 ape-compile: deps
+	@$(PY) -m node_api.core.toolchain >/dev/null
 	$(APE_ENV) $(VENV)/bin/ape compile
 
 ape-test: deps
-	$(APE_ENV) $(VENV)/bin/ape test tests_ape -p ape_test
+	@$(PY) -m node_api.core.toolchain >/dev/null
+	$(APE_ENV) $(VENV)/bin/ape test tests_ape -o addopts=""
 
 clean:
 	rm -rf build data .build

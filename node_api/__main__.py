@@ -23,8 +23,10 @@ def main() -> int:
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     settings = get_settings()
     stop = threading.Event()
-    # SIGTERM (e.g. from a process manager) takes the same clean path as Ctrl-C.
-    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    # Ctrl-C and SIGTERM (process managers) take the same clean path. Installed explicitly because
+    # a process started in the background by a non-interactive shell inherits SIGINT as ignored.
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
 
     anvil: EmbeddedAnvil | None = None
     try:
@@ -47,10 +49,7 @@ def main() -> int:
         for name, address in dep.contracts.items():
             print(f"  {name:<20} {address}")
         print("running; press Ctrl-C to stop", flush=True)
-        try:
-            while not stop.wait(1.0):
-                pass
-        except KeyboardInterrupt:
+        while not stop.wait(1.0):
             pass
         return 0
     finally:

@@ -11,11 +11,13 @@ a contract that would not deploy on a production chain does not deploy here eith
 
 from __future__ import annotations
 
+import ctypes
 import json
 import os
 import signal
 import socket
 import subprocess
+import sys
 import tempfile
 import time
 import urllib.error
@@ -57,6 +59,16 @@ def rpc_call(url: str, method: str, params: list | None = None, timeout: float =
     if "error" in reply:
         raise AnvilError(f"{method}: {reply['error']}")
     return reply.get("result")
+
+
+def _die_with_parent() -> None:
+    """In the child before exec (Linux): get SIGINT when our process dies, even by SIGKILL, so a
+    crashed node or test run leaves no orphaned Anvil (and a stateful one still dumps its state)."""
+    if sys.platform.startswith("linux"):
+        try:
+            ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, int(signal.SIGINT))  # PR_SET_PDEATHSIG
+        except OSError:
+            pass
 
 
 class EmbeddedAnvil:
@@ -144,6 +156,7 @@ class EmbeddedAnvil:
             # Own process group: a Ctrl-C in the terminal reaches only our Python process, which
             # then stops Anvil in order (SIGINT -> state dump) instead of racing with it.
             start_new_session=True,
+            preexec_fn=_die_with_parent,
         )
         self._wait_ready(timeout)
         return self
