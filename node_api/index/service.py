@@ -1,0 +1,115 @@
+"""The index as a node component: settings -> database + follower thread, for the app's lifespan.
+
+Wiring (one line each in the app's lifespan)::
+
+    app.state.index = start_index(settings)      # at startup
+    app.state.index.stop()                       # at shutdown
+
+Settings read (all optional, so the index works with whatever the node's Settings define):
+  index_database_url  SQLAlchemy URL of the index; else ``database_url`` (tables are prefixed
+                      ``idx_``, so they can share the node's PostgreSQL database); else the SQLite
+                      file ``<data_dir>/index.db``
+  index_confirmations blocks to wait behind the head (default: ``confirmations``, 0 on instant finality)
+  index_max_range     most blocks per eth_getLogs (default 2000; halved automatically on "too large")
+  index_poll_interval seconds between polls of the head (default 1.0)
+  explorer_tx_url     link template for a transaction on the explorer page, e.g.
+                      ``https://explorer.example/tx/{tx}`` (default: this node's /provenance/tx/{tx})
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+from typing import Any, Mapping
+
+from sqlalchemy.engine import Engine
+
+from . import schema
+from .follower import Follower, contract_abis, contracts_from_deployment
+from .rpc import RawRpc
+
+log = logging.getLogger(__name__)
+
+
+def index_database_url(settings: Any) -> str:
+    url = getattr(settings, "index_database_url", None) or os.environ.get("COC_INDEX_DATABASE_URL")
+    if not url:
+        url = getattr(settings, "database_url", None)
+    if not url:
+        data_dir = Path(getattr(settings, "data_dir", "data"))
+        data_dir.mkdir(parents=True, exist_ok=True)
+        url = schema.sqlite_url(str(data_dir / "index.db"))
+    return url
+
+
+class IndexService:
+    """Database engine + follower; queries open their own connections on ``engine``."""
+
+    def __init__(self, engine: Engine, follower: Follower | None, *, tx_url: str | None = None):
+        self.engine = engine
+        self.follower = follower
+        self.tx_url = tx_url
+
+    @classmethod
+    def create(
+        cls,
+        database_url: str,
+        rpc_url: str,
+        contracts: Mapping[str, str],
+        start_block: int,
+        *,
+        confirmations: int = 0,
+        max_range: int = 2000,
+        poll_interval: float = 1.0,
+        artifacts: Mapping[str, Any] | None = None,
+        tx_url: str | None = None,
+    ) -> "IndexService":
+        engine = schema.make_engine(database_url)
+        follower = Follower(engine, RawRpc(rpc_url), contracts, start_block, abis=contract_abis(artifacts),
+                            confirmations=confirmations, max_range=max_range, poll_interval=poll_interval)
+        return cls(engine, follower, tx_url=tx_url)
+
+    @classmethod
+    def from_settings(cls, settings: Any, deployment: Any | None = None) -> "IndexService":
+        """From the node's settings and its deployment (a ``node_api.core.deploy.Deployment``, or
+        None: the record ``<data_dir>/deployments/<chainId>.json``)."""
+        rpc_url = settings.effective_rpc_url
+        if deployment is not None:
+            from .follower import SHORT_NAMES  # noqa: PLC0415
+
+            contracts = {SHORT_NAMES[k]: v for k, v in deployment.contracts.items() if k in SHORT_NAMES}
+            start = int(deployment.block_number)
+        else:
+            chain_id = RawRpc(rpc_url).chain_id()
+            contracts, start = contracts_from_deployment(Path(settings.deployments_dir) / f"{chain_id}.json")
+        return cls.create(
+            index_database_url(settings),
+            rpc_url,
+            contracts,
+            start,
+            confirmations=int(getattr(settings, "index_confirmations", None) or getattr(settings, "confirmations", 0) or 0),
+            max_range=int(getattr(settings, "index_max_range", 2000) or 2000),
+            poll_interval=float(getattr(settings, "index_poll_interval", 1.0) or 1.0),
+            tx_url=getattr(settings, "explorer_tx_url", None),
+        )
+
+    def start(self) -> "IndexService":
+        if self.follower is not None:
+            self.follower.start()
+        return self
+
+    def stop(self) -> None:
+        if self.follower is not None:
+            self.follower.stop()
+        self.engine.dispose()
+
+    def status(self) -> dict[str, Any]:
+        if self.follower is None:
+            return {"following": False}
+        return {"following": True, **self.follower.lag()}
+
+
+def start_index(settings: Any, deployment: Any | None = None) -> IndexService:
+    """Create the index for the node's settings and start following the chain in a thread."""
+    return IndexService.from_settings(settings, deployment).start()

@@ -1,0 +1,92 @@
+"""Fixtures for the index tests: the consortium (re-exported from tests/contracts/conftest.py),
+the demo scenario built once per module, and index databases on SQLite and, when
+COC_TEST_POSTGRES_URL is set, PostgreSQL (skipped with a visible reason otherwise)."""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import create_engine, text
+
+from node_api.index import schema
+from node_api.index.follower import Follower
+from node_api.index.rpc import RawRpc
+
+_spec = importlib.util.spec_from_file_location("_coc_contracts_conftest", Path(__file__).parents[1] / "contracts" / "conftest.py")
+_mod = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(_mod)
+world_session = _mod.world_session
+world = _mod.world
+sb = _mod.sb
+
+from scenario import Scenario, build_scenario  # noqa: E402
+
+POSTGRES_ENV = "COC_TEST_POSTGRES_URL"
+BACKENDS = ["sqlite", "postgresql"]
+
+
+def contracts_of(world_session) -> dict[str, str]:
+    c = world_session.sb.c
+    return {"registry": c.registry.address, "forwarder": c.forwarder.address, "mass_balance": c.mass_balance.address,
+            "ledger": c.ledger.address, "certificates": c.certificates.address}
+
+
+def _pg_url() -> str | None:
+    return os.environ.get(POSTGRES_ENV) or None
+
+
+def fresh_engine(backend: str, tmp_path: Path, name: str = "index"):
+    """An empty index database on ``backend``; PostgreSQL gets its own schema per call."""
+    if backend == "sqlite":
+        return schema.make_engine(schema.sqlite_url(str(tmp_path / f"{name}.db")))
+    url = _pg_url()
+    if url is None:
+        pytest.skip(f"PostgreSQL not available: set {POSTGRES_ENV} (e.g. from .ci/postgres.sh) to run the index tests on it")
+    engine = schema.make_engine(url)
+    schema.drop_all(engine)
+    return engine
+
+
+@pytest.fixture(params=BACKENDS)
+def backend(request) -> str:
+    if request.param == "postgresql" and _pg_url() is None:
+        pytest.skip(f"PostgreSQL not available: set {POSTGRES_ENV} (e.g. from .ci/postgres.sh) to run the index tests on it")
+    return request.param
+
+
+@pytest.fixture(scope="module")
+def scenario(w3, world_session) -> Iterator[Scenario]:
+    snap = w3.provider.make_request("evm_snapshot", [])["result"]
+    try:
+        yield build_scenario(world_session)
+    finally:
+        assert w3.provider.make_request("evm_revert", [snap])["result"], "evm_revert failed"
+
+
+@pytest.fixture
+def make_follower(anvil, world_session):
+    made: list[Follower] = []
+
+    def make(engine, **kw) -> Follower:
+        f = Follower(engine, RawRpc(anvil.url), contracts_of(world_session), 0, **kw)
+        made.append(f)
+        return f
+
+    yield make
+    for f in made:
+        f.stop()
+        f.engine.dispose()
+
+
+@pytest.fixture(scope="module")
+def indexed(anvil, world_session, scenario, tmp_path_factory):
+    """The demo scenario indexed into SQLite once per module (read-only tests use this)."""
+    engine = schema.make_engine(schema.sqlite_url(str(tmp_path_factory.mktemp("idx") / "index.db")))
+    f = Follower(engine, RawRpc(anvil.url), contracts_of(world_session), 0)
+    f.sync_once()
+    yield f
+    engine.dispose()
