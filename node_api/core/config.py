@@ -19,6 +19,8 @@ REPO_ROOT: Path = Path(__file__).resolve().parents[2]
 #: Anvil's first dev account (mnemonic "test test ... junk", index 0). Public knowledge:
 #: only ever a default for local development chains.
 ANVIL_DEFAULT_KEY = "0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80"
+#: Anvil's dev account #9: the default relayer on a local chain (pays gas, is never trusted).
+ANVIL_RELAYER_KEY = "0x2a871d0798f97d79848a013d4936a73bf4cc922c825d33c1cf7073dff6d409c6"
 
 
 class Settings(BaseSettings):
@@ -51,6 +53,47 @@ class Settings(BaseSettings):
     #: Blocks to wait on top of a receipt's block before treating it as final (0 = immediate finality).
     confirmations: int = 0
 
+    # ------------------------------------------------------------------ the node's API (issue 3)
+    api_host: str = "127.0.0.1"
+    api_port: int = 8000
+    #: SQLAlchemy URL of the node database (transactions, idempotency keys, API keys).
+    #: None = SQLite file ``<data_dir>/node.db``.
+    database_url: str | None = None
+    #: Relayer key source: a hex private key, or a keystore file (``relayer_keystore``) whose
+    #: password is in ``relayer_keystore_password`` (env ``COC_RELAYER_KEYSTORE_PASSWORD``).
+    relayer_key: str | None = ANVIL_RELAYER_KEY
+    relayer_keystore: Path | None = None
+    relayer_keystore_password: str | None = None
+    #: Secret for administrative endpoints (header ``X-Admin-Key``); None disables them.
+    admin_api_key: str | None = None
+    #: Key of the consortium admin wallet the node signs with for admin "sign for me" calls
+    #: (None: the deployer key).
+    admin_wallet_key: str | None = None
+    #: Password for node-held participant keystores in ``<data_dir>/keystores``
+    #: (``COC_KEYSTORE_PASSWORD``); a per-wallet ``COC_KEYSTORE_PASSWORD_<ADDRESS>`` wins.
+    keystore_password: str | None = None
+    #: Reads need an API key (any participant's or the admin key) when true; open when false.
+    read_requires_key: bool = False
+    #: Default validity of prepared signatures (EIP-712 deadlines), seconds.
+    signature_ttl: int = 3600
+    #: Extra gas above the estimate for a forwarded request (ppm of the estimate, plus a constant).
+    forward_gas_margin_ppm: int = 300_000
+    forward_gas_extra: int = 30_000
+    #: Gas limit of a relayed custody call (the ledger's own signed messages).
+    custody_gas: int = 600_000
+    #: How long a request whose signed nonce is ahead of the chain waits for its predecessors.
+    nonce_wait_seconds: float = 15.0
+    #: How long a single submit waits for its receipt before answering 202 (pending).
+    wait_timeout: float = 30.0
+    #: Receipt polling interval of the relayer, seconds.
+    poll_interval: float = 0.02
+    #: Most transactions in one JSON-RPC array (eth_sendRawTransaction / eth_call).
+    rpc_batch_size: int = 200
+    #: Resend a transaction unknown to the chain after this many seconds.
+    rebroadcast_after: float = 10.0
+    #: Load the demo scenario once at start (``make run DEMO=1`` sets ``COC_DEMO=1``).
+    demo: bool = False
+
     @property
     def embedded_rpc_url(self) -> str:
         """URL of the embedded Anvil this configuration would start."""
@@ -64,6 +107,14 @@ class Settings(BaseSettings):
     @property
     def deployments_dir(self) -> Path:
         return self.data_dir / "deployments"
+
+    @property
+    def keystores_dir(self) -> Path:
+        return self.data_dir / "keystores"
+
+    @property
+    def effective_database_url(self) -> str:
+        return self.database_url or f"sqlite:///{self.data_dir / 'node.db'}"
 
 
 @lru_cache(maxsize=1)

@@ -1,0 +1,89 @@
+"""The node's FastAPI application.
+
+``create_app(settings)`` starts the node (chain connection, contracts, relayer, database) in the
+app's lifespan. Errors: every ApiError (including mapped contract reverts) becomes
+``{"error", "message", "details"}`` with its status; invalid input 422 naming the field; an
+unreachable chain 503; anything unexpected 500 without a stack trace (logged on the node).
+"""
+
+from __future__ import annotations
+
+import logging
+from contextlib import asynccontextmanager
+from typing import Any, AsyncIterator
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+
+from ..core.config import Settings, get_settings
+from ..core.rpc import ChainUnavailable
+from ..errors import ApiError, chain_unavailable
+from ..relayer import RelayError
+from ..service import Node
+from .routes import ROUTERS
+
+log = logging.getLogger(__name__)
+
+
+def _field(loc: Any) -> str:
+    parts = [str(p) for p in loc if p not in ("body", "query", "path", "header")]
+    return ".".join(parts) or "body"
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or get_settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        node = Node(settings)
+        await node.start()
+        app.state.node = node
+        try:
+            yield
+        finally:
+            await node.stop()
+
+    app = FastAPI(
+        title="Chain-of-custody ledger node",
+        version="0.1.0",
+        description=(
+            "Every supply chain action as a wallet-signed contract call. For each action: `POST .../prepare` "
+            "returns EIP-712 typed data (for eth_signTypedData_v4) and its digest; sign it anywhere; "
+            "`POST .../submit` checks signature, role and rule (no gas spent on a refusal) and relays it. "
+            "`POST .../<action>` without /prepare signs with a key held by this node (X-API-Key / X-Admin-Key)."
+        ),
+        lifespan=lifespan,
+    )
+
+    @app.exception_handler(ApiError)
+    async def _api_error(_: Request, exc: ApiError) -> JSONResponse:
+        return JSONResponse(exc.body(), status_code=exc.status)
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
+        errors = [{"field": _field(e.get("loc", ())), "message": e.get("msg", "")} for e in exc.errors()]
+        msg = "; ".join(f"{e['field']}: {e['message']}" for e in errors)
+        return JSONResponse({"error": "InvalidRequest", "message": msg, "details": {"errors": errors}}, status_code=422)
+
+    @app.exception_handler(ChainUnavailable)
+    async def _unavailable(_: Request, exc: ChainUnavailable) -> JSONResponse:
+        e = chain_unavailable(str(exc))
+        return JSONResponse(e.body(), status_code=503)
+
+    @app.exception_handler(RelayError)
+    async def _relay(_: Request, exc: RelayError) -> JSONResponse:
+        e = chain_unavailable(str(exc)) if exc.unavailable else ApiError(502, "RelayFailed", str(exc))
+        return JSONResponse(e.body(), status_code=e.status)
+
+    @app.exception_handler(Exception)
+    async def _internal(_: Request, exc: Exception) -> JSONResponse:
+        log.exception("unhandled error", exc_info=exc)
+        return JSONResponse(
+            {"error": "InternalError", "message": "internal error; the node logged the details", "details": {}},
+            status_code=500,
+        )
+
+    for router in ROUTERS:
+        app.include_router(router)
+    return app

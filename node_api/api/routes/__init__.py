@@ -1,0 +1,14 @@
+"""Every router of the API. Append a router to ROUTERS to mount it (e.g. the provenance index)."""
+
+from . import admin, batches, certificates, mass_balance, participants, processes, system, transactions
+
+ROUTERS = [
+    system.router,
+    participants.router,
+    processes.router,
+    batches.router,
+    mass_balance.router,
+    certificates.router,
+    transactions.router,
+    admin.router,
+]

@@ -1,0 +1,147 @@
+"""Provenance routes: thin wrappers over node_api.index (queries, claims, EPCIS, passport) and the
+explorer page. The index service is ``request.app.state.index`` (see node_api.index.service)."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from fastapi import APIRouter, HTTPException, Query, Request
+from fastapi.responses import HTMLResponse, JSONResponse
+
+from node_api.index import epcis, queries
+from node_api.index.passport import passport
+from node_api.index.service import IndexService
+
+router = APIRouter(tags=["provenance"])
+
+EXPLORER_HTML = Path(__file__).resolve().parents[2] / "web" / "explorer.html"
+
+
+def _index(request: Request) -> IndexService:
+    index = getattr(request.app.state, "index", None)
+    if index is None:
+        raise HTTPException(503, "the provenance index is not running on this node")
+    return index
+
+
+def _found(value: Any, what: str) -> Any:
+    if value is None:
+        raise HTTPException(404, f"{what} not found in the index")
+    return value
+
+
+def _time(value: str | None, default: int) -> int:
+    if value is None or value == "":
+        return default
+    if value.lstrip("-").isdigit():
+        return int(value)
+    try:
+        dt = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError as exc:
+        raise HTTPException(422, f"not a unix time or ISO 8601 date-time: {value!r}") from exc
+    if dt.tzinfo is None:
+        dt = dt.replace(tzinfo=timezone.utc)
+    return int(dt.timestamp())
+
+
+@router.get("/provenance/status")
+def status(request: Request) -> dict[str, Any]:
+    """How far behind the chain the index is (blocks and seconds)."""
+    return _index(request).status()
+
+
+@router.get("/provenance/batches/{batch_id}")
+def batch_provenance(batch_id: int, request: Request) -> dict[str, Any]:
+    """Everything about a token: the batch, its ancestry to every origin, descendants, custody
+    chain, certificates retired against it, the claim it supports, and every transaction."""
+    with _index(request).engine.connect() as conn:
+        return _found(queries.provenance(conn, batch_id), f"batch {batch_id}")
+
+
+@router.get("/provenance/batches/{batch_id}/batch")
+def batch(batch_id: int, request: Request) -> dict[str, Any]:
+    with _index(request).engine.connect() as conn:
+        return _found(queries.batch(conn, batch_id), f"batch {batch_id}")
+
+
+@router.get("/provenance/batches/{batch_id}/lineage")
+def lineage(batch_id: int, request: Request) -> dict[str, Any]:
+    with _index(request).engine.connect() as conn:
+        return _found(queries.lineage(conn, batch_id), f"batch {batch_id}")
+
+
+@router.get("/provenance/batches/{batch_id}/descendants")
+def descendants(batch_id: int, request: Request) -> dict[str, Any]:
+    with _index(request).engine.connect() as conn:
+        _found(queries.batch(conn, batch_id), f"batch {batch_id}")
+        return queries.descendants(conn, batch_id)
+
+
+@router.get("/provenance/batches/{batch_id}/custody")
+def custody(batch_id: int, request: Request, ancestors: bool = True) -> list[dict[str, Any]]:
+    with _index(request).engine.connect() as conn:
+        _found(queries.batch(conn, batch_id), f"batch {batch_id}")
+        return queries.custody(conn, batch_id, with_ancestors=ancestors)
+
+
+@router.get("/provenance/batches/{batch_id}/claim")
+def claim(batch_id: int, request: Request) -> dict[str, Any]:
+    with _index(request).engine.connect() as conn:
+        return _found(queries.provenance(conn, batch_id), f"batch {batch_id}")["claim"]
+
+
+@router.get("/provenance/batches/{batch_id}/passport")
+def product_passport(batch_id: int, request: Request) -> dict[str, Any]:
+    with _index(request).engine.connect() as conn:
+        return _found(passport(conn, batch_id), f"batch {batch_id}")
+
+
+@router.get("/provenance/batches/{batch_id}/epcis")
+def batch_epcis(batch_id: int, request: Request) -> JSONResponse:
+    """EPCIS 2.0 document (JSON-LD) of the token's history."""
+    with _index(request).engine.connect() as conn:
+        doc = _found(epcis.token_document(conn, batch_id), f"batch {batch_id}")
+    return JSONResponse(doc, media_type="application/ld+json")
+
+
+@router.get("/provenance/epcis")
+def range_epcis(
+    request: Request,
+    start: str | None = Query(None, alias="from", description="unix seconds or ISO 8601"),
+    end: str | None = Query(None, alias="to", description="unix seconds or ISO 8601"),
+) -> JSONResponse:
+    """EPCIS 2.0 document of every event with a block time in [from, to]."""
+    with _index(request).engine.connect() as conn:
+        doc = epcis.range_document(conn, _time(start, 0), _time(end, 2**62))
+    return JSONResponse(doc, media_type="application/ld+json")
+
+
+@router.get("/provenance/participants/{participant_id}")
+def participant(participant_id: int, request: Request) -> dict[str, Any]:
+    """Batches held and in transit, credit accounts with period statements, certificates."""
+    with _index(request).engine.connect() as conn:
+        return _found(queries.participant(conn, participant_id), f"participant {participant_id}")
+
+
+@router.get("/provenance/certificates/{certificate_id}")
+def certificate(certificate_id: int, request: Request) -> dict[str, Any]:
+    """A book & claim issuance: holders over time, retirements, revocation."""
+    with _index(request).engine.connect() as conn:
+        return _found(queries.certificate(conn, certificate_id), f"certificate {certificate_id}")
+
+
+@router.get("/provenance/tx/{tx_hash}")
+def transaction(tx_hash: str, request: Request) -> dict[str, Any]:
+    """The indexed events of one transaction."""
+    with _index(request).engine.connect() as conn:
+        return _found(queries.tx_facts(conn, tx_hash), f"transaction {tx_hash}")
+
+
+@router.get("/explorer", response_class=HTMLResponse)
+def explorer(request: Request) -> HTMLResponse:
+    """The provenance explorer page (self-contained: no external scripts, styles or fonts)."""
+    html = EXPLORER_HTML.read_text(encoding="utf-8")
+    tx_url = getattr(getattr(request.app.state, "index", None), "tx_url", None) or "/provenance/tx/{tx}"
+    return HTMLResponse(html.replace("__TX_URL__", tx_url))

@@ -1,0 +1,87 @@
+import asyncio
+from typing import Any, Optional
+
+from fastapi import APIRouter
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from ...actions import FORWARD_ACTIONS
+from ...actions.batches import SubmitSettle, SubmitTransfer, SubmitTransferWithAcceptance
+from ...core.rpc import ChainUnavailable
+from ...errors import ApiError, chain_unavailable
+from ..deps import IdempotencyKey, NodeDep, ReadDep
+from ._common import ForwardSubmit
+
+router = APIRouter(tags=["transactions"])
+
+MAX_BULK = 2000
+
+
+class BulkItem(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    action: str = Field(description="e.g. batches.transfer-with-acceptance, batches.create, certificates.retire")
+    body: dict[str, Any] = Field(description="what the action's /submit endpoint takes")
+
+
+class BulkRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    items: list[BulkItem] = Field(min_length=1, max_length=MAX_BULK)
+    wait: bool = Field(False, description="wait until every accepted item is mined")
+
+
+CUSTODY = {
+    "batches.transfer": SubmitTransfer,
+    "batches.transfer-with-acceptance": SubmitTransferWithAcceptance,
+    "batches.accept": SubmitSettle,
+    "batches.reject": SubmitSettle,
+    "batches.cancel": SubmitSettle,
+}
+
+
+async def _one(node, index: int, item: BulkItem, op_key: Optional[str], wait: bool) -> dict[str, Any]:
+    try:
+        if item.action in FORWARD_ACTIONS:
+            b = ForwardSubmit.model_validate(item.body)
+            out = await node.submit_forward(FORWARD_ACTIONS[item.action], b.typedData, b.message, b.signature,
+                                            op_key=op_key, item=index, wait=wait)
+        elif item.action in CUSTODY:
+            b = CUSTODY[item.action].model_validate(item.body)
+            if item.action == "batches.transfer":
+                out = await node.submit_transfer(b, op_key=op_key, item=index, wait=wait)
+            elif item.action == "batches.transfer-with-acceptance":
+                out = await node.submit_transfer_with_acceptance(b, op_key=op_key, item=index, wait=wait)
+            else:
+                out = await node.submit_settle(item.action.split(".")[1], b, op_key=op_key, item=index, wait=wait)
+        else:
+            raise ApiError(422, "UnknownAction", f"unknown action {item.action!r}", {"field": f"items.{index}.action"})
+    except ValidationError as exc:
+        errs = [{"field": f"items.{index}.body." + ".".join(str(p) for p in e["loc"]), "message": e["msg"]} for e in exc.errors()]
+        return {"index": index, "status": "refused", "httpStatus": 422,
+                "error": {"error": "InvalidRequest", "message": "; ".join(f"{e['field']}: {e['message']}" for e in errs),
+                          "details": {"errors": errs}}}
+    except ApiError as exc:
+        return {"index": index, "status": "refused", "httpStatus": exc.status, "error": exc.body()}
+    except ChainUnavailable as exc:
+        e = chain_unavailable(str(exc))
+        return {"index": index, "status": "refused", "httpStatus": 503, "error": e.body()}
+    return {"index": index, **out}
+
+
+@router.post("/bulk", summary="Many signed actions in one request (ERP loads)",
+             description="Each item is what the action's /submit endpoint takes. Items are checked and relayed "
+             "concurrently; the answer lists, per item, its transaction hash or its refusal (status, error). "
+             "With an Idempotency-Key a retried bulk never executes twice.")
+async def bulk(body: BulkRequest, node: NodeDep, idempotency_key: IdempotencyKey = None):
+    async def run(op_key):
+        results = await asyncio.gather(*(_one(node, i, it, op_key, body.wait) for i, it in enumerate(body.items)))
+        refused = sum(1 for r in results if r["status"] == "refused")
+        return 200, {"accepted": len(results) - refused, "refused": refused, "items": list(results)}
+
+    status, out = await node.idempotent(idempotency_key, body.model_dump(), run)
+    from fastapi.responses import JSONResponse
+
+    return JSONResponse(out, status_code=status)
+
+
+@router.get("/transactions/{tx_hash}", summary="Status of a relayed transaction: pending, mined, reverted (with reason)")
+async def transaction(tx_hash: str, node: NodeDep, _: ReadDep):
+    return node.tx_status(tx_hash)

@@ -1,0 +1,1 @@
+"""The supplier's command line (``coc``) and the node client it uses."""
