@@ -41,7 +41,8 @@ $(TOOLCHAIN_STAMP): $(VENV_STAMP) $(NODE_STAMP)
 run: deps
 	$(PY) -m node_api
 
-test: deps
+# The ape smoke test runs first so that the main suite's pytest summary is the last line CI reads.
+test: deps ape-test
 	$(PY) -m pytest -q
 
 bench-gas: deps
