@@ -1,33 +1,74 @@
-"""``python -m node_api`` (``make run``): dev chain + contracts, ready for the node to use.
+"""``python -m node_api`` (``make run``): dev chain + contracts + the node's HTTP API.
 
 Starts the embedded Anvil (unless ``COC_RPC_URL`` points at an existing chain), compiles the
-contracts (cached), deploys them or reuses ``<data_dir>/deployments/<chainId>.json``, prints the
-endpoints and addresses, then waits for Ctrl-C and stops Anvil cleanly so its state is dumped.
+contracts (cached), deploys them or reuses ``<data_dir>/deployments/<chainId>.json``, then serves
+the API with uvicorn (URL and /docs printed). With ``COC_DEMO=1`` (``make run DEMO=1``) the demo
+scenario is loaded once through the API (a marker in the data dir records that it was). Ctrl-C or
+SIGTERM stops the API, then Anvil cleanly so its state is dumped.
 """
 
 from __future__ import annotations
 
+import contextlib
+import json
 import logging
 import signal
 import sys
 import threading
+import time
 
+import uvicorn
+
+from .api.app import create_app
 from .core.anvil import EmbeddedAnvil
 from .core.chain import connect
 from .core.compile import CompileError, compile_contracts
 from .core.config import get_settings
 from .core.deploy import ensure_deployed
 
+log = logging.getLogger("node_api")
+
+
+class _Server(uvicorn.Server):
+    """uvicorn re-raises SIGINT/SIGTERM after its shutdown, which would kill this process before it
+    stops Anvil; here a signal only asks the server to exit, and main() then stops Anvil cleanly."""
+
+    @contextlib.contextmanager
+    def capture_signals(self):  # type: ignore[override]
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(sig, self.handle_exit)
+        yield
+
+
+def _load_demo_once(server: uvicorn.Server, url: str, settings) -> None:
+    marker = settings.data_dir / "demo-loaded.json"
+    if marker.exists():
+        print(f"demo already loaded ({marker}); delete it or `make clean` to load again", flush=True)
+        return
+    while not server.started:
+        if server.should_exit:
+            return
+        time.sleep(0.1)
+    sys.path.insert(0, str(settings.data_dir.parent / "scripts"))
+    try:
+        from node_api.core.config import REPO_ROOT
+
+        sys.path.insert(0, str(REPO_ROOT / "scripts"))
+        from demo import run_demo  # type: ignore[import-not-found]
+
+        ids = run_demo(url, admin_wallet_key=settings.admin_wallet_key or settings.deployer_key,
+                       log=lambda msg: print(f"[demo] {msg}", flush=True))
+        ids.pop("keys", None)
+        marker.write_text(json.dumps(ids, indent=2) + "\n")
+        print(f"[demo] ids written to {marker}", flush=True)
+    except Exception as exc:  # noqa: BLE001 - the node keeps running
+        print(f"[demo] failed: {exc}", file=sys.stderr, flush=True)
+
 
 def main() -> int:
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    logging.getLogger("httpx").setLevel(logging.WARNING)
     settings = get_settings()
-    stop = threading.Event()
-    # Ctrl-C and SIGTERM (process managers) take the same clean path. Installed explicitly because
-    # a process started in the background by a non-interactive shell inherits SIGINT as ignored.
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(sig, lambda *_: stop.set())
-
     anvil: EmbeddedAnvil | None = None
     try:
         if settings.rpc_url is None:
@@ -40,17 +81,22 @@ def main() -> int:
             return 1
         w3 = connect(settings)
         dep = ensure_deployed(w3, settings, artifacts)
-        if dep.reused:
-            print(f"reusing deployment from {dep.path}")
-        else:
-            print(f"deployed; record written to {dep.path}")
+        print(("reusing deployment from " if dep.reused else "deployed; record written to ") + str(dep.path))
         print(f"chain URL: {settings.effective_rpc_url}")
         print(f"chain id:  {dep.chain_id}")
         for name, address in dep.contracts.items():
             print(f"  {name:<20} {address}")
+
+        url = f"http://{settings.api_host}:{settings.api_port}"
+        config = uvicorn.Config(create_app(settings), host=settings.api_host, port=settings.api_port,
+                                log_level="info", lifespan="on")
+        server = _Server(config)
+        if settings.demo:
+            threading.Thread(target=_load_demo_once, args=(server, url, settings), daemon=True).start()
+        print(f"node API:  {url}", flush=True)
+        print(f"API docs:  {url}/docs", flush=True)
         print("running; press Ctrl-C to stop", flush=True)
-        while not stop.wait(1.0):
-            pass
+        server.run()  # handles SIGINT/SIGTERM itself
         return 0
     finally:
         if anvil is not None:

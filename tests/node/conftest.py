@@ -85,6 +85,12 @@ def node_data(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="session")
 def server(node_anvil: EmbeddedAnvil, node_data: Path) -> Iterator[ServerThread]:
+    from node_api.core.compile import CompileError, compile_contracts
+
+    try:
+        compile_contracts()  # cached; a cold compile takes a while and is not the node's startup
+    except CompileError as exc:
+        pytest.fail(f"contracts/ does not compile:\n{exc}", pytrace=False)
     srv = ServerThread(node_settings(node_data, node_anvil.url)).start()
     try:
         yield srv
@@ -110,3 +116,16 @@ def demo(server: ServerThread) -> SimpleNamespace:
 
     ids = run_demo(server.url, admin_key=ADMIN_KEY, seed="pytest")
     return SimpleNamespace(**ids)
+
+
+@pytest.fixture(scope="session")
+def chain(server: ServerThread, w3):
+    """web3 contracts of the node's deployment (ledger, registry, mass_balance, certificates, forwarder)
+    plus the relayer address, for checking that a refused request changed nothing."""
+    from node_api.core.deploy import SHORT_NAMES
+
+    node = server.node
+    ns = SimpleNamespace(w3=w3, relayer=node.relayer.address)
+    for full, short in SHORT_NAMES.items():
+        setattr(ns, short, w3.eth.contract(address=node.addresses[full], abi=node.abis[full].abi))
+    return ns
