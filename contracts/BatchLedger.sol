@@ -9,6 +9,7 @@ import {EIP712} from "@openzeppelin/contracts/utils/cryptography/EIP712.sol";
 import {ECDSA} from "@openzeppelin/contracts/utils/cryptography/ECDSA.sol";
 import {SignatureChecker} from "@openzeppelin/contracts/utils/cryptography/SignatureChecker.sol";
 import {Nonces} from "@openzeppelin/contracts/utils/Nonces.sol";
+import {SafeCast} from "@openzeppelin/contracts/utils/math/SafeCast.sol";
 import {IBatchLedger} from "./interfaces/IBatchLedger.sol";
 import {IParticipantRegistry} from "./interfaces/IParticipantRegistry.sol";
 import {IMassBalance} from "./interfaces/IMassBalance.sol";
@@ -39,9 +40,15 @@ contract BatchLedger is IBatchLedger, ERC1155Supply, ERC2771Context, EIP712, Non
     mapping(uint256 => Batch) private _batches;
     mapping(uint256 => Parent[]) private _parents;
     mapping(uint256 => Origin) private _origins;
-    /// @dev Pending and settled two-step transfers. A one-transaction transfer is not stored: the sender's
-    /// nonce already makes it unrepeatable, and its events record it.
-    mapping(bytes32 => TransferStatus) private _transfers;
+    /// @dev Pending and settled two-step transfers, with the age of the credits a pending mass-balance
+    /// delivery took (they go back with it if it is cancelled or rejected). A one-transaction transfer is
+    /// not stored: the sender's nonce already makes it unrepeatable, and its events record it.
+    struct TransferRecord {
+        TransferStatus status;
+        uint32 creditVintage;
+    }
+
+    mapping(bytes32 => TransferRecord) private _transfers;
 
     /// @dev What a merge or transform learned about its inputs.
     struct Mix {
@@ -123,14 +130,15 @@ contract BatchLedger is IBatchLedger, ERC1155Supply, ERC2771Context, EIP712, Non
     function proposeTransfer(CustodyTransfer calldata t, bytes calldata signature) external returns (bytes32 id) {
         id = _verifyProposal(t, signature);
         (uint32 fromParticipant, uint32 fromSite,,) = _transferParties(t);
-        _transfers[id] = TransferStatus.Pending;
         _move(t.from, address(this), t.batchId, t.quantity);
+        uint32 vintage;
         if (t.certifiedQuantity != 0) {
             Batch storage b = _batches[t.batchId];
-            massBalance.debit(
+            vintage = massBalance.debit(
                 fromParticipant, fromSite, b.material, b.characteristic, t.certifiedQuantity, IMassBalance.Reason.Delivery, id
             );
         }
+        _transfers[id] = TransferRecord(TransferStatus.Pending, vintage);
         emit CustodyProposed(id, t.batchId, t.from, t.to, t.quantity, t.certifiedQuantity, t.nonce, t.deadline, signature);
     }
 
@@ -140,7 +148,7 @@ contract BatchLedger is IBatchLedger, ERC1155Supply, ERC2771Context, EIP712, Non
         _verify(t.to, keccak256(abi.encode(ACCEPT_TYPEHASH, id, t.batchId, t.quantity, deadline)), deadline, signature);
         // The receiver's eligibility is checked again now: a certification may have lapsed while in transit.
         (,, uint32 toParticipant, uint32 toSite) = _transferParties(t);
-        _transfers[id] = TransferStatus.Accepted;
+        _transfers[id].status = TransferStatus.Accepted;
         _move(address(this), t.to, t.batchId, t.quantity);
         if (t.certifiedQuantity != 0) {
             Batch storage b = _batches[t.batchId];
@@ -195,7 +203,7 @@ contract BatchLedger is IBatchLedger, ERC1155Supply, ERC2771Context, EIP712, Non
             if (q == 0) revert BatchZeroQuantity();
             _burn(holder, batchId, q);
             Parent[] memory ps = new Parent[](1);
-            ps[0] = Parent(uint64(batchId), uint96(q));
+            ps[0] = Parent(uint64(batchId), SafeCast.toUint96(q));
             childIds[i] = _newBatch(
                 holder, participantId, b.material, b.characteristic, b.model, b.share, b.origin, BatchKind.Split, q, ps
             );
@@ -279,7 +287,7 @@ contract BatchLedger is IBatchLedger, ERC1155Supply, ERC2771Context, EIP712, Non
         if (quantity == 0) revert BatchZeroQuantity();
         _burn(holder, batchId, quantity);
         Parent[] memory ps = new Parent[](1);
-        ps[0] = Parent(uint64(batchId), uint96(quantity));
+        ps[0] = Parent(uint64(batchId), SafeCast.toUint96(quantity));
         childId = _newBatch(
             holder, registry.wallet(holder).participantId, b.material, 0, Model.Uncertified, 0, 0, BatchKind.AttributesReleased, quantity, ps
         );
@@ -320,7 +328,7 @@ contract BatchLedger is IBatchLedger, ERC1155Supply, ERC2771Context, EIP712, Non
     }
 
     function transferStatus(bytes32 id) external view returns (TransferStatus) {
-        return _transfers[id];
+        return _transfers[id].status;
     }
 
     function batchCount() external view returns (uint64) {
@@ -366,7 +374,7 @@ contract BatchLedger is IBatchLedger, ERC1155Supply, ERC2771Context, EIP712, Non
 
     function _pending(CustodyTransfer calldata t) private view returns (bytes32 id) {
         id = transferId(t);
-        TransferStatus status = _transfers[id];
+        TransferStatus status = _transfers[id].status;
         if (status != TransferStatus.Pending) revert BatchTransferNotPending(id, status);
     }
 
@@ -402,13 +410,14 @@ contract BatchLedger is IBatchLedger, ERC1155Supply, ERC2771Context, EIP712, Non
     }
 
     function _return(CustodyTransfer calldata t, bytes32 id, TransferStatus status) private {
-        _transfers[id] = status;
+        TransferRecord storage record = _transfers[id];
+        record.status = status;
         _move(address(this), t.from, t.batchId, t.quantity);
         if (t.certifiedQuantity != 0) {
             IParticipantRegistry.Wallet memory w = registry.wallet(t.from);
             Batch storage b = _batches[t.batchId];
-            massBalance.credit(
-                w.participantId, w.siteId, b.material, b.characteristic, t.certifiedQuantity, IMassBalance.Reason.DeliveryReturned, id
+            massBalance.creditReturned(
+                w.participantId, w.siteId, b.material, b.characteristic, t.certifiedQuantity, record.creditVintage, id
             );
         }
     }
@@ -458,7 +467,7 @@ contract BatchLedger is IBatchLedger, ERC1155Supply, ERC2771Context, EIP712, Non
             if (b.model >= Model.ControlledBlending) mix.certified += q * b.share / PPM;
             mix.total += q;
             _burn(holder, id, q);
-            ps[i] = Parent(uint64(id), uint96(q));
+            ps[i] = Parent(uint64(id), SafeCast.toUint96(q));
         }
         if (model == Model.ControlledBlending && mix.certified == 0) revert BatchNoCertifiedInput();
         if (model == Model.MassBalance && mix.characteristic == 0) revert BatchNoCertifiedInput();

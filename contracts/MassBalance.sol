@@ -4,6 +4,7 @@ pragma solidity ^0.8.24;
 import {ERC2771Context} from "@openzeppelin/contracts/metatx/ERC2771Context.sol";
 import {IMassBalance} from "./interfaces/IMassBalance.sol";
 import {IParticipantRegistry} from "./interfaces/IParticipantRegistry.sol";
+import {SafeCast} from "@openzeppelin/contracts/utils/math/SafeCast.sol";
 import {Model, ROLE_SUPPLIER, PPM} from "./libraries/CocTypes.sol";
 
 /// @title MassBalance
@@ -53,7 +54,8 @@ contract MassBalance is IMassBalance, ERC2771Context {
         bytes32 ref
     ) external onlyLinked {
         bytes32 key = accountKey(participantId, siteId, material, characteristic);
-        _book(key, _touch(key, participantId, siteId, material, characteristic), Entry.In, reason, amount, ref);
+        Account storage a = _touch(key, participantId, siteId, material, characteristic);
+        _bookIn(key, a, Entry.In, reason, amount, ref, a.period);
     }
 
     /// @inheritdoc IMassBalance
@@ -65,9 +67,29 @@ contract MassBalance is IMassBalance, ERC2771Context {
         uint256 amount,
         Reason reason,
         bytes32 ref
+    ) external onlyLinked returns (uint32 oldestVintage) {
+        bytes32 key = accountKey(participantId, siteId, material, characteristic);
+        (uint32 first, uint256[] memory taken) =
+            _bookOut(key, _touch(key, participantId, siteId, material, characteristic), Entry.Out, reason, amount, ref);
+        oldestVintage = first;
+        for (uint256 i = 0; i < taken.length && taken[i] == 0; ++i) {
+            ++oldestVintage;
+        }
+    }
+
+    /// @inheritdoc IMassBalance
+    function creditReturned(
+        uint32 participantId,
+        uint32 siteId,
+        uint32 material,
+        uint32 characteristic,
+        uint256 amount,
+        uint32 vintage,
+        bytes32 ref
     ) external onlyLinked {
         bytes32 key = accountKey(participantId, siteId, material, characteristic);
-        _book(key, _touch(key, participantId, siteId, material, characteristic), Entry.Out, reason, amount, ref);
+        Account storage a = _touch(key, participantId, siteId, material, characteristic);
+        _bookIn(key, a, Entry.In, Reason.DeliveryReturned, amount, ref, vintage);
     }
 
     /// @inheritdoc IMassBalance
@@ -82,9 +104,10 @@ contract MassBalance is IMassBalance, ERC2771Context {
         bytes32 ref
     ) external onlyLinked {
         bytes32 from = accountKey(fromParticipant, fromSite, material, characteristic);
-        _book(from, _touch(from, fromParticipant, fromSite, material, characteristic), Entry.Out, Reason.Delivery, amount, ref);
+        _bookOut(from, _touch(from, fromParticipant, fromSite, material, characteristic), Entry.Out, Reason.Delivery, amount, ref);
         bytes32 to = accountKey(toParticipant, toSite, material, characteristic);
-        _book(to, _touch(to, toParticipant, toSite, material, characteristic), Entry.In, Reason.Delivery, amount, ref);
+        Account storage a = _touch(to, toParticipant, toSite, material, characteristic);
+        _bookIn(to, a, Entry.In, Reason.Delivery, amount, ref, a.period);
     }
 
     /// @inheritdoc IMassBalance
@@ -100,7 +123,9 @@ contract MassBalance is IMassBalance, ERC2771Context {
     ) external onlyLinked returns (uint256 converted) {
         _requireNotWasteToRegular(fromMaterial, toMaterial);
         converted = amount * factor / PPM;
-        _convert(participantId, siteId, fromMaterial, toMaterial, characteristic, amount, converted, Reason.Conversion, ref);
+        _convert(
+            Conversion(participantId, siteId, fromMaterial, toMaterial, characteristic, amount, converted, Reason.Conversion, ref)
+        );
     }
 
     /// @inheritdoc IMassBalance
@@ -115,7 +140,9 @@ contract MassBalance is IMassBalance, ERC2771Context {
             revert MassBalanceMaterialGroupMismatch(fromMaterial, toMaterial);
         }
         _requireNotWasteToRegular(fromMaterial, toMaterial);
-        _convert(participantId, siteId, fromMaterial, toMaterial, characteristic, amount, amount, Reason.Moved, bytes32(0));
+        _convert(
+            Conversion(participantId, siteId, fromMaterial, toMaterial, characteristic, amount, amount, Reason.Moved, bytes32(0))
+        );
     }
 
     /// @inheritdoc IMassBalance
@@ -155,13 +182,23 @@ contract MassBalance is IMassBalance, ERC2771Context {
     function statement(bytes32 key, uint32 period) external view returns (Statement memory s, uint256 closing) {
         Account memory a = _accounts[key];
         if (!a.open || period < a.openedPeriod) return (s, 0);
-        s = _statements[key][period];
-        if (!s.materialized) {
-            // A period without activity: it opens and closes with what the last active period closed with.
-            uint32 m = period > a.period ? a.period : period;
-            while (!_statements[key][m].materialized) --m;
-            Statement memory last = _statements[key][m];
-            s.opening = uint96(_closing(last));
+        if (period <= a.period) {
+            s = _statements[key][period];
+            if (!s.materialized) {
+                // A period without activity: it opens and closes with what the last active period closed with.
+                uint32 m = period;
+                while (!_statements[key][m].materialized) --m;
+                s.opening = uint96(_closing(_statements[key][m]));
+            }
+            if (period == a.period) s.lapsed += uint96(_dueLapse(key, a, period));
+        } else {
+            // Beyond the last time the account was brought up to date: what roll() would write.
+            uint256 balance = _closing(_statements[key][a.period]) - _dueLapse(key, a, a.period);
+            for (uint32 x = a.period + 1; x < period; ++x) {
+                balance -= _dueLapse(key, a, x);
+            }
+            s.opening = uint96(balance);
+            s.lapsed = uint96(_dueLapse(key, a, period));
         }
         closing = _closing(s);
     }
@@ -221,7 +258,7 @@ contract MassBalance is IMassBalance, ERC2771Context {
                 if (lapsing != 0) {
                     delete _vintages[key][vintage];
                     balance -= lapsing;
-                    st.lapsed += uint96(lapsing);
+                    st.lapsed = SafeCast.toUint96(st.lapsed + lapsing);
                     emit CreditsBooked(key, x, Entry.Lapsed, Reason.Lapse, lapsing, balance, bytes32(0));
                 }
             }
@@ -241,56 +278,123 @@ contract MassBalance is IMassBalance, ERC2771Context {
         a.balance = uint96(balance);
     }
 
-    function _book(bytes32 key, Account storage a, Entry entry, Reason reason, uint256 amount, bytes32 ref) private {
+    /// @dev Credits coming in. Where the scheme lets credits lapse they are dated to `vintage` (the current
+    /// period, or for credits coming back from a cancelled or rejected delivery the oldest period they were
+    /// taken from, so that a round trip never makes credits younger); credits whose vintage has already
+    /// expired lapse at once.
+    function _bookIn(bytes32 key, Account storage a, Entry entry, Reason reason, uint256 amount, bytes32 ref, uint32 vintage)
+        private
+    {
+        if (amount == 0) revert MassBalanceZeroAmount();
+        uint32 p = a.period;
+        uint256 balance = a.balance + amount;
+        Statement storage st = _statements[key][p];
+        if (entry == Entry.In) st.inflow = SafeCast.toUint96(st.inflow + amount);
+        else st.convertedIn = SafeCast.toUint96(st.convertedIn + amount);
+        emit CreditsBooked(key, p, entry, reason, amount, balance, ref);
+        uint32 n = a.lapseAfterPeriods;
+        if (n != 0) {
+            if (vintage + n > p) {
+                _vintages[key][vintage] += amount;
+            } else {
+                balance -= amount;
+                st.lapsed = SafeCast.toUint96(st.lapsed + amount);
+                emit CreditsBooked(key, p, Entry.Lapsed, Reason.Lapse, amount, balance, ref);
+            }
+        }
+        a.balance = SafeCast.toUint96(balance);
+    }
+
+    /// @dev Credits going out; never below zero. Where credits lapse they are spent oldest first, and the
+    /// amounts taken per vintage (taken[i] from period first + i) are returned so that conversions and
+    /// returned deliveries keep the credits' age.
+    function _bookOut(bytes32 key, Account storage a, Entry entry, Reason reason, uint256 amount, bytes32 ref)
+        private
+        returns (uint32 first, uint256[] memory taken)
+    {
         if (amount == 0) revert MassBalanceZeroAmount();
         uint32 p = a.period;
         uint256 balance = a.balance;
+        if (amount > balance) revert MassBalanceInsufficientCredits(key, balance, amount);
+        balance -= amount;
         Statement storage st = _statements[key][p];
-        if (entry == Entry.In || entry == Entry.ConvertedIn) {
-            balance += amount;
-            if (entry == Entry.In) st.inflow += uint96(amount);
-            else st.convertedIn += uint96(amount);
-            if (a.lapseAfterPeriods != 0) _vintages[key][p] += amount;
-        } else {
-            if (amount > balance) revert MassBalanceInsufficientCredits(key, balance, amount);
-            balance -= amount;
-            if (entry == Entry.Out) st.outflow += uint96(amount);
-            else st.convertedOut += uint96(amount);
-            if (a.lapseAfterPeriods != 0) _spendVintages(key, a, amount);
-        }
+        if (entry == Entry.Out) st.outflow = SafeCast.toUint96(st.outflow + amount);
+        else st.convertedOut = SafeCast.toUint96(st.convertedOut + amount);
         a.balance = uint96(balance);
         emit CreditsBooked(key, p, entry, reason, amount, balance, ref);
+        if (a.lapseAfterPeriods == 0) return (p, taken);
+        return _takeVintages(key, p, a.lapseAfterPeriods, amount);
     }
 
-    function _spendVintages(bytes32 key, Account storage a, uint256 amount) private {
-        uint32 p = a.period;
-        uint32 n = a.lapseAfterPeriods;
-        uint32 v = p + 1 >= n ? p + 1 - n : 0;
-        if (v < a.openedPeriod) v = a.openedPeriod;
-        for (; amount != 0; ++v) {
+    function _takeVintages(bytes32 key, uint32 p, uint32 n, uint256 amount)
+        private
+        returns (uint32 first, uint256[] memory taken)
+    {
+        first = p + 1 >= n ? p + 1 - n : 0;
+        taken = new uint256[](p - first + 1);
+        for (uint256 i = 0; amount != 0; ++i) {
+            uint32 v = first + uint32(i);
             uint256 left = _vintages[key][v];
             uint256 used = left < amount ? left : amount;
             if (used != 0) _vintages[key][v] = left - used;
+            taken[i] = used;
             amount -= used;
         }
     }
 
-    function _convert(
-        uint32 participantId,
-        uint32 siteId,
-        uint32 fromMaterial,
-        uint32 toMaterial,
-        uint32 characteristic,
-        uint256 amount,
-        uint256 converted,
-        Reason reason,
-        bytes32 ref
-    ) private {
-        bytes32 from = accountKey(participantId, siteId, fromMaterial, characteristic);
-        _book(from, _touch(from, participantId, siteId, fromMaterial, characteristic), Entry.ConvertedOut, reason, amount, ref);
-        if (converted == 0) return;
-        bytes32 to = accountKey(participantId, siteId, toMaterial, characteristic);
-        _book(to, _touch(to, participantId, siteId, toMaterial, characteristic), Entry.ConvertedIn, reason, converted, ref);
+    function _dueLapse(bytes32 key, Account memory a, uint32 x) private view returns (uint256) {
+        uint32 n = a.lapseAfterPeriods;
+        // Credits lapse at the end of a period, so only a period that has ended has lapses due.
+        if (n == 0 || x + 1 < n || x >= _periodAt(a)) return 0;
+        return _vintages[key][x + 1 - n];
+    }
+
+    /// @dev One conversion of credits between two materials of one site and characteristic.
+    struct Conversion {
+        uint32 participantId;
+        uint32 siteId;
+        uint32 fromMaterial;
+        uint32 toMaterial;
+        uint32 characteristic;
+        uint256 amount;
+        uint256 converted;
+        Reason reason;
+        bytes32 ref;
+    }
+
+    function _convert(Conversion memory c) private {
+        bytes32 from = accountKey(c.participantId, c.siteId, c.fromMaterial, c.characteristic);
+        Account storage fa = _touch(from, c.participantId, c.siteId, c.fromMaterial, c.characteristic);
+        (uint32 first, uint256[] memory taken) = _bookOut(from, fa, Entry.ConvertedOut, c.reason, c.amount, c.ref);
+        if (c.converted == 0) return;
+        bytes32 to = accountKey(c.participantId, c.siteId, c.toMaterial, c.characteristic);
+        Account storage ta = _touch(to, c.participantId, c.siteId, c.toMaterial, c.characteristic);
+        if (taken.length == 0) {
+            _bookIn(to, ta, Entry.ConvertedIn, c.reason, c.converted, c.ref, ta.period);
+            return;
+        }
+        uint256[] memory parts = _agedParts(taken, c.amount, c.converted);
+        for (uint256 i = 0; i < parts.length; ++i) {
+            if (parts[i] != 0) _bookIn(to, ta, Entry.ConvertedIn, c.reason, parts[i], c.ref, first + uint32(i));
+        }
+    }
+
+    /// @dev Converted credits keep the age of the credits they came from, vintage by vintage (same scheme,
+    /// same periods); the rounding remainder goes to the oldest, so no credit ever gets younger.
+    function _agedParts(uint256[] memory taken, uint256 amount, uint256 converted)
+        private
+        pure
+        returns (uint256[] memory parts)
+    {
+        parts = new uint256[](taken.length);
+        uint256 left = converted;
+        uint256 oldest = taken.length;
+        for (uint256 i = 0; i < taken.length; ++i) {
+            parts[i] = taken[i] * converted / amount;
+            left -= parts[i];
+            if (oldest == taken.length && taken[i] != 0) oldest = i;
+        }
+        parts[oldest] += left;
     }
 
     function _requireNotWasteToRegular(uint32 fromMaterial, uint32 toMaterial) private view {

@@ -239,7 +239,10 @@ contract ParticipantRegistry is IParticipantRegistry, ERC2771Context {
         _requireParticipant(participantId);
         _requireMaterial(materialId);
         if (validTo <= validFrom) revert RegistryInvalidCapacity("validTo");
-        _capacity[_capacityKey(participantId, materialId)] = Capacity(validFrom, validTo, amount, 0);
+        // Changing the amount within a window keeps what was used; only a new window starts from zero.
+        Capacity storage c = _capacity[_capacityKey(participantId, materialId)];
+        uint88 used = validFrom > c.validTo ? 0 : c.used;
+        (c.validFrom, c.validTo, c.amount, c.used) = (validFrom, validTo, amount, used);
         emit CapacitySet(participantId, materialId, certifier, validFrom, validTo, amount);
     }
 
@@ -248,7 +251,9 @@ contract ParticipantRegistry is IParticipantRegistry, ERC2771Context {
         if (msg.sender != _batchLedger) revert RegistryNotLinkedContract(msg.sender);
         Capacity storage c = _capacity[_capacityKey(participantId, materialId)];
         uint256 available;
-        if (block.timestamp >= c.validFrom && block.timestamp <= c.validTo) available = c.amount - c.used;
+        if (block.timestamp >= c.validFrom && block.timestamp <= c.validTo && c.amount > c.used) {
+            available = c.amount - c.used;
+        }
         if (amount > available) revert RegistryCapacityExceeded(participantId, materialId, available, amount);
         uint88 used = c.used + uint88(amount);
         c.used = used;

@@ -36,7 +36,8 @@ interface IBatchLedger {
         Model model;
         uint32 share; // certified share in ppm: 1e6 for identity preserved and segregated, the blend for controlled blending
         uint32 creator; // participant that created the batch
-        uint64 origin; // identity preserved and single-origin segregated batches: their origin batch, else 0
+        uint64 origin; // origin batches with a physical claim (controlled blending or stronger) and segregated or
+        // identity-preserved batches descending from that one origin only: the origin batch id; else 0
         BatchKind kind;
         uint40 createdAt;
     }

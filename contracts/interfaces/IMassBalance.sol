@@ -100,6 +100,8 @@ interface IMassBalance {
     ) external;
 
     /// @notice Takes credits out of an account; reverts rather than go below zero. Linked contracts only.
+    /// @return oldestVintage the period the oldest credits taken came in (where the scheme lets credits
+    /// lapse), for returning them with their age if the delivery is cancelled or rejected
     function debit(
         uint32 participantId,
         uint32 siteId,
@@ -107,6 +109,18 @@ interface IMassBalance {
         uint32 characteristic,
         uint256 amount,
         Reason reason,
+        bytes32 ref
+    ) external returns (uint32 oldestVintage);
+
+    /// @notice Books credits of a cancelled or rejected delivery back into the sender's account, dated to
+    /// `vintage` so that they lapse when they would have; already expired credits lapse at once.
+    function creditReturned(
+        uint32 participantId,
+        uint32 siteId,
+        uint32 material,
+        uint32 characteristic,
+        uint256 amount,
+        uint32 vintage,
         bytes32 ref
     ) external;
 

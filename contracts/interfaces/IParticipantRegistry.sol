@@ -168,6 +168,8 @@ interface IParticipantRegistry {
     /// @notice Suspends, reinstates or withdraws (final) a certification. Only its certifier.
     function setCertificationStatus(uint64 certificationId, CertificationStatus status, bytes32 reasonHash) external;
     /// @notice Sets how much certified origin material a participant may create per material in a window.
+    /// Changing it within the current window keeps what was already used; a window starting after the
+    /// previous one ended starts from zero.
     function setCapacity(uint32 participantId, uint32 material, uint40 validFrom, uint40 validTo, uint88 amount)
         external;
     /// @notice Counts certified origin creation against the capacity. Batch ledger only.

@@ -589,10 +589,6 @@ def test_lapse_projection_is_partial_within_age(world):
     assert account(sb, k)["balance"] == 150 * T
 
 
-@pytest.mark.xfail(strict=True, reason="contract bug: BatchLedger._return credits a cancelled/rejected delivery "
-                   "back as a fresh In booking (Reason DeliveryReturned) in the current period, so MassBalance "
-                   "_book records a new vintage: credits proposed before their lapse and cancelled afterwards "
-                   "outlive lapseAfterPeriods (repeatable every period)")
 def test_lapse_cancelled_delivery_does_not_revive_credits(world):
     sb, w = world.sb, world
     _, char = lapse_scheme(sb, w, 1)
@@ -605,9 +601,6 @@ def test_lapse_cancelled_delivery_does_not_revive_credits(world):
     assert balance(sb, k) == 0  # the credits, booked in period 0, do not
 
 
-@pytest.mark.xfail(strict=True, reason="contract bug: MassBalance.moveCredits books the moved amount as "
-                   "ConvertedIn into the target account's current-period vintage (_book adds to _vintages[p]), so "
-                   "moving credits back and forth within a material group resets their age and they never lapse")
 def test_lapse_moved_credits_keep_their_age(world):
     sb, w = world.sb, world
     _, char = lapse_scheme(sb, w, 2)
@@ -623,9 +616,6 @@ def test_lapse_moved_credits_keep_their_age(world):
     assert balance(sb, key(sb, w.farm, b, char)) == 0
 
 
-@pytest.mark.xfail(strict=True, reason="contract bug: MassBalance.statement derives a period after the last "
-                   "touched one from the stored closing without the lapse that balanceOf projects, so before the "
-                   "account is rolled it shows lapsed credits as carried over (and changes once rolled)")
 def test_lapse_statement_agrees_with_projected_balance_before_roll(world):
     sb, w = world.sb, world
     _, char = lapse_scheme(sb, w, 1)

@@ -808,9 +808,6 @@ def test_conservation_after_mixed_sequence(world, accounts):
 
 
 
-@pytest.mark.xfail(strict=True, reason="contract bug: BatchLedger.split/_mix store Parent(uint64(id), uint96(q)) "
-                   "with an unchecked downcast; a quantity >= 2**96 is recorded modulo 2**96 in parents() and "
-                   "BatchCreated.parents (createOrigin accepts any uint256 quantity for uncertified material)")
 def test_split_lineage_never_records_a_truncated_quantity(world):
     sb, w = world.sb, world
     q = 2**96 + 5
