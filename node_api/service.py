@@ -374,7 +374,10 @@ class Node:
             chain_nonce = int(chain_nonce)
             if m["nonce"] > chain_nonce:
                 if time.monotonic() < give_up:
-                    await self.relayer.wait_progress(lane, 0.25)  # type: ignore[union-attr]
+                    while time.monotonic() < give_up:  # cheap check until the predecessors are mined
+                        await self.relayer.wait_progress(lane, 0.5)  # type: ignore[union-attr]
+                        if int(await self.view("CocForwarder", "nonces", m["from"])) >= m["nonce"]:
+                            break
                     continue
                 raise ApiError(409, "NonceAhead",
                                f"request nonce {m['nonce']} is ahead of the signer's next forwarder nonce {chain_nonce}: "
@@ -529,19 +532,25 @@ class Node:
         call = {"from": self.relayer.address, "to": self.ledger, "data": "0x" + data.hex(),  # type: ignore[union-attr]
                 "gas": hex(self.settings.custody_gas)}
         give_up = time.monotonic() + self.settings.nonce_wait_seconds
+        signer = lane.split(":", 1)[1]
         while True:
             r = await self._try_call(call)
             if r is None:
                 return
             name, args = r
-            waiting = time.monotonic() < give_up
-            if waiting and name == "InvalidAccountNonce" and nonce is not None and nonce > int(args.get("currentNonce", 0)):
-                await self.relayer.wait_progress(lane, 0.25)  # type: ignore[union-attr]
+            if name == "InvalidAccountNonce" and nonce is not None and nonce > int(args.get("currentNonce", 0)):
+                # Signed ahead of the chain: hold it until its predecessors are mined (cheap check first).
+                while time.monotonic() < give_up:
+                    await self.relayer.wait_progress(lane, 0.5)  # type: ignore[union-attr]
+                    if int(await self.view("BatchLedger", "nonces", signer)) >= nonce:
+                        break
+                else:
+                    raise contract_error(name, args)
                 continue
             # accept/reject/cancel of a proposal still on its way to the chain
-            if (waiting and proposal_lane and name == "BatchTransferNotPending" and int(args.get("status", -1)) == 0
-                    and self.relayer.inflight(lane)):  # type: ignore[union-attr]
-                await self.relayer.wait_progress(lane, 0.25)  # type: ignore[union-attr]
+            if (time.monotonic() < give_up and proposal_lane and name == "BatchTransferNotPending"
+                    and int(args.get("status", -1)) == 0 and self.relayer.inflight(lane)):  # type: ignore[union-attr]
+                await self.relayer.wait_progress(lane, 0.5)  # type: ignore[union-attr]
                 continue
             raise contract_error(name, args)
 

@@ -50,16 +50,18 @@ class RpcError(Exception):
 
 
 class Rpc:
-    def __init__(self, url: str, *, max_batch: int = 200, timeout: float = 30.0):
+    def __init__(self, url: str, *, max_batch: int = 200, timeout: float = 30.0, max_senders: int = 4):
         self.url = url
         self.max_batch = max_batch
+        self.max_senders = max_senders
         self._client = httpx.AsyncClient(
-            timeout=httpx.Timeout(timeout, connect=3.0),
+            timeout=httpx.Timeout(timeout, connect=10.0),
             limits=httpx.Limits(max_connections=16, max_keepalive_connections=16),
         )
         self._ids = itertools.count(1)
         self._queue: list[tuple[dict[str, Any], asyncio.Future[Any]]] = []
         self._flush_scheduled = False
+        self._senders = 0
 
     async def aclose(self) -> None:
         await self._client.aclose()
@@ -111,10 +113,20 @@ class Rpc:
         return out
 
     def _flush(self) -> None:
+        # At most ``max_senders`` requests in flight: under load, calls queue up meanwhile and
+        # leave in bigger arrays instead of opening more connections to the chain.
         self._flush_scheduled = False
-        queue, self._queue = self._queue, []
-        for start in range(0, len(queue), self.max_batch):
-            asyncio.ensure_future(self._send(queue[start : start + self.max_batch]))
+        while self._queue and self._senders < self.max_senders:
+            self._senders += 1
+            asyncio.ensure_future(self._sender())
+
+    async def _sender(self) -> None:
+        try:
+            while self._queue:
+                chunk, self._queue = self._queue[: self.max_batch], self._queue[self.max_batch :]
+                await self._send(chunk)
+        finally:
+            self._senders -= 1
 
     async def _send(self, items: list[tuple[dict[str, Any], asyncio.Future[Any]]]) -> None:
         payload = [req for req, _ in items]

@@ -64,7 +64,7 @@ class ServerThread:
 def node_settings(data_dir: Path, rpc_url: str, **extra) -> Settings:
     return Settings(
         data_dir=data_dir, rpc_url=rpc_url, admin_api_key=ADMIN_KEY, keystore_password="node-keystore-pw",
-        nonce_wait_seconds=10.0, wait_timeout=20.0, **extra,
+        nonce_wait_seconds=30.0, wait_timeout=20.0, **extra,
     )
 
 
