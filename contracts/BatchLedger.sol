@@ -46,6 +46,8 @@ contract BatchLedger is IBatchLedger, ERC1155Supply, ERC2771Context, EIP712, Non
     struct TransferRecord {
         TransferStatus status;
         uint32 creditVintage;
+        uint32 fromParticipant; // the account debited for the declaration, credited back on return
+        uint32 fromSite;
     }
 
     mapping(bytes32 => TransferRecord) private _transfers;
@@ -138,7 +140,7 @@ contract BatchLedger is IBatchLedger, ERC1155Supply, ERC2771Context, EIP712, Non
                 fromParticipant, fromSite, b.material, b.characteristic, t.certifiedQuantity, IMassBalance.Reason.Delivery, id
             );
         }
-        _transfers[id] = TransferRecord(TransferStatus.Pending, vintage);
+        _transfers[id] = TransferRecord(TransferStatus.Pending, vintage, fromParticipant, fromSite);
         emit CustodyProposed(id, t.batchId, t.from, t.to, t.quantity, t.certifiedQuantity, t.nonce, t.deadline, signature);
     }
 
@@ -163,6 +165,7 @@ contract BatchLedger is IBatchLedger, ERC1155Supply, ERC2771Context, EIP712, Non
     function rejectTransfer(CustodyTransfer calldata t, uint256 deadline, bytes calldata signature) external {
         bytes32 id = _pending(t);
         _verify(t.to, keccak256(abi.encode(REJECT_TYPEHASH, id, deadline)), deadline, signature);
+        registry.requireActor(t.to, ROLE_SUPPLIER | ROLE_BRAND);
         _return(t, id, TransferStatus.Rejected);
         emit CustodyRejected(id, t.batchId, t.to, deadline, signature);
     }
@@ -171,6 +174,7 @@ contract BatchLedger is IBatchLedger, ERC1155Supply, ERC2771Context, EIP712, Non
     function cancelTransfer(CustodyTransfer calldata t, uint256 deadline, bytes calldata signature) external {
         bytes32 id = _pending(t);
         _verify(t.from, keccak256(abi.encode(CANCEL_TYPEHASH, id, deadline)), deadline, signature);
+        registry.requireActor(t.from, ROLE_SUPPLIER);
         _return(t, id, TransferStatus.Cancelled);
         emit CustodyCancelled(id, t.batchId, t.from, deadline, signature);
     }
@@ -386,6 +390,7 @@ contract BatchLedger is IBatchLedger, ERC1155Supply, ERC2771Context, EIP712, Non
         returns (uint32 fromParticipant, uint32 fromSite, uint32 toParticipant, uint32 toSite)
     {
         Batch storage b = _batches[t.batchId];
+        if (b.createdAt == 0) revert BatchUnknown(t.batchId);
         Model model = b.model;
         if (t.certifiedQuantity != 0 && model != Model.MassBalance) revert BatchDeclarationNotAllowed(t.batchId, model);
         if (model == Model.MassBalance && t.certifiedQuantity == 0) model = Model.Uncertified;
@@ -414,10 +419,9 @@ contract BatchLedger is IBatchLedger, ERC1155Supply, ERC2771Context, EIP712, Non
         record.status = status;
         _move(address(this), t.from, t.batchId, t.quantity);
         if (t.certifiedQuantity != 0) {
-            IParticipantRegistry.Wallet memory w = registry.wallet(t.from);
             Batch storage b = _batches[t.batchId];
             massBalance.creditReturned(
-                w.participantId, w.siteId, b.material, b.characteristic, t.certifiedQuantity, record.creditVintage, id
+                record.fromParticipant, record.fromSite, b.material, b.characteristic, t.certifiedQuantity, record.creditVintage, id
             );
         }
     }

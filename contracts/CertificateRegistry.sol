@@ -80,9 +80,15 @@ contract CertificateRegistry is ICertificateRegistry, ERC1155, ERC2771Context {
         if (p.unitSize == 0) revert CertificateInvalid("unitSize");
         if (p.evidenceHash == bytes32(0)) revert CertificateInvalid("evidenceHash");
         if (p.periodEnd < p.periodStart) revert CertificateInvalid("periodEnd");
-        if (registry.participant(p.producer).status != IParticipantRegistry.ParticipantStatus.Active) {
+        IParticipantRegistry.ParticipantStatus producerStatus = registry.participant(p.producer).status;
+        if (producerStatus == IParticipantRegistry.ParticipantStatus.None) {
+            revert IParticipantRegistry.RegistryUnknownParticipant(p.producer);
+        }
+        if (producerStatus != IParticipantRegistry.ParticipantStatus.Active) {
             revert IParticipantRegistry.RegistryParticipantSuspended(p.producer);
         }
+        if (!registry.material(p.material).exists) revert IParticipantRegistry.RegistryUnknownMaterial(p.material);
+        registry.schemeOf(p.characteristic); // reverts for an unknown characteristic
         uint256 used = _evidence[p.evidenceHash];
         if (used != 0) revert CertificateEvidenceAlreadyUsed(p.evidenceHash, used);
 

@@ -18,8 +18,9 @@ import {
 /// certification. The other contracts ask it at block time, so a suspension or a withdrawn certificate
 /// takes effect on the very next transaction.
 contract ParticipantRegistry is IParticipantRegistry, ERC2771Context {
-    /// @dev How many certifications are remembered per (holder, material, characteristic): enough for a
-    /// certificate and its overlapping renewals; the oldest is forgotten first.
+    /// @dev How many live certifications are remembered per (holder, material, characteristic): enough for
+    /// a certificate and its overlapping renewals. A new one takes the place of an expired or withdrawn
+    /// one, never of one that still counts; with four live ones a fifth is refused.
     uint256 private constant COVERAGE_SLOTS = 4;
 
     mapping(uint32 => Participant) private _participants;
@@ -197,7 +198,7 @@ contract ParticipantRegistry is IParticipantRegistry, ERC2771Context {
         if (p.characteristics.length == 0) revert RegistryInvalidCertification("characteristics");
         // Bit 0 is "uncertified": a certification that covers no real model certifies nothing.
         if (p.models & 0x1e == 0 || p.models & ~uint8(0x1e) != 0) revert RegistryInvalidCertification("models");
-        if (p.validTo <= p.validFrom) revert RegistryInvalidCertification("validTo");
+        if (p.validTo <= p.validFrom || p.validTo <= block.timestamp) revert RegistryInvalidCertification("validTo");
         if (bytes(p.certificateNumber).length == 0) revert RegistryInvalidCertification("certificateNumber");
 
         certificationId = ++_certificationCount;
@@ -208,8 +209,7 @@ contract ParticipantRegistry is IParticipantRegistry, ERC2771Context {
             for (uint256 j = 0; j < p.characteristics.length; ++j) {
                 uint32 characteristic = p.characteristics[j];
                 if (_characteristicScheme[characteristic] == 0) revert RegistryUnknownCharacteristic(characteristic);
-                bytes32 key = _coverageKey(p.holder, p.materials[i], characteristic);
-                _coverage[key] = (_coverage[key] << 64) | certificationId;
+                _cover(_coverageKey(p.holder, p.materials[i], characteristic), certificationId);
             }
         }
         emit CertificationRecorded(certificationId, p.holder, certifier, p);
@@ -307,17 +307,18 @@ contract ParticipantRegistry is IParticipantRegistry, ERC2771Context {
         view
         returns (bool valid, uint64 certificationId)
     {
+        // The newest certification that counts now, so that a renewal is named as soon as it is valid.
         uint256 packed = _coverage[_coverageKey(participantId, materialId, characteristic)];
         for (uint256 i = 0; i < COVERAGE_SLOTS && packed != 0; ++i) {
             uint64 id = uint64(packed);
             packed >>= 64;
+            if (id <= certificationId) continue;
             Certification memory c = _certifications[id];
             if (
                 c.status == CertificationStatus.Active && block.timestamp >= c.validFrom
                     && block.timestamp <= c.validTo && (c.models >> uint8(model)) & 1 == 1
-            ) return (true, id);
+            ) (valid, certificationId) = (true, id);
         }
-        return (false, 0);
     }
 
     // ================================================================ views
@@ -396,6 +397,20 @@ contract ParticipantRegistry is IParticipantRegistry, ERC2771Context {
         id = ++_participantCount;
         _participants[id] = Participant(roles, ParticipantStatus.Active);
         emit ParticipantRegistered(id, name, roles);
+    }
+
+    function _cover(bytes32 key, uint64 certificationId) private {
+        uint256 packed = _coverage[key];
+        for (uint256 i = 0; i < COVERAGE_SLOTS; ++i) {
+            uint256 shift = 64 * i;
+            uint64 id = uint64(packed >> shift);
+            Certification memory c = _certifications[id];
+            if (id == 0 || c.status == CertificationStatus.Withdrawn || c.validTo < block.timestamp) {
+                _coverage[key] = (packed & ~(uint256(type(uint64).max) << shift)) | (uint256(certificationId) << shift);
+                return;
+            }
+        }
+        revert RegistryCoverageFull(key);
     }
 
     function _requireParticipant(uint32 participantId) private view {

@@ -93,6 +93,7 @@ interface IParticipantRegistry {
     error RegistryUnknownCertification(uint64 certificationId);
     error RegistryNotCertificationOwner(uint64 certificationId, uint32 participantId);
     error RegistryInvalidCertification(string field);
+    error RegistryCoverageFull(bytes32 coverageKey);
     error RegistryCertificationStatusChange(uint64 certificationId, CertificationStatus from, CertificationStatus to);
     error RegistryCapacityExceeded(uint32 participantId, uint32 material, uint256 available, uint256 requested);
     error RegistryInvalidCapacity(string field);

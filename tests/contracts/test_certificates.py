@@ -228,11 +228,6 @@ def test_issue_suspended_producer(world):
             evidence=[params[9]], participantId=world.farm.participant_id)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "contract bug (error only): CertificateRegistry.issue refuses an unknown producer with "
-    "RegistryParticipantSuspended(producer) (it compares the status with Active), where the registry's own "
-    "error for it is RegistryUnknownParticipant(producer)"
-))
 def test_issue_unknown_producer(world):
     params = issue_params(world, producer=999)
     refused(world, world.sb.c.certificates.functions.issue(params), world.issuer, "RegistryUnknownParticipant",

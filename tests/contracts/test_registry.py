@@ -679,20 +679,38 @@ def test_certificationFor_renewal_covers_while_old_certificate_suspended(world, 
     assert covered(world, world.farm, world.raw_cotton, world.organic, SEGREGATED) == (False, 0)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "contract bug: ParticipantRegistry remembers only COVERAGE_SLOTS=4 certification ids per "
-    "(holder, material, characteristic) and recordCertification shifts the oldest out, so four later "
-    "certifications (here expired ones, recorded by another certification body) make a valid, active "
-    "certification invisible to certificationFor"
-))
-def test_certificationFor_valid_certification_survives_later_certifications(world, accounts):
+def test_recordCertification_already_expired_refused(world, accounts):
     sb = world.sb
+    other = sb.participant("Other Body", ROLE_CERTIFIER, accounts[11])
+    now = sb.now()
+    before = sb.c.registry.functions.counts().call()
+    expect_revert(sb.c.registry.functions.recordCertification(
+        (world.farm.participant_id, "GOTS", "GOTS-OLD-1", [world.raw_cotton], [world.organic],
+         models_mask(SEGREGATED), now - 30 * DAY, now - 20 * DAY)), other.account,
+        "RegistryInvalidCertification", field="validTo")
+    assert sb.c.registry.functions.counts().call() == before
+
+
+def test_certificationFor_valid_certification_survives_later_certifications(world, accounts):
+    """Later certifications never push a valid one out of view: a new one takes the place of an
+    expired or withdrawn one, and with four live ones a fifth is refused."""
+    sb, r = world.sb, world.sb.c.registry
     other = sb.participant("Other Body", ROLE_CERTIFIER, accounts[11])
     original = world.certifications[world.farm.name]
     now = sb.now()
-    for _ in range(4):
-        sb.certify(other, world.farm, [world.raw_cotton], [world.organic], models_mask(SEGREGATED),
-                   valid_from=now - 30 * DAY, valid_to=now - 20 * DAY)
+    future = []
+    for _ in range(3):  # not yet valid: they count as live and fill the remaining places
+        future.append(sb.certify(other, world.farm, [world.raw_cotton], [world.organic], models_mask(SEGREGATED),
+                                 valid_from=now + 100 * DAY, valid_to=now + 200 * DAY))
+    fifth = (world.farm.participant_id, "GOTS", "GOTS-FIFTH", [world.raw_cotton], [world.organic],
+             models_mask(SEGREGATED), now + 100 * DAY, now + 200 * DAY)
+    before = r.functions.counts().call()
+    expect_revert(r.functions.recordCertification(fifth), other.account, "RegistryCoverageFull")
+    assert r.functions.counts().call() == before
+    assert covered(world, world.farm, world.raw_cotton, world.organic, MASS_BALANCE) == (True, original)
+    # Withdrawing one of the future ones frees its place for the next.
+    send(r.functions.setCertificationStatus(future[0], C_WITHDRAWN, h("error")), other.account)
+    send(r.functions.recordCertification(fifth), other.account)
     assert covered(world, world.farm, world.raw_cotton, world.organic, MASS_BALANCE) == (True, original)
 
 
