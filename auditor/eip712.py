@@ -9,6 +9,11 @@ from __future__ import annotations
 
 from eth_utils import keccak
 
+try:  # eth-utils' own hashing backend, without its argument-checking wrapper (hot path of the replay)
+    from eth_hash.auto import keccak as fast_keccak
+except ImportError:  # pragma: no cover
+    fast_keccak = keccak
+
 TRANSFER_TYPE = (
     "CustodyTransfer(uint256 batchId,address from,address to,uint256 quantity,uint256 certifiedQuantity,"
     "uint256 nonce,uint256 deadline)"
@@ -38,31 +43,31 @@ def _a(addr: str) -> bytes:
 
 
 def domain_separator(chain_id: int, ledger: str) -> bytes:
-    return keccak(
+    return fast_keccak(
         keccak(text=DOMAIN_TYPE) + keccak(text=DOMAIN_NAME) + keccak(text=DOMAIN_VERSION) + _w(chain_id) + _a(ledger)
     )
 
 
 def transfer_struct_hash(batch_id: int, frm: str, to: str, quantity: int, certified: int, nonce: int, deadline: int) -> bytes:
-    return keccak(
+    return fast_keccak(
         TRANSFER_TYPEHASH + _w(batch_id) + _a(frm) + _a(to) + _w(quantity) + _w(certified) + _w(nonce) + _w(deadline)
     )
 
 
 def accept_struct_hash(transfer_id: bytes, batch_id: int, quantity: int, deadline: int) -> bytes:
-    return keccak(ACCEPT_TYPEHASH + transfer_id + _w(batch_id) + _w(quantity) + _w(deadline))
+    return fast_keccak(ACCEPT_TYPEHASH + transfer_id + _w(batch_id) + _w(quantity) + _w(deadline))
 
 
 def reject_struct_hash(transfer_id: bytes, deadline: int) -> bytes:
-    return keccak(REJECT_TYPEHASH + transfer_id + _w(deadline))
+    return fast_keccak(REJECT_TYPEHASH + transfer_id + _w(deadline))
 
 
 def cancel_struct_hash(transfer_id: bytes, deadline: int) -> bytes:
-    return keccak(CANCEL_TYPEHASH + transfer_id + _w(deadline))
+    return fast_keccak(CANCEL_TYPEHASH + transfer_id + _w(deadline))
 
 
 def digest(separator: bytes, struct_hash: bytes) -> bytes:
-    return keccak(b"\x19\x01" + separator + struct_hash)
+    return fast_keccak(b"\x19\x01" + separator + struct_hash)
 
 
 try:  # pragma: no branch
@@ -76,6 +81,9 @@ except ImportError:  # pragma: no cover
 
     def _recover_pub(sig64v: bytes, msg_hash: bytes) -> bytes:
         return _keys.Signature(signature_bytes=sig64v).recover_public_key_from_msg_hash(msg_hash).to_bytes()
+
+
+_ADDRESS_OF: dict[bytes, str] = {}
 
 
 def recover(msg_hash: bytes, signature: bytes) -> tuple[str | None, str]:
@@ -96,4 +104,7 @@ def recover(msg_hash: bytes, signature: bytes) -> tuple[str | None, str]:
         pub = _recover_pub(signature[:64] + bytes([v]), msg_hash)
     except Exception as exc:  # noqa: BLE001 - any recovery failure is an invalid signature
         return None, f"recovery failed: {exc}"
-    return "0x" + keccak(pub)[-20:].hex(), ""
+    address = _ADDRESS_OF.get(pub)
+    if address is None:
+        address = _ADDRESS_OF[pub] = "0x" + fast_keccak(pub)[-20:].hex()
+    return address, ""

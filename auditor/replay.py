@@ -16,7 +16,9 @@ from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from typing import Any
 
-from eth_utils import keccak
+from functools import lru_cache
+
+from .eip712 import fast_keccak as keccak
 
 from . import eip712
 from .model import (
@@ -64,6 +66,7 @@ def w32(v: int) -> bytes:
     return v.to_bytes(32, "big")
 
 
+@lru_cache(maxsize=65536)
 def account_key(pid: int, site: int, material: int, characteristic: int) -> str:
     return "0x" + keccak(w32(pid) + w32(site) + w32(material) + w32(characteristic)).hex()
 
@@ -142,6 +145,9 @@ class Replay:
         # mass balance
         self.accounts: dict[str, Account] = {}
         self._expected_roll: dict[str, list[tuple]] = defaultdict(list)
+        self._debit_vintage: dict[tuple[str, int], int] = {}  # (delivery ref, sender) -> oldest vintage taken
+        self._aged_parts: dict[tuple[str, int], list[tuple[int, int]]] = {}
+        self._tx_converted_in: dict[tuple[str, int], int] = {}
         # certificates
         self.issuances: dict[int, dict] = {}
         self.holdings: dict[tuple[str, int], int] = defaultdict(int)
@@ -204,11 +210,18 @@ class Replay:
     def apply_tx(self, evs: list[Ev]) -> None:
         self.txs += 1
         self._tx_ledger: list[Ev] = []
-        self._tx_moves: Counter = Counter()  # (addr, batch) -> net delta from TransferSingle
+        self._tx_moves: dict = {}  # (addr, batch) -> net delta from TransferSingle
         self._tx_bookings: list[Ev] = []
         self._tx_cert_moves: list[tuple[str, str, int, int, Ev]] = []
         self._tx_capacity: list[Ev] = []
         self._tx_pledges: list[Ev] = []
+        conv: dict = {}
+        for e in evs:
+            if e.name == "CreditsBooked" and e.a["entry"] == CONV_IN:
+                k = (e.a["ref"], e.a["reason"])
+                conv[k] = conv.get(k, 0) + e.a["amount"]
+        self._tx_converted_in = conv
+        self._aged_parts = {}
         for e in evs:
             self.events += 1
             handler = getattr(self, f"on_{e.c}_{e.name}", None)
@@ -354,14 +367,15 @@ class Replay:
             self._token_move(e.a["from"], e.a["to"], i, v)
 
     def _token_move(self, frm: str, to: str, bid: int, value: int) -> None:
+        moves = self._tx_moves
         if frm != ZERO:
             self.balances[(frm, bid)] -= value
-            self._tx_moves[(frm, bid)] -= value
+            moves[(frm, bid)] = moves.get((frm, bid), 0) - value
         else:
             self.supply[bid] += value
         if to != ZERO:
             self.balances[(to, bid)] += value
-            self._tx_moves[(to, bid)] += value
+            moves[(to, bid)] = moves.get((to, bid), 0) + value
         else:
             self.supply[bid] -= value
 
@@ -616,11 +630,16 @@ class Replay:
         if a["period"] != acct.period:
             self.f.add("credits.periods", f"booking in period {a['period']}, replay says {acct.period}", [e.ref()])
         st = acct.statements.setdefault(acct.period, _new_statement())
+        lapse_now = 0
         if entry in (IN, CONV_IN):
             acct.balance += amount
             st["inflow" if entry == IN else "convertedIn"] += amount
             if acct.lapse:
-                acct.vintages[acct.period] = acct.vintages.get(acct.period, 0) + amount
+                vintage = self._vintage_in(acct, e)
+                if vintage + acct.lapse > acct.period:
+                    acct.vintages[vintage] = acct.vintages.get(vintage, 0) + amount
+                else:  # credits whose vintage already expired (a late return) lapse at once
+                    lapse_now = amount
         else:
             if amount > acct.balance:
                 self.f.add("credits.non_negative", f"account {acct.key[:10]}.. (participant {acct.participant}, material "
@@ -630,7 +649,7 @@ class Replay:
             acct.balance -= amount
             st["outflow" if entry == OUT else "convertedOut"] += amount
             if acct.lapse:
-                self._spend_vintages(acct, amount)
+                self._vintage_out(acct, e)
         if acct.balance != a["balance"]:
             self.f.add("credits.bookings", f"booking reports balance {a['balance']}, replay {acct.balance}", [e.ref()],
                        account=acct.key)
@@ -639,23 +658,67 @@ class Replay:
         acct.history.append((e.ts, acct.balance, e.ref()))
         acct.bookings.append(self._booking(e, acct))
         self._tx_bookings.append(e)
+        if lapse_now:
+            acct.balance -= lapse_now
+            st["lapsed"] += lapse_now
+            expected.append(("lapse", acct.period, lapse_now, acct.balance))
 
-    def _booking(self, e: Ev, acct: Account) -> dict:
-        a = e.a
-        return {"period": a["period"], "entry": ENTRIES[a["entry"]], "reason": REASONS[a["reason"]], "amount": a["amount"],
-                "balance": a["balance"], "ref": a["ref"], "ts": e.ts, "tx": e.tx, "block": e.block, "logIndex": e.li}
-
-    def _spend_vintages(self, acct: Account, amount: int) -> None:
+    # ------------------------------------------------------------------ vintages (schemes whose credits lapse)
+    def _take(self, acct: Account, amount: int, e: Ev) -> tuple[int, list[int]]:
+        """MassBalance._takeVintages: spend the oldest living vintages first."""
         p, n = acct.period, acct.lapse
-        v = p + 1 - n if p + 1 >= n else 0
-        v = max(v, acct.opened_period)
+        first = p + 1 - n if p + 1 >= n else 0
+        taken = []
+        v = first
         while amount and v <= p:
             left = acct.vintages.get(v, 0)
             used = min(left, amount)
             if used:
                 acct.vintages[v] = left - used
+            taken.append(used)
             amount -= used
             v += 1
+        if amount:
+            self.f.add("credits.periods", f"account {acct.key[:10]}..: {amount} credits spent that no living vintage "
+                       "holds", [e.ref()], account=acct.key)
+        return first, taken
+
+    def _vintage_out(self, acct: Account, e: Ev) -> None:
+        a = e.a
+        first, taken = self._take(acct, a["amount"], e)
+        if a["entry"] == OUT:
+            oldest = first + next((i for i, x in enumerate(taken) if x), len(taken))
+            self._debit_vintage[(a["ref"], acct.participant)] = oldest
+        else:  # a conversion keeps the credits' age: parts per vintage, rounding to the oldest
+            converted = self._tx_converted_in.get((a["ref"], a["reason"]), 0)
+            if converted == 0:
+                return
+            parts = [x * converted // a["amount"] for x in taken]
+            left = converted - sum(parts)
+            oldest = next((i for i, x in enumerate(taken) if x), None)
+            if oldest is not None:
+                parts[oldest] += left
+            self._aged_parts[(a["ref"], a["reason"])] = [(first + i, x) for i, x in enumerate(parts) if x]
+
+    def _vintage_in(self, acct: Account, e: Ev) -> int:
+        a = e.a
+        if a["entry"] == CONV_IN:
+            parts = self._aged_parts.get((a["ref"], a["reason"]))
+            if parts is None:
+                return acct.period
+            if not parts or parts[0][1] != a["amount"]:
+                self.f.add("credits.periods", f"converted credits of {a['amount']} do not match the aged parts "
+                           f"{parts} of what was converted", [e.ref()], account=acct.key)
+                return acct.period
+            return parts.pop(0)[0]
+        if a["reason"] == R_RETURNED:
+            return self._debit_vintage.get((a["ref"], acct.participant), acct.period)
+        return acct.period
+
+    def _booking(self, e: Ev, acct: Account) -> dict:
+        a = e.a
+        return {"period": a["period"], "entry": ENTRIES[a["entry"]], "reason": REASONS[a["reason"]], "amount": a["amount"],
+                "balance": a["balance"], "ref": a["ref"], "ts": e.ts, "tx": e.tx, "block": e.block, "logIndex": e.li}
 
     def on_mass_PeriodClosed(self, e: Ev) -> None:
         a = e.a

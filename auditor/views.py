@@ -168,16 +168,31 @@ class ViewCheck:
             x += 1
         return balance
 
+    def _due_lapse(self, a, x: int) -> int:
+        n = a.lapse
+        if n == 0 or x + 1 < n or x >= a.period_at(self.ts):
+            return 0
+        return a.vintages.get(x + 1 - n, 0)
+
     def _statement_view(self, a, period: int) -> tuple[dict, int]:
-        st = a.statements.get(period)
-        if st is not None:
-            s = dict(st, materialized=True)
+        """MassBalance.statement: stored or derived, with the lapse due at the end of a period that ended."""
+        empty = {"opening": 0, "inflow": 0, "convertedIn": 0, "outflow": 0, "convertedOut": 0, "lapsed": 0}
+        if period <= a.period:
+            st = a.statements.get(period)
+            if st is not None:
+                s = dict(st, materialized=True)
+            else:
+                m = period
+                while m not in a.statements:
+                    m -= 1
+                s = dict(empty, opening=closing_of(a.statements[m]), materialized=False)
+            if period == a.period:
+                s["lapsed"] += self._due_lapse(a, period)
         else:
-            m = min(period, a.period)
-            while m not in a.statements:
-                m -= 1
-            s = {"opening": closing_of(a.statements[m]), "inflow": 0, "convertedIn": 0, "outflow": 0,
-                 "convertedOut": 0, "lapsed": 0, "materialized": False}
+            balance = closing_of(a.statements[a.period]) - self._due_lapse(a, a.period)
+            for x in range(a.period + 1, period):
+                balance -= self._due_lapse(a, x)
+            s = dict(empty, opening=balance, lapsed=self._due_lapse(a, period), materialized=False)
         return s, closing_of(s)
 
 

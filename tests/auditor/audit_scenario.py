@@ -96,11 +96,13 @@ def build_demo(world: World) -> Demo:
     sb.certify(w.certifier, w.farm, [w.raw_cotton], [palm], scheme="MSPO")
     sb.certify(w.certifier, w.ginner, [w.raw_cotton], [palm], scheme="MSPO")
     p1 = sb.create_origin(w.farm, w.raw_cotton, 700_000, characteristic=palm, model=MASS_BALANCE)
+    late = sb.propose(w.farm, w.ginner, p1, 50_000, certified=50_000)  # debited from the first vintage
     sb.advance(31 * DAY)
     p2 = sb.create_origin(w.farm, w.raw_cotton, 300_000, characteristic=palm, model=MASS_BALANCE)
     sb.transfer(w.farm, w.ginner, p2, 300_000, certified=200_000)
     sb.advance(31 * DAY)  # what is left of the first vintage lapses at the end of period 1
     sb.transfer(w.farm, w.ginner, p1, 100_000, certified=100_000)
+    sb.cancel(w.farm, late)  # the credits come back dated to their expired vintage: they lapse at once
     sb.advance(60 * DAY)  # the organic 90-day period closes as well
     mb_key = sb.account_key(w.ginner, w.lint, w.organic)
     sb.tx(sb.c.mass_balance.functions.roll(mb_key), sb.admin)
