@@ -50,11 +50,11 @@ def supported_claim(batch: dict[str, Any], lineage: dict[str, Any], custody: lis
     evidence: list[str] = out["evidence"]
 
     def cite(o: dict[str, Any]) -> dict[str, Any]:
-        evidence.append(o["created"]["tx_hash"])
+        evidence.append(o["tx_hash"])
         return {"batch_id": o["batch_id"], "producer": o["producer"], "site": o["site"],
                 "contribution_percent": o["contribution_percent"], "quantity_taken": o["quantity_taken"],
-                "unit": o["unit"], "geolocation_hash": o["origin"]["geolocation_hash"] if o.get("origin") else None,
-                "tx_hash": o["created"]["tx_hash"], "block_number": o["created"]["block_number"]}
+                "unit": o["unit"], "geolocation_hash": o.get("geolocation_hash"),
+                "tx_hash": o["tx_hash"], "block_number": o["block_number"]}
 
     if model >= SEGREGATED:
         n = percent(Fraction(batch["share_ppm"], PPM))

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 from collections import defaultdict
 from dataclasses import dataclass
+from functools import lru_cache
 from fractions import Fraction
 from typing import Any, Iterable
 
@@ -33,6 +34,7 @@ PPM = 1_000_000
 ZERO_ADDRESS = "0x" + "0" * 40
 
 
+@lru_cache(maxsize=65536)
 def checksum(address: str) -> str:
     return to_checksum_address(address)
 
@@ -43,10 +45,6 @@ def fact(row: Any, prefix: str = "") -> dict[str, Any]:
             "time": m[f"{prefix}block_time"]}
 
 
-def number(f: Fraction) -> int | float:
-    return f.numerator if f.denominator == 1 else round(float(f), 6)
-
-
 def percent(f: Fraction) -> str:
     """A percentage as an exact decimal when it has one within 6 places, else rounded with '~'."""
     p = f * 100
@@ -55,7 +53,7 @@ def percent(f: Fraction) -> str:
         if scaled.denominator == 1:
             s = f"{scaled.numerator / 10**places:.{places}f}" if places else str(scaled.numerator)
             return s
-    return f"~{float(p):.4f}"
+    return f"~{float(p):.2f}"
 
 
 # ---------------------------------------------------------------------- reference data
@@ -137,6 +135,15 @@ class Ref:
         return [a for a, ws in self.wallets.items() if any(w["participant_id"] == pid for w in ws)]
 
 
+def percent_of(part: float, whole: float) -> str:
+    """``part / whole`` as a percentage: exact digits when it has at most two decimals, else "~" + 2."""
+    p = part * 100 / whole if whole else 0.0
+    r = round(p, 2)
+    if abs(p - r) < 1e-9 * max(1.0, abs(p)):
+        return f"{r:.2f}".rstrip("0").rstrip(".")
+    return f"~{p:.2f}"
+
+
 def fmt_qty(q: int | float | Fraction, unit: str) -> str:
     """Human quantity: grams shown as kg or t when large."""
     v = float(q)
@@ -172,40 +179,49 @@ WITH RECURSIVE des(id) AS (
 )"""
 
 
-def _node(m: Any, ref: Ref) -> dict[str, Any]:
-    model = m["model"]
-    node = {
-        "batch_id": m["batch_id"],
-        "kind": KIND_NAMES[m["kind"]],
-        "material_id": m["material"],
-        "material": ref.material_name(m["material"]),
-        "unit": ref.unit(m["material"]),
-        "characteristic_id": m["characteristic"],
-        "characteristic": ref.characteristic_name(m["characteristic"]),
-        "model_id": model,
-        "model": MODEL_NAMES[model],
-        "share_ppm": m["share"],
-        "origin_batch_id": m["origin"] or None,
-        "creator_id": m["creator"],
-        "creator": ref.participant_name(m["creator"]),
-        "created_by": checksum(m["holder"]),
-        "quantity": m["quantity"],
-        "created": {"tx_hash": m["tx_hash"], "block_number": m["block_number"], "log_index": m["log_index"],
-                    "time": m["block_time"]},
-    }
-    if m.get("o_site_id") is not None:
-        node["origin"] = {
-            "site_id": m["o_site_id"],
-            "site": ref.site_name(m["o_site_id"]),
-            "certification_id": m["o_certification_id"] or None,
-            "geolocation_hash": m["o_geolocation_hash"],
-            "dds_reference": m["o_dds_reference"],
-            "evidence_hash": m["o_evidence_hash"],
-            "production_date": m["o_production_date"],
-            "tx_hash": m["o_tx_hash"],
-            "block_number": m["o_block_number"],
+_LIN_COLS = ("b.batch_id, b.kind, b.material, b.characteristic, b.model, b.share, b.origin, b.creator, b.holder, "
+             "b.quantity, b.block_number, b.log_index, b.tx_hash, b.block_time, o.site_id, o.certification_id, "
+             "o.geolocation_hash, o.dds_reference, o.evidence_hash, o.production_date")
+_LIN_KEYS = ("batch_id", "kind", "material", "characteristic", "model", "share", "origin", "creator", "holder",
+             "quantity", "block_number", "log_index", "tx_hash", "block_time", "o_site_id", "o_certification_id",
+             "o_geolocation_hash", "o_dds_reference", "o_evidence_hash", "o_production_date")
+
+
+def node_maker(ref: Ref) -> Any:
+    """A function turning a row in ``_LIN_COLS`` order into the API's flat batch dict (cheap enough
+    to run ten thousand times per query: plain dict lookups, names resolved from ``ref`` once)."""
+    mats = {k: (v["name"], v["unit"]) for k, v in ref.materials.items()}
+    chars = {k: v["name"] for k, v in ref.characteristics.items()}
+    parts = {k: v["name"] for k, v in ref.participants.items()}
+    sites = {k: v["name"] for k, v in ref.sites.items()}
+    kinds, models = KIND_NAMES, MODEL_NAMES
+
+    def make(r: Any) -> dict[str, Any]:
+        mat = mats.get(r[2]) or (f"material {r[2]}", "")
+        char = r[3]
+        node = {
+            "batch_id": r[0], "kind": kinds[r[1]], "material_id": r[2], "material": mat[0], "unit": mat[1],
+            "characteristic_id": char, "characteristic": (chars.get(char) or f"characteristic {char}") if char else None,
+            "model_id": r[4], "model": models[r[4]], "share_ppm": r[5], "origin_batch_id": r[6] or None,
+            "creator_id": r[7], "creator": parts.get(r[7]), "created_by": checksum(r[8]), "quantity": r[9],
+            "tx_hash": r[12], "block_number": r[10], "log_index": r[11], "time": r[13],
         }
-    return node
+        if r[14] is not None:  # an origin batch (OriginRecorded, same transaction)
+            node["site_id"] = r[14]
+            node["site"] = sites.get(r[14])
+            node["certification_id"] = r[15] or None
+            node["geolocation_hash"] = r[16]
+            node["dds_reference"] = r[17]
+            node["evidence_hash"] = r[18]
+            node["production_date"] = r[19]
+        return node
+
+    return make
+
+
+def _node(m: Any, ref: Ref) -> dict[str, Any]:
+    """A batch as the API shows it, from a mapping with ``_LIN_KEYS``."""
+    return node_maker(ref)(tuple(m.get(k) for k in _LIN_KEYS))
 
 
 def batch(conn: Connection, batch_id: int, ref: Ref | None = None) -> dict[str, Any] | None:
@@ -255,15 +271,31 @@ def holders(conn: Connection, contract: str, token_id: int, ref: Ref) -> list[di
 
 
 # ---------------------------------------------------------------------- lineage
-def ancestry_rows(conn: Connection, batch_id: int) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-    """(ancestor batch rows incl. origin data, edges of the ancestry incl. the root's), by recursive SQL."""
-    nodes = [dict(r._mapping) for r in conn.execute(text(
-        f"{_ANCESTORS_CTE} SELECT {_BATCH_COLS}, {_ORIGIN_COLS} FROM anc JOIN idx_batches b ON b.batch_id = anc.id "
-        "LEFT JOIN idx_origins o ON o.batch_id = b.batch_id"), {"root": batch_id})]
-    edges = [dict(r._mapping) for r in conn.execute(text(
-        f"{_ANCESTORS_CTE}, n(id) AS (SELECT id FROM anc UNION SELECT :root) "
-        "SELECT e.child_id, e.position, e.parent_id, e.quantity FROM n JOIN idx_edges e ON e.child_id = n.id"),
-        {"root": batch_id})]
+_LINEAGE_EDGES_CTE = """
+WITH RECURSIVE anc(child_id, position, parent_id, quantity) AS (
+    SELECT child_id, position, parent_id, quantity FROM idx_edges WHERE child_id = :root
+    UNION
+    SELECT e.child_id, e.position, e.parent_id, e.quantity FROM idx_edges e JOIN anc ON e.child_id = anc.parent_id
+)"""
+
+_LINEAGE_SQL = (f"{_LINEAGE_EDGES_CTE} SELECT anc.child_id, anc.position, anc.parent_id, anc.quantity, {_LIN_COLS} "
+                "FROM anc JOIN idx_batches b ON b.batch_id = anc.parent_id "
+                "LEFT JOIN idx_origins o ON o.batch_id = anc.parent_id")
+_ROOT_SQL = (f"SELECT {_LIN_COLS} FROM idx_batches b LEFT JOIN idx_origins o ON o.batch_id = b.batch_id "
+             "WHERE b.batch_id = :root")
+
+
+def ancestry_rows(conn: Connection, batch_id: int) -> tuple[dict[int, tuple], list[tuple[int, int, int, int]]]:
+    """({ancestor id: row in ``_LIN_COLS`` order}, ancestry edges as (child, position, parent, quantity)).
+
+    One recursive query over the edges, joined to the batches by primary key: each step is an
+    index lookup, so the work is proportional to the edges of the answer."""
+    nodes: dict[int, tuple] = {}
+    edges: list[tuple[int, int, int, int]] = []
+    for row in conn.execute(text(_LINEAGE_SQL), {"root": batch_id}).fetchall():
+        edges.append((row[0], row[1], row[2], row[3]))
+        if row[2] not in nodes:
+            nodes[row[2]] = tuple(row[4:])
     return nodes, edges
 
 
@@ -280,7 +312,8 @@ def _certifications(conn: Connection, ids: Iterable[int]) -> tuple[dict[int, dic
     return certs, status
 
 
-def certification_at(cert: dict | None, history: list[dict], block: int, when: int, ref: Ref) -> dict[str, Any] | None:
+def certification_at(cert: dict | None, history: list[dict], block: int, when: int, ref: Ref,
+                     _base: dict | None = None) -> dict[str, Any] | None:
     """A certification as it stood at ``block`` (status from the status events up to that block)."""
     if cert is None:
         return None
@@ -288,6 +321,12 @@ def certification_at(cert: dict | None, history: list[dict], block: int, when: i
     for s in history:
         if s["block_number"] <= block:
             status = s["status"]
+    base = _base if _base is not None else _certification_base(cert, history, ref)
+    return {**base, "status_at_time": CERT_STATUS[status],
+            "valid_at_time": status == 1 and cert["valid_from"] <= when <= cert["valid_to"]}
+
+
+def _certification_base(cert: dict, history: list[dict], ref: Ref) -> dict[str, Any]:
     now = history[-1]["status"] if history else 1
     return {
         "certification_id": cert["certification_id"],
@@ -300,8 +339,6 @@ def certification_at(cert: dict | None, history: list[dict], block: int, when: i
         "valid_from": cert["valid_from"],
         "valid_to": cert["valid_to"],
         "models": [MODEL_NAMES[m] for m in range(1, 5) if (cert["models"] >> m) & 1],
-        "status_at_time": CERT_STATUS[status],
-        "valid_at_time": status == 1 and cert["valid_from"] <= when <= cert["valid_to"],
         "status_now": CERT_STATUS[now],
         "recorded": {"tx_hash": cert["tx_hash"], "block_number": cert["block_number"]},
         "status_changes": [{"status": CERT_STATUS[s["status"]], "reason_hash": s["reason_hash"],
@@ -313,96 +350,118 @@ def certification_at(cert: dict | None, history: list[dict], block: int, when: i
 def lineage(conn: Connection, batch_id: int, ref: Ref | None = None) -> dict[str, Any] | None:
     """The batch's full ancestry back to every origin batch.
 
-    ``origins``: every origin batch in the ancestry with the quantity of it taken into this batch
-    (``quantity_taken``, in the origin's unit) and the part of this batch it accounts for
-    (``contribution``, in this batch's unit, and ``contribution_percent``), both by proportional
-    attribution through every split, merge and transform recorded on chain; its site, geolocation
-    hash, DDS reference, evidence, and the producer's certification as it stood at creation; one
-    path from it to this batch with the model of every batch on the path, and the weakest model
-    on any path.
+    ``nodes``/``edges``: the ancestry graph (quantities on the edges). ``origins``: every origin batch
+    in it with the quantity of it taken into this batch (``quantity_taken``, in the origin's unit)
+    and the part of this batch it accounts for (``contribution`` in this batch's unit and
+    ``contribution_percent``), both by proportional attribution through every split, merge and
+    transform recorded on chain; its site, geolocation hash, DDS reference and evidence hash; the
+    producer's certification as it stood at creation (details once in ``certifications``); one path
+    from it to this batch (``path`` ids, ``path_models``) and the weakest model on any path.
     """
     ref = ref or Ref.load(conn)
-    root_row = conn.execute(text(f"SELECT {_BATCH_COLS}, {_ORIGIN_COLS} FROM idx_batches b "
-                                 "LEFT JOIN idx_origins o ON o.batch_id = b.batch_id WHERE b.batch_id = :id"),
-                            {"id": batch_id}).first()
-    if root_row is None:
+    root = conn.execute(text(_ROOT_SQL), {"root": batch_id}).first()
+    if root is None:
         return None
-    rows, edges = ancestry_rows(conn, batch_id)
-    rows.append(dict(root_row._mapping))
-    by_id = {r["batch_id"]: r for r in rows}
-    parents: dict[int, list[dict[str, Any]]] = defaultdict(list)
+    by_id, edges = ancestry_rows(conn, batch_id)
+    root = tuple(root)
+    by_id[batch_id] = root
+    parents: dict[int, list[tuple[int, int, int, int]]] = defaultdict(list)
     for e in edges:
-        parents[e["child_id"]].append(e)
+        parents[e[0]].append(e)
 
-    # Proportional attribution, children before parents (a parent always has a smaller id).
-    taken: dict[int, Fraction] = {batch_id: Fraction(by_id[batch_id]["quantity"])}
-    contrib: dict[int, Fraction] = {batch_id: Fraction(by_id[batch_id]["quantity"])}
-    weakest: dict[int, int] = {batch_id: by_id[batch_id]["model"]}
+    # Proportional attribution, children before parents (a parent always has a smaller id). Floats:
+    # exact to well below one base unit for any realistic ledger, and far cheaper than fractions.
+    taken: dict[int, float] = {batch_id: float(root[9])}
+    contrib: dict[int, float] = {batch_id: float(root[9])}
+    weakest: dict[int, int] = {batch_id: root[4]}
     next_on_path: dict[int, int] = {}
-    for bid in sorted(by_id, reverse=True):
-        ps = parents.get(bid)
-        if not ps or bid not in taken:
+    for bid in sorted(parents, reverse=True):
+        t_b = taken.get(bid)
+        if t_b is None:
             continue
-        b = by_id[bid]
-        f_taken = taken[bid] / b["quantity"]
-        total_in = sum(e["quantity"] for e in ps)
-        f_contrib = contrib[bid] / total_in
-        for e in ps:
-            p = e["parent_id"]
-            q = e["quantity"]
-            taken[p] = taken.get(p, Fraction(0)) + q * f_taken
-            contrib[p] = contrib.get(p, Fraction(0)) + q * f_contrib
-            w = min(weakest[bid], by_id[p]["model"])
-            weakest[p] = min(weakest.get(p, w), w)
-            next_on_path.setdefault(p, bid)
+        ps = parents[bid]
+        f_taken = t_b / by_id[bid][9]
+        f_contrib = contrib[bid] / sum(e[3] for e in ps)
+        wb = weakest[bid]
+        for _c, _pos, p, q in ps:
+            taken[p] = taken.get(p, 0.0) + q * f_taken
+            contrib[p] = contrib.get(p, 0.0) + q * f_contrib
+            w = by_id[p][4]
+            if wb < w:
+                w = wb
+            if w < weakest.get(p, 99):
+                weakest[p] = w
+            if p not in next_on_path:
+                next_on_path[p] = bid
 
-    origin_rows = [r for r in rows if r["kind"] == 0]
-    certs, status = _certifications(conn, (r["o_certification_id"] for r in origin_rows))
-    root_qty = Fraction(by_id[batch_id]["quantity"])
-    origins = []
-    for r in sorted(origin_rows, key=lambda r: r["batch_id"]):
-        bid = r["batch_id"]
-        node = _node(r, ref)
-        path, cur = [], bid
-        while True:
-            b = by_id[cur]
-            path.append({"batch_id": cur, "kind": KIND_NAMES[b["kind"]], "model": MODEL_NAMES[b["model"]]})
-            if cur == batch_id or cur not in next_on_path:
-                break
+    make = node_maker(ref)
+    nodes = {bid: make(by_id[bid]) for bid in sorted(by_id)}
+    origin_ids = [bid for bid in nodes if by_id[bid][1] == 0]
+    certs, status = _certifications(conn, {by_id[bid][15] for bid in origin_ids})
+    certifications = {cid: _certification_base(c, status.get(cid, []), ref) for cid, c in certs.items()}
+    root_qty = float(root[9])
+
+    paths: dict[int, tuple[list[int], list[str]]] = {batch_id: ([batch_id], [MODEL_NAMES[root[4]]])}
+
+    def path_of(bid: int) -> tuple[list[int], list[str]]:
+        chain = []
+        cur = bid
+        while cur not in paths and cur in next_on_path:
+            chain.append(cur)
             cur = next_on_path[cur]
-        site = r["o_site_id"]
-        origins.append({
-            **node,
-            "site_id": site,
-            "site": ref.site_name(site),
-            "producer": ref.participant_name(r["creator"]),
-            "quantity_taken": number(taken.get(bid, Fraction(0))),
-            "quantity_taken_exact": str(taken.get(bid, Fraction(0))),
-            "contribution": number(contrib.get(bid, Fraction(0))),
-            "contribution_percent": percent(contrib.get(bid, Fraction(0)) / root_qty),
-            "certification_at_creation": certification_at(
-                certs.get(r["o_certification_id"]), status.get(r["o_certification_id"], []),
-                r["block_number"], r["block_time"], ref),
-            "path": path,
-            "weakest_model_on_paths": MODEL_NAMES[weakest.get(bid, r["model"])],
-        })
-    nodes = [_node(r, ref) for r in sorted(rows, key=lambda r: r["batch_id"])]
+        ids, models = paths.get(cur) or ([cur], [MODEL_NAMES[by_id[cur][4]]])
+        for c in reversed(chain):
+            ids, models = [c, *ids], [MODEL_NAMES[by_id[c][4]], *models]
+            paths[c] = (ids, models)
+        return ids, models
+
+    at_cache: dict[tuple[int, int, bool], dict[str, Any]] = {}
+    origins = []
+    for bid in origin_ids:
+        r = by_id[bid]
+        cid = r[15]
+        cert = None
+        c = certs.get(cid)
+        if c is not None:
+            st = 1
+            for ch in status.get(cid, ()):
+                if ch["block_number"] <= r[10]:
+                    st = ch["status"]
+            valid = st == 1 and c["valid_from"] <= r[13] <= c["valid_to"]
+            cert = at_cache.get((cid, st, valid))
+            if cert is None:
+                cert = at_cache[(cid, st, valid)] = {
+                    "certification_id": cid, "scheme": c["scheme"], "certificate_number": c["certificate_number"],
+                    "status_at_time": CERT_STATUS[st], "valid_at_time": valid}
+        ids, models = path_of(bid)
+        c_part = contrib.get(bid, 0.0)
+        o = dict(nodes[bid])
+        o["producer"] = o["creator"]
+        o["quantity_taken"] = round(taken.get(bid, 0.0), 6)
+        o["contribution"] = round(c_part, 6)
+        o["contribution_percent"] = percent_of(c_part, root_qty)
+        o["certification_at_creation"] = cert
+        o["path"] = ids
+        o["path_models"] = models
+        o["weakest_model_on_paths"] = MODEL_NAMES[weakest.get(bid, r[4])]
+        origins.append(o)
     return {
         "batch_id": batch_id,
-        "batch": _node(dict(root_row._mapping), ref),
-        "ancestor_count": len(rows) - 1,
-        "nodes": nodes,
-        "edges": [{"child_id": e["child_id"], "parent_id": e["parent_id"], "quantity": e["quantity"]}
-                  for e in sorted(edges, key=lambda e: (e["child_id"], e["position"]))],
+        "batch": nodes[batch_id],
+        "ancestor_count": len(by_id) - 1,
+        "nodes": list(nodes.values()),
+        "edges": [{"child_id": e[0], "parent_id": e[2], "quantity": e[3]} for e in sorted(edges)],
         "origins": origins,
+        "certifications": certifications,
     }
 
 
 def descendants(conn: Connection, batch_id: int, ref: Ref | None = None) -> dict[str, Any]:
     ref = ref or Ref.load(conn)
-    nodes = [_node(dict(r._mapping), ref) for r in conn.execute(text(
-        f"{_DESCENDANTS_CTE} SELECT {_BATCH_COLS}, {_ORIGIN_COLS} FROM des JOIN idx_batches b ON b.batch_id = des.id "
-        "LEFT JOIN idx_origins o ON o.batch_id = b.batch_id ORDER BY b.batch_id"), {"root": batch_id})]
+    make = node_maker(ref)
+    nodes = [make(r) for r in conn.execute(text(
+        f"{_DESCENDANTS_CTE} SELECT {_LIN_COLS} FROM des JOIN idx_batches b ON b.batch_id = des.id "
+        "LEFT JOIN idx_origins o ON o.batch_id = b.batch_id ORDER BY b.batch_id"), {"root": batch_id}).fetchall()]
     edges = [dict(r._mapping) for r in conn.execute(text(
         f"{_DESCENDANTS_CTE}, n(id) AS (SELECT id FROM des UNION SELECT :root) "
         "SELECT e.child_id, e.parent_id, e.quantity FROM n JOIN idx_edges e ON e.parent_id = n.id "
@@ -539,13 +598,11 @@ def _facts(b: dict, lin: dict, cust: list, bc: list) -> list[dict[str, Any]]:
             f["facts"].append(what)
 
     for n in lin["nodes"]:
-        add(n["created"]["tx_hash"], n["created"]["block_number"], f"batch #{n['batch_id']} created ({n['kind']})")
+        add(n["tx_hash"], n["block_number"], f"batch #{n['batch_id']} created ({n['kind']})")
     if "transform" in b:
         add(b["transform"]["tx_hash"], b["transform"]["block_number"], f"transform into #{b['batch_id']}")
-    for o in lin["origins"]:
-        c = o.get("certification_at_creation")
-        if c:
-            add(c["recorded"]["tx_hash"], c["recorded"]["block_number"], f"certification {c['certificate_number']} recorded")
+    for c in lin["certifications"].values():
+        add(c["recorded"]["tx_hash"], c["recorded"]["block_number"], f"certification {c['certificate_number']} recorded")
     for tr in cust:
         add(tr["proposed"]["tx_hash"], tr["proposed"]["block_number"], f"custody of #{tr['batch_id']} signed over")
         if tr["settled"]:

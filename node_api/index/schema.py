@@ -26,6 +26,9 @@ from sqlalchemy.engine import Engine
 
 metadata = MetaData()
 
+#: A 64-bit primary key that is SQLite's rowid (one b-tree lookup instead of index + table).
+RowId = BigInteger().with_variant(Integer, "sqlite")
+
 
 def _fact() -> list[Column]:
     return [
@@ -54,7 +57,7 @@ events = Table(
 batches = Table(
     "idx_batches",
     metadata,
-    Column("batch_id", BigInteger, primary_key=True),
+    Column("batch_id", RowId, primary_key=True, autoincrement=False),
     Column("kind", Integer, nullable=False),
     Column("material", Integer, nullable=False),
     Column("characteristic", Integer, nullable=False),
@@ -76,12 +79,13 @@ edges = Table(
     Column("parent_id", BigInteger, nullable=False),
     Column("quantity", BigInteger, nullable=False),
     Index("ix_idx_edges_parent", "parent_id", "child_id"),
+    sqlite_with_rowid=False,  # clustered by (child_id, position): a parent lookup reads one b-tree
 )
 
 origins = Table(
     "idx_origins",
     metadata,
-    Column("batch_id", BigInteger, primary_key=True),
+    Column("batch_id", RowId, primary_key=True, autoincrement=False),
     Column("site_id", Integer, nullable=False),
     Column("certification_id", BigInteger, nullable=False),
     Column("geolocation_hash", String(66), nullable=False),
@@ -379,6 +383,9 @@ def make_engine(url: str) -> Engine:
             cur.execute("PRAGMA journal_mode=WAL")
             cur.execute("PRAGMA synchronous=NORMAL")
             cur.execute("PRAGMA foreign_keys=OFF")
+            cur.execute("PRAGMA temp_store=MEMORY")  # the recursive UNION's dedupe b-tree
+            cur.execute("PRAGMA mmap_size=268435456")
+            cur.execute("PRAGMA cache_size=-65536")
             cur.close()
 
         return engine

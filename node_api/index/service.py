@@ -2,8 +2,8 @@
 
 Wiring (one line each in the app's lifespan)::
 
-    app.state.index = start_index(settings)      # at startup
-    app.state.index.stop()                       # at shutdown
+    app.state.index = start_index(settings, node.deployment)   # at startup (None if it cannot start)
+    app.state.index and app.state.index.stop()                 # at shutdown
 
 Settings read (all optional, so the index works with whatever the node's Settings define):
   index_database_url  SQLAlchemy URL of the index; else ``database_url`` (tables are prefixed
@@ -110,6 +110,13 @@ class IndexService:
         return {"following": True, **self.follower.lag()}
 
 
-def start_index(settings: Any, deployment: Any | None = None) -> IndexService:
-    """Create the index for the node's settings and start following the chain in a thread."""
-    return IndexService.from_settings(settings, deployment).start()
+def start_index(settings: Any, deployment: Any | None = None) -> IndexService | None:
+    """Create the index for the node's settings and start following the chain in a thread.
+
+    Never stops the node from starting: on failure it logs why and returns None (the provenance
+    routes then answer 503 "the provenance index is not running on this node")."""
+    try:
+        return IndexService.from_settings(settings, deployment).start()
+    except Exception as exc:  # noqa: BLE001
+        log.error("provenance index not started: %s: %s", type(exc).__name__, exc)
+        return None

@@ -5,12 +5,10 @@ COC_TEST_POSTGRES_URL is set, PostgreSQL (skipped with a visible reason otherwis
 from __future__ import annotations
 
 import importlib.util
-import os
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from sqlalchemy import create_engine, text
 
 from node_api.index import schema
 from node_api.index.follower import Follower
@@ -25,36 +23,13 @@ sb = _mod.sb
 
 from scenario import Scenario, build_scenario  # noqa: E402
 
-POSTGRES_ENV = "COC_TEST_POSTGRES_URL"
-BACKENDS = ["sqlite", "postgresql"]
-
-
-def contracts_of(world_session) -> dict[str, str]:
-    c = world_session.sb.c
-    return {"registry": c.registry.address, "forwarder": c.forwarder.address, "mass_balance": c.mass_balance.address,
-            "ledger": c.ledger.address, "certificates": c.certificates.address}
-
-
-def _pg_url() -> str | None:
-    return os.environ.get(POSTGRES_ENV) or None
-
-
-def fresh_engine(backend: str, tmp_path: Path, name: str = "index"):
-    """An empty index database on ``backend``; PostgreSQL gets its own schema per call."""
-    if backend == "sqlite":
-        return schema.make_engine(schema.sqlite_url(str(tmp_path / f"{name}.db")))
-    url = _pg_url()
-    if url is None:
-        pytest.skip(f"PostgreSQL not available: set {POSTGRES_ENV} (e.g. from .ci/postgres.sh) to run the index tests on it")
-    engine = schema.make_engine(url)
-    schema.drop_all(engine)
-    return engine
+from helpers_index import BACKENDS, contracts_of, fresh_engine, postgres_url  # noqa: E402
 
 
 @pytest.fixture(params=BACKENDS)
 def backend(request) -> str:
-    if request.param == "postgresql" and _pg_url() is None:
-        pytest.skip(f"PostgreSQL not available: set {POSTGRES_ENV} (e.g. from .ci/postgres.sh) to run the index tests on it")
+    if request.param == "postgresql" and postgres_url() is None:
+        fresh_engine("postgresql", None)  # skips with the reason
     return request.param
 
 

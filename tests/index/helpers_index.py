@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import json
+import os
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any, Callable
 
 import requests
 
-from node_api.index import queries
+import pytest
+
+from node_api.index import queries, schema
 
 
 def snapshot(engine, scenario) -> str:
@@ -90,3 +94,29 @@ def wait_for(cond: Callable[[], bool], timeout: float = 15.0, step: float = 0.05
             return True
         time.sleep(step)
     return cond()
+
+
+POSTGRES_ENV = "COC_TEST_POSTGRES_URL"
+BACKENDS = ["sqlite", "postgresql"]
+
+
+def contracts_of(world_session) -> dict[str, str]:
+    c = world_session.sb.c
+    return {"registry": c.registry.address, "forwarder": c.forwarder.address, "mass_balance": c.mass_balance.address,
+            "ledger": c.ledger.address, "certificates": c.certificates.address}
+
+
+def postgres_url() -> str | None:
+    return os.environ.get(POSTGRES_ENV) or None
+
+
+def fresh_engine(backend: str, tmp_path: Path, name: str = "index"):
+    """An empty index database on ``backend`` (the PostgreSQL test database is emptied first)."""
+    if backend == "sqlite":
+        return schema.make_engine(schema.sqlite_url(str(tmp_path / f"{name}.db")))
+    url = postgres_url()
+    if url is None:
+        pytest.skip(f"PostgreSQL not available: set {POSTGRES_ENV} (e.g. from .ci/postgres.sh) to run the index tests on it")
+    engine = schema.make_engine(url)
+    schema.drop_all(engine)
+    return engine

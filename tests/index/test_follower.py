@@ -6,8 +6,7 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import func, select
 
-from conftest import contracts_of, fresh_engine
-from helpers_index import FlakyProxy, snapshot, wait_for
+from helpers_index import FlakyProxy, contracts_of, fresh_engine, snapshot, wait_for
 from node_api.index import queries, schema
 from node_api.index.follower import Follower, discover_from_registry
 from node_api.index.rpc import RawRpc

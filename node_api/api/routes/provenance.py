@@ -7,9 +7,10 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from fastapi import APIRouter, HTTPException, Query, Request
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse
 
+from node_api.errors import ApiError
 from node_api.index import epcis, queries
 from node_api.index.passport import passport
 from node_api.index.service import IndexService
@@ -22,13 +23,13 @@ EXPLORER_HTML = Path(__file__).resolve().parents[2] / "web" / "explorer.html"
 def _index(request: Request) -> IndexService:
     index = getattr(request.app.state, "index", None)
     if index is None:
-        raise HTTPException(503, "the provenance index is not running on this node")
+        raise ApiError(503, "IndexUnavailable", "the provenance index is not running on this node")
     return index
 
 
 def _found(value: Any, what: str) -> Any:
     if value is None:
-        raise HTTPException(404, f"{what} not found in the index")
+        raise ApiError(404, "NotFound", f"{what} not found in the index")
     return value
 
 
@@ -40,7 +41,7 @@ def _time(value: str | None, default: int) -> int:
     try:
         dt = datetime.fromisoformat(value.replace("Z", "+00:00"))
     except ValueError as exc:
-        raise HTTPException(422, f"not a unix time or ISO 8601 date-time: {value!r}") from exc
+        raise ApiError(422, "InvalidRequest", f"not a unix time or ISO 8601 date-time: {value!r}") from exc
     if dt.tzinfo is None:
         dt = dt.replace(tzinfo=timezone.utc)
     return int(dt.timestamp())

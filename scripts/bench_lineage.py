@@ -1,0 +1,327 @@
+"""Benchmark: lineage of a product with >= 10,000 ancestor batches, from the index vs by replaying
+logs from the chain; and the same query on a small and on a large ledger.
+
+    .venv/bin/python scripts/bench_lineage.py [--origins 10000] [--fan-in 200] [--repeat 15]
+                                              [--database-url postgresql://...]
+
+What it does (own throwaway Anvil; prints figures, asserts nothing):
+  1. small ledger: the textile consortium, a product S merged from 100 origin batches; index it;
+     median time of ``queries.lineage(S)``.
+  2. large ledger: 10,000 more origin batches merged 200 at a time into 50 lots, merged into product
+     P (10,050 ancestors); index the new blocks; median time of lineage(S) again (same answer,
+     ~100x the ledger) and of lineage(P).
+  3. the same answer for P without an index: read the ledger's BatchCreated and OriginRecorded logs
+     from the deployment block and walk the parents in memory, once decoding with web3 (what a
+     client without an index does) and once with this project's raw decoder (the fastest replay).
+Ledgers are built fast: calldata encoded with eth_abi, signed locally (coincurve), sent as JSON-RPC
+arrays of raw transactions with locally kept nonces; merges take many inputs per transaction.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import time
+from collections import defaultdict
+from pathlib import Path
+from typing import Any, Callable
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+import requests  # noqa: E402
+from eth_abi import encode as abi_encode  # noqa: E402
+from eth_account import Account  # noqa: E402
+from eth_utils import keccak  # noqa: E402
+from web3 import Web3  # noqa: E402
+
+from node_api.core.anvil import ANVIL_MNEMONIC, EmbeddedAnvil  # noqa: E402
+from node_api.core.chain import connect  # noqa: E402
+from node_api.core.compile import compile_contracts  # noqa: E402
+from node_api.core.config import Settings  # noqa: E402
+from node_api.core.deploy import SHORT_NAMES, deploy_all  # noqa: E402
+from node_api.index import queries, schema  # noqa: E402
+from node_api.index.abi import abi_type, build_decoders, topic0  # noqa: E402
+from node_api.index.follower import Follower, contract_abis  # noqa: E402
+from node_api.index.rpc import RawRpc  # noqa: E402
+from node_api.sandbox import DAY, SEGREGATED, Contracts, Sandbox, World, build_world, h  # noqa: E402
+
+Account.enable_unaudited_hdwallet_features()
+
+
+def log(msg: str) -> None:
+    print(msg, flush=True)
+
+
+# ---------------------------------------------------------------------------- fast transactions
+class RawSender:
+    """Signs transactions locally and sends them as JSON-RPC arrays; nonces kept locally."""
+
+    def __init__(self, w3: Web3, url: str, batch: int = 200):
+        self.w3 = w3
+        self.url = url
+        self.batch = batch
+        self.session = requests.Session()
+        self.chain_id = w3.eth.chain_id
+        self.nonces: dict[str, int] = {}
+
+    def calldata(self, fn_abi: dict[str, Any], args: list[Any]) -> str:
+        types = [abi_type(i) for i in fn_abi["inputs"]]
+        selector = keccak(text=f"{fn_abi['name']}({','.join(types)})")[:4]
+        return "0x" + (selector + abi_encode(types, args)).hex()
+
+    def send_all(self, account: Any, to: str, calls: list[str], gas: int, label: str) -> None:
+        addr = account.address
+        if addr not in self.nonces:
+            self.nonces[addr] = self.w3.eth.get_transaction_count(addr, "pending")
+        t0 = time.perf_counter()
+        last_hash = None
+        for start in range(0, len(calls), self.batch):
+            chunk = calls[start:start + self.batch]
+            payload = []
+            for i, data in enumerate(chunk):
+                tx = {"to": to, "data": data, "gas": gas, "gasPrice": 0, "nonce": self.nonces[addr],
+                      "chainId": self.chain_id, "value": 0}
+                self.nonces[addr] += 1
+                raw = account.sign_transaction(tx).raw_transaction
+                payload.append({"jsonrpc": "2.0", "id": start + i, "method": "eth_sendRawTransaction",
+                                "params": ["0x" + bytes(raw).hex()]})
+            resp = self.session.post(self.url, json=payload, timeout=300).json()
+            errors = [r["error"] for r in resp if "error" in r]
+            if errors:
+                raise RuntimeError(f"{label}: {errors[0]}")
+            last_hash = resp[-1]["result"]
+            done = min(start + self.batch, len(calls))
+            if done % 2000 < self.batch or done == len(calls):
+                rate = done / (time.perf_counter() - t0)
+                log(f"  {label}: {done}/{len(calls)} sent ({rate:,.0f} tx/s)")
+        if last_hash is not None:
+            receipt = self.w3.eth.wait_for_transaction_receipt(last_hash, timeout=600)
+            if receipt["status"] != 1:
+                raise RuntimeError(f"{label}: last transaction reverted")
+
+
+def fn_abi(contract: Any, name: str) -> dict[str, Any]:
+    return next(i for i in contract.abi if i.get("type") == "function" and i["name"] == name)
+
+
+class LedgerBuilder:
+    """Builds lineages on a world's ledger quickly (the farm creates and merges)."""
+
+    def __init__(self, world: World, sender: RawSender):
+        self.w = world
+        self.sender = sender
+        self.ledger = world.sb.c.ledger
+        self.count = int(self.ledger.functions.batchCount().call())
+        self._n = 0
+
+    def origins(self, n: int, quantity: int, label: str) -> list[int]:
+        w = self.w
+        f = fn_abi(self.ledger, "createOrigin")
+        now = w.sb.now()
+        calls = []
+        for _ in range(n):
+            self._n += 1
+            params = (w.raw_cotton, w.organic, SEGREGATED, 1_000_000, quantity, h(f"geojson:plot-{self._n % 97}"),
+                      f"EUDR-DDS-bench-{self._n}", h(f"harvest-{self._n}"), now - DAY)
+            calls.append(self.sender.calldata(f, [params]))
+        self.sender.send_all(w.farm.account, self.ledger.address, calls, 400_000, label)
+        ids = list(range(self.count + 1, self.count + n + 1))
+        self.count += n
+        return ids
+
+    def merges(self, groups: list[list[int]], quantity: int, label: str) -> list[int]:
+        f = fn_abi(self.ledger, "merge")
+        calls = [self.sender.calldata(f, [g, [quantity] * len(g), SEGREGATED]) for g in groups]
+        gas = max(500_000, 90_000 * max(len(g) for g in groups))
+        self.sender.send_all(self.w.farm.account, self.ledger.address, calls, gas, label)
+        ids = list(range(self.count + 1, self.count + len(groups) + 1))
+        self.count += len(groups)
+        return ids
+
+    def product(self, n_origins: int, fan_in: int, label: str) -> int:
+        """A product merged from ``n_origins`` origin batches (through lots of ``fan_in``)."""
+        q = 1_000
+        origins = self.origins(n_origins, q, f"{label} origins")
+        if n_origins <= fan_in:
+            return self.merges([origins], q, f"{label} merge")[0]
+        lots = self.merges([origins[i:i + fan_in] for i in range(0, n_origins, fan_in)], q, f"{label} lots")
+        lot_qty = q * fan_in
+        if n_origins % fan_in:
+            raise ValueError("n_origins must be a multiple of fan_in")
+        return self.merges([lots], lot_qty, f"{label} product")[0]
+
+
+def start_chain() -> tuple[EmbeddedAnvil, Web3, World, dict[str, str], int]:
+    anvil = EmbeddedAnvil.throwaway(accounts=20, extra_args=[
+        "--gas-limit", "100000000", "--gas-price", "0", "--block-base-fee-per-gas", "0"])
+    anvil.start()
+    w3 = connect(Settings(), rpc_url=anvil.url)
+    accounts = [Account.from_mnemonic(ANVIL_MNEMONIC, account_path=f"m/44'/60'/0'/0/{i}") for i in range(20)]
+    artifacts = compile_contracts()
+    start_block = w3.eth.block_number + 1
+    addresses = deploy_all(w3, accounts[0], artifacts)
+    c = {short: w3.eth.contract(address=addresses[full], abi=artifacts[full]["abi"]) for full, short in SHORT_NAMES.items()}
+    world = build_world(Sandbox(w3, Contracts(c["registry"], c["forwarder"], c["mass_balance"], c["ledger"],
+                                              c["certificates"]), accounts[0], accounts[19]), accounts)
+    contracts = {short: addresses[full] for full, short in SHORT_NAMES.items()}
+    return anvil, w3, world, contracts, start_block
+
+
+# ---------------------------------------------------------------------------- measuring
+def median_ms(fn: Callable[[], Any], repeat: int) -> tuple[float, Any]:
+    fn()  # warm-up (page cache, statement cache)
+    times = []
+    out = None
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        out = fn()
+        times.append((time.perf_counter() - t0) * 1000)
+    return statistics.median(times), out
+
+
+def index_lineage(engine: Any, batch_id: int) -> dict[str, Any]:
+    with engine.connect() as conn:
+        return queries.lineage(conn, batch_id)
+
+
+def replay_lineage(url: str, ledger: str, start_block: int, batch_id: int, decode: str, abi: list[dict]) -> dict[str, Any]:
+    """The lineage without an index: every BatchCreated/OriginRecorded log of the ledger from the
+    deployment block, decoded, then the parents walked in memory with the same attribution."""
+    rpc = RawRpc(url)
+    head = rpc.block_number()
+    created = next(i for i in abi if i.get("type") == "event" and i["name"] == "BatchCreated")
+    recorded = next(i for i in abi if i.get("type") == "event" and i["name"] == "OriginRecorded")
+    topics = [[topic0(created), topic0(recorded)]]
+    parents: dict[int, list[tuple[int, int]]] = {}
+    quantity: dict[int, int] = {}
+    origin_info: dict[int, dict] = {}
+    if decode == "web3":
+        w3 = Web3()
+        contract = w3.eth.contract(address=Web3.to_checksum_address(ledger), abi=abi)
+        ev_created, ev_recorded = contract.events.BatchCreated(), contract.events.OriginRecorded()
+    else:
+        decoders = build_decoders({"ledger": abi}, {"ledger": ledger})
+    step = 5_000
+    for frm in range(start_block, head + 1, step):
+        logs = rpc.get_logs(frm, min(frm + step - 1, head), [ledger], topics)
+        for lg in logs:
+            if decode == "web3":
+                entry = {"address": Web3.to_checksum_address(lg["address"]), "topics": [bytes.fromhex(t[2:]) for t in lg["topics"]],
+                         "data": bytes.fromhex(lg["data"][2:]), "blockNumber": int(lg["blockNumber"], 16),
+                         "transactionHash": bytes.fromhex(lg["transactionHash"][2:]), "transactionIndex": int(lg["transactionIndex"], 16),
+                         "blockHash": bytes.fromhex(lg["blockHash"][2:]), "logIndex": int(lg["logIndex"], 16)}
+                is_created = lg["topics"][0] == topic0(created)
+                args = (ev_created if is_created else ev_recorded).process_log(entry)["args"]
+                if is_created:
+                    bid = args["batchId"]
+                    quantity[bid] = args["quantity"]
+                    parents[bid] = [(p["batchId"], p["quantity"]) for p in args["parents"]]
+                else:
+                    origin_info[args["batchId"]] = dict(args)
+            else:
+                dec = decoders[(lg["address"].lower(), lg["topics"][0])]
+                args = dec.decode(lg["topics"], lg["data"])
+                if dec.name == "BatchCreated":
+                    bid = args["batchId"]
+                    quantity[bid] = args["quantity"]
+                    parents[bid] = [(p["batchId"], p["quantity"]) for p in args["parents"]]
+                else:
+                    origin_info[args["batchId"]] = args
+    # walk and attribute (children before parents: ids grow along the lineage)
+    taken = {batch_id: float(quantity[batch_id])}
+    stack, seen = [batch_id], {batch_id}
+    while stack:
+        b = stack.pop()
+        for p, _ in parents.get(b, []):
+            if p not in seen:
+                seen.add(p)
+                stack.append(p)
+    for b in sorted(seen, reverse=True):
+        ps = parents.get(b) or []
+        if b not in taken:
+            continue
+        f = taken[b] / quantity[b]
+        for p, q in ps:
+            taken[p] = taken.get(p, 0.0) + q * f
+    origins = {b: {"quantity_taken": taken[b], **origin_info[b]} for b in seen if not parents.get(b)}
+    return {"ancestor_count": len(seen) - 1, "origins": origins}
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--origins", type=int, default=10_000)
+    ap.add_argument("--fan-in", type=int, default=200)
+    ap.add_argument("--small", type=int, default=100, help="origins of the small ledger's product")
+    ap.add_argument("--repeat", type=int, default=15)
+    ap.add_argument("--database-url", default=None, help="index database (default: SQLite in a temp dir)")
+    args = ap.parse_args(argv)
+
+    import tempfile
+
+    tmp = Path(tempfile.mkdtemp(prefix="coc-bench-"))
+    url = args.database_url or schema.sqlite_url(str(tmp / "index.db"))
+    log(f"index database: {url.split('@')[-1]}")
+    anvil, w3, world, contracts, start_block = start_chain()
+    try:
+        sender = RawSender(w3, anvil.url)
+        builder = LedgerBuilder(world, sender)
+        engine = schema.make_engine(url)
+        schema.drop_all(engine)
+        follower = Follower(engine, RawRpc(anvil.url), contracts, start_block, abis=contract_abis(), max_range=5_000)
+
+        log(f"\n1. small ledger: product S merged from {args.small} origins")
+        small = builder.product(args.small, args.fan_in, "S")
+        follower.sync_once()
+        small_batches = builder.count
+        ms_small_small, lin = median_ms(lambda: index_lineage(engine, small), args.repeat)
+        log(f"   ledger: {small_batches:,} batches; lineage(S): {lin['ancestor_count']:,} ancestors, "
+            f"median {ms_small_small:.2f} ms")
+
+        log(f"\n2. large ledger: product P from {args.origins:,} origins, {args.fan_in} per merge")
+        t0 = time.perf_counter()
+        big = builder.product(args.origins, args.fan_in, "P")
+        log(f"   built in {time.perf_counter() - t0:.1f} s; indexing the new blocks...")
+        t0 = time.perf_counter()
+        n = follower.sync_once()
+        log(f"   indexed {n:,} events in {time.perf_counter() - t0:.1f} s")
+        ms_small_large, lin_s = median_ms(lambda: index_lineage(engine, small), args.repeat)
+        ms_big, lin_b = median_ms(lambda: index_lineage(engine, big), args.repeat)
+        assert lin_s["ancestor_count"] == lin["ancestor_count"]
+        log(f"   ledger: {builder.count:,} batches; lineage(S): {lin_s['ancestor_count']:,} ancestors, "
+            f"median {ms_small_large:.2f} ms; lineage(P): {lin_b['ancestor_count']:,} ancestors, "
+            f"{len(lin_b['origins']):,} origins, median {ms_big:.1f} ms")
+
+        log("\n3. the same answer for P by replaying the ledger's logs from the chain")
+        abi = contract_abis()["ledger"]
+        reps = max(3, args.repeat // 5)
+        ms_web3, rep = median_ms(lambda: replay_lineage(anvil.url, contracts["ledger"], start_block, big, "web3", abi), reps)
+        assert rep["ancestor_count"] == lin_b["ancestor_count"]
+        index_taken = {o["batch_id"]: o["quantity_taken"] for o in lin_b["origins"]}
+        replay_taken = {b: o["quantity_taken"] for b, o in rep["origins"].items()}
+        assert replay_taken.keys() == index_taken.keys() and all(
+            abs(replay_taken[b] - index_taken[b]) < 1e-6 for b in index_taken), "replay and index disagree"
+        ms_raw, rep2 = median_ms(lambda: replay_lineage(anvil.url, contracts["ledger"], start_block, big, "raw", abi), reps)
+        assert rep2["ancestor_count"] == lin_b["ancestor_count"]
+        log(f"   replay with web3 decoding: median {ms_web3:,.0f} ms; with raw decoding: median {ms_raw:,.0f} ms "
+            f"(same ancestors and quantities as the index)")
+
+        log("\nresults")
+        log(f"  lineage of P ({lin_b['ancestor_count']:,} ancestor batches) from the index: median {ms_big:.1f} ms "
+            f"(target <= 100 ms: {'met' if ms_big <= 100 else 'NOT met'})")
+        log(f"  vs replaying logs: {ms_web3 / ms_big:,.0f}x faster than web3 replay, {ms_raw / ms_big:,.0f}x faster "
+            f"than raw replay (target >= 50x: {'met' if ms_web3 / ms_big >= 50 else 'NOT met'} vs web3, "
+            f"{'met' if ms_raw / ms_big >= 50 else 'NOT met'} vs raw)")
+        log(f"  same query, same answer ({lin['ancestor_count']} ancestors) on a {small_batches:,}-batch ledger: "
+            f"{ms_small_small:.2f} ms; on a {builder.count:,}-batch ledger: {ms_small_large:.2f} ms "
+            f"(x{ms_small_large / ms_small_small:.2f} for x{builder.count / small_batches:.0f} ledger)")
+        log(f"  answer x{lin_b['ancestor_count'] / lin['ancestor_count']:.0f} -> time x{ms_big / ms_small_large:.0f}")
+        engine.dispose()
+    finally:
+        anvil.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
