@@ -20,6 +20,7 @@ from ..core.config import Settings, get_settings
 from ..core.rpc import ChainUnavailable
 from ..errors import ApiError, chain_unavailable
 from ..relayer import RelayError
+from ..index.service import start_index
 from ..service import Node
 from .routes import ROUTERS
 
@@ -39,9 +40,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         node = Node(settings)
         await node.start()
         app.state.node = node
+        app.state.index = start_index(settings, node.deployment)  # provenance index (node_api.index)
         try:
             yield
         finally:
+            app.state.index and app.state.index.stop()
             await node.stop()
 
     app = FastAPI(

@@ -12,3 +12,4 @@ ROUTERS = [
     transactions.router,
     admin.router,
 ]
+from . import provenance; ROUTERS.append(provenance.router)  # noqa: E402,E702 - provenance index (issue 4)
