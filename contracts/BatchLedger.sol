@@ -13,6 +13,7 @@ import {SafeCast} from "@openzeppelin/contracts/utils/math/SafeCast.sol";
 import {IBatchLedger} from "./interfaces/IBatchLedger.sol";
 import {IParticipantRegistry} from "./interfaces/IParticipantRegistry.sol";
 import {IMassBalance} from "./interfaces/IMassBalance.sol";
+import {ICertificateRegistry} from "./interfaces/ICertificateRegistry.sol";
 import {Model, ROLE_SUPPLIER, ROLE_BRAND, PPM} from "./libraries/CocTypes.sol";
 
 /// @title BatchLedger
@@ -40,6 +41,7 @@ contract BatchLedger is IBatchLedger, ERC1155Supply, ERC2771Context, EIP712, Non
     mapping(uint256 => Batch) private _batches;
     mapping(uint256 => Parent[]) private _parents;
     mapping(uint256 => Origin) private _origins;
+    mapping(bytes32 => uint256) private _originEvidence;
     /// @dev Pending and settled two-step transfers, with the age of the credits a pending mass-balance
     /// delivery took (they go back with it if it is cancelled or rejected). A one-transaction transfer is
     /// not stored: the sender's nonce already makes it unrepeatable, and its events record it.
@@ -91,6 +93,7 @@ contract BatchLedger is IBatchLedger, ERC1155Supply, ERC2771Context, EIP712, Non
             holder, participantId, p.material, p.characteristic, p.model, p.share, originId, BatchKind.Origin, p.quantity, new Parent[](0)
         );
         _origins[batchId] = Origin(siteId, p.productionDate, certificationId, p.geolocationHash, p.evidenceHash);
+        _originEvidence[p.evidenceHash] = batchId;
         _created += p.quantity;
         emit OriginRecorded(batchId, siteId, certificationId, p.geolocationHash, p.ddsReference, p.evidenceHash, p.productionDate);
         if (p.model == Model.MassBalance) {
@@ -110,6 +113,9 @@ contract BatchLedger is IBatchLedger, ERC1155Supply, ERC2771Context, EIP712, Non
         if (!registry.material(p.material).exists) revert IParticipantRegistry.RegistryUnknownMaterial(p.material);
         if (p.quantity == 0) revert BatchZeroQuantity();
         if (p.evidenceHash == bytes32(0)) revert BatchInvalidOrigin("evidenceHash");
+        uint256 usedBy = _originEvidence[p.evidenceHash];
+        uint256 certificateId = _certificates == address(0) ? 0 : ICertificateRegistry(_certificates).evidenceUsedBy(p.evidenceHash);
+        if (usedBy != 0 || certificateId != 0) revert BatchEvidenceAlreadyUsed(p.evidenceHash, usedBy, certificateId);
         if (p.productionDate > block.timestamp) revert BatchInvalidOrigin("productionDate");
         if ((p.model == Model.Uncertified) != (p.characteristic == 0)) revert BatchInvalidOrigin("characteristic");
         bool shareOk = p.model >= Model.Segregated
@@ -329,6 +335,10 @@ contract BatchLedger is IBatchLedger, ERC1155Supply, ERC2771Context, EIP712, Non
 
     function origin(uint256 batchId) external view returns (Origin memory) {
         return _origins[batchId];
+    }
+
+    function originByEvidence(bytes32 evidenceHash) external view returns (uint256) {
+        return _originEvidence[evidenceHash];
     }
 
     function transferStatus(bytes32 id) external view returns (TransferStatus) {

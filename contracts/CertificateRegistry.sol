@@ -91,6 +91,10 @@ contract CertificateRegistry is ICertificateRegistry, ERC1155, ERC2771Context {
         registry.schemeOf(p.characteristic); // reverts for an unknown characteristic
         uint256 used = _evidence[p.evidenceHash];
         if (used != 0) revert CertificateEvidenceAlreadyUsed(p.evidenceHash, used);
+        // Production recorded as a certified origin batch is claimed physically: its evidence cannot
+        // back certificates as well (a pledge is the way to move that batch's attributes here).
+        uint256 batchId = batchLedger.originByEvidence(p.evidenceHash);
+        if (batchId != 0) revert CertificateEvidenceBacksBatch(p.evidenceHash, batchId);
 
         Source source = Source.Verified;
         if (p.pledgeId != 0) source = _usePledge(p);

@@ -86,6 +86,7 @@ interface IBatchLedger {
     error BatchZeroQuantity();
     error BatchLengthMismatch(uint256 ids, uint256 quantities);
     error BatchInvalidOrigin(string field);
+    error BatchEvidenceAlreadyUsed(bytes32 evidenceHash, uint256 batchId, uint256 certificateId);
     error BatchTransferRequiresSignatures();
     error BatchInvalidTransfer(string field);
     error BatchSignatureExpired(uint256 deadline, uint256 timestamp);
@@ -216,6 +217,9 @@ interface IBatchLedger {
     function batch(uint256 batchId) external view returns (Batch memory);
     function parents(uint256 batchId) external view returns (Parent[] memory);
     function origin(uint256 batchId) external view returns (Origin memory);
+    /// @notice The origin batch an evidence hash backs (0: none). Evidence backs one origin or one
+    /// certificate issuance, never both, so the same production is never claimed twice.
+    function originByEvidence(bytes32 evidenceHash) external view returns (uint256 batchId);
     function transferStatus(bytes32 transferId) external view returns (TransferStatus);
     function batchCount() external view returns (uint64);
     /// @notice Physical conservation totals: supply == created - consumed - lost at all times.

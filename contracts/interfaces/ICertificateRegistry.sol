@@ -65,6 +65,7 @@ interface ICertificateRegistry {
     error CertificateUnknown(uint256 certificateId);
     error CertificateInvalid(string field);
     error CertificateEvidenceAlreadyUsed(bytes32 evidenceHash, uint256 certificateId);
+    error CertificateEvidenceBacksBatch(bytes32 evidenceHash, uint256 batchId);
     error CertificateRevoked(uint256 certificateId);
     error CertificateNotIssuer(uint256 certificateId, uint32 participantId);
     error CertificateNothingToRevoke(uint256 certificateId);
