@@ -12,7 +12,7 @@ wallets). Timed: from the first request until the last transaction is mined.
         signatures, simulates every call (eth_call), signs and relays through its own relayer, and
         awaits receipts.
 
-Usage: python scripts/bench_throughput.py [--wallets 200] [--rounds 10] [--clients 4] [--block-time S]
+Usage: python scripts/bench_throughput.py [--wallets 1000] [--rounds 2] [--clients 4] [--block-time S]
 Prints both rates and their ratio (target: HTTP >= 25 % of raw).
 """
 
@@ -99,8 +99,8 @@ def start_node(rpc_url: str, data_dir: Path, port: int, relayer_key: str) -> sub
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--wallets", type=int, default=200, help="distinct holders (each sends once per round)")
-    ap.add_argument("--rounds", type=int, default=10, help="rounds per path; transfers per path = wallets x rounds")
+    ap.add_argument("--wallets", type=int, default=1000, help="distinct holders (each sends once per round)")
+    ap.add_argument("--rounds", type=int, default=2, help="rounds per path; transfers per path = wallets x rounds")
     ap.add_argument("--clients", type=int, default=4, help="concurrent HTTP clients")
     ap.add_argument("--raw-batch", type=int, default=200, help="transactions per raw JSON-RPC array")
     ap.add_argument("--block-time", type=float, default=None, help="Anvil block time (default: automine)")
