@@ -8,7 +8,7 @@ import json
 from eth_account import Account
 
 from node_api.cli.main import main
-from nodehelp import actor
+from nodehelp import actor, create_uncertified
 
 
 def _keystore(tmp_path, account, name):
@@ -23,7 +23,7 @@ def run(capsys, *argv):
     return code, out
 
 
-def test_cli_wallet_lists_transfer_and_accept(server, demo, tmp_path, capsys, monkeypatch):
+def test_cli_wallet_lists_transfer_and_accept(server, api, demo, tmp_path, capsys, monkeypatch):
     monkeypatch.setenv("COC_WALLET_PASSWORD", "pw")
     base = ["--node", server.url, "--json"]
     new = str(tmp_path / "new.json")
@@ -40,7 +40,7 @@ def test_cli_wallet_lists_transfer_and_accept(server, demo, tmp_path, capsys, mo
 
     spinner = _keystore(tmp_path, actor(demo, "spinner"), "spinner")
     weaver = _keystore(tmp_path, actor(demo, "weaver"), "weaver")
-    lot_b = demo.batches["yarn_lot_b"]
+    lot_b = create_uncertified(api, actor(demo, "spinner"), demo.materials["yarn"], 1_000, "cli")
     code, out = run(capsys, *base, "--keystore", spinner, "transfer", str(lot_b), demo.addresses["weaver"], "100", "--yes")
     assert code == 0, out
     tid = json.loads(out)["result"]["transferId"]

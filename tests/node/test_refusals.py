@@ -33,12 +33,13 @@ def test_submit_transform_beyond_factor_is_409_and_changes_nothing(api, demo, ch
     spinner = actor(demo, "spinner")
     lot_b = demo.batches["yarn_lot_b"]  # 975,000 g of organic yarn held by the spinner
     held = chain.ledger.functions.balanceOf(spinner.address, lot_b).call()
+    maximum = held * 950_000 // 1_000_000  # weaving: factor 0.95
     nonce = chain.forwarder.functions.nonces(spinner.address).call()
     body = forward_body(server.node, spinner, "BatchLedger", "transform", demo.processes["weaving"], [lot_b],
-                        [975_000], 975_000, 3, 0)
+                        [held], held, 3, 0)
     r = api.post("/batches/transform/submit", json=body)
-    res = assert_refused(r, 409, "BatchTransformExceedsFactor", "975000", "926250")
-    assert res["details"]["args"] == {"output": 975_000, "maximum": 926_250}
+    res = assert_refused(r, 409, "BatchTransformExceedsFactor", f"output {held}", f"at most {maximum}")
+    assert res["details"]["args"] == {"output": held, "maximum": maximum}
     assert chain.ledger.functions.balanceOf(spinner.address, lot_b).call() == held
     assert chain.forwarder.functions.nonces(spinner.address).call() == nonce
 
@@ -55,12 +56,13 @@ def test_transfer_to_unregistered_wallet_is_403(api, demo, chain, unchanged):
     stranger = Account.create()
     lot_b = demo.batches["yarn_lot_b"]
     nonce = chain.ledger.functions.nonces(spinner.address).call()
+    held = chain.ledger.functions.balanceOf(spinner.address, lot_b).call()
     prep = api.post("/batches/transfer/prepare", json={"batchId": lot_b, "from": spinner.address,
                                                        "to": stranger.address, "quantity": 1000}).json()
     r = api.post("/batches/transfer/submit", json={"typedData": prep["typedData"], "signature": sign(spinner, prep["typedData"])})
     assert_refused(r, 403, "RegistryUnknownWallet", stranger.address)
     assert chain.ledger.functions.nonces(spinner.address).call() == nonce
-    assert chain.ledger.functions.balanceOf(spinner.address, lot_b).call() == 975_000
+    assert chain.ledger.functions.balanceOf(spinner.address, lot_b).call() == held
 
 
 def test_transfer_to_uncertified_participant_is_403(api, demo, chain, unchanged):
@@ -211,6 +213,7 @@ def test_eth_account_sign_typed_data_is_accepted(api, demo, chain):
     the node's encode_typed_data path), for a custody transfer and for a forwarded action."""
     spinner, weaver = actor(demo, "spinner"), actor(demo, "weaver")
     lot_b = demo.batches["yarn_lot_b"]
+    weaver_held = chain.ledger.functions.balanceOf(weaver.address, lot_b).call()
     prep = api.post("/batches/transfer/prepare", json={"batchId": lot_b, "from": spinner.address,
                                                        "to": weaver.address, "quantity": 2_000}).json()
     td = prep["typedData"]
@@ -234,4 +237,4 @@ def test_eth_account_sign_typed_data_is_accepted(api, demo, chain):
     r = api.post("/batches/split/submit", json={"typedData": td, "signature": "0x" + bytes(sig).hex()})
     assert r.status_code == 200, r.text
     assert len(r.json()["result"]["batchIds"]) == 2
-    assert chain.ledger.functions.balanceOf(weaver.address, lot_b).call() == 1_000
+    assert chain.ledger.functions.balanceOf(weaver.address, lot_b).call() == weaver_held + 2_000 - 1_000
