@@ -100,6 +100,9 @@ CONTRACT_ERRORS: dict[str, tuple[int, str]] = {
     "RegistryInvalidProcess": (409, "invalid process: {field}"),
     "RegistryNotLinkedContract": (403, "{caller} is not one of the ledger's linked contracts"),
     "RegistryAlreadyLinked": (409, "the ledger's contracts are already linked"),
+    "RegistryCoverageFull": (
+        409, "too many overlapping certifications for this holder, material and characteristic ({coverageKey})"
+    ),
     # ------------------------------------------------------------ batch ledger
     "BatchNotLinkedContract": (403, "{caller} is not the linked certificate registry"),
     "BatchAlreadyLinked": (409, "the batch ledger is already linked"),
@@ -139,6 +142,10 @@ CONTRACT_ERRORS: dict[str, tuple[int, str]] = {
         409, "output {output} is below the process tolerance: at least {minimum} from these inputs"
     ),
     "BatchConversionExceedsInput": (409, "cannot convert {credits} credits with only {input} of input"),
+    "BatchEvidenceAlreadyUsed": (
+        409, "evidence {evidenceHash} already backs batch {batchId} / certificate {certificateId}: "
+        "one production record backs one claim only"
+    ),
     # ------------------------------------------------------------ mass balance
     "MassBalanceNotLinkedContract": (403, "{caller} is not a linked ledger contract"),
     "MassBalanceAlreadyLinked": (409, "the mass-balance contract is already linked"),
@@ -156,6 +163,9 @@ CONTRACT_ERRORS: dict[str, tuple[int, str]] = {
     # ------------------------------------------------------------ certificates (book & claim)
     "CertificateUnknown": (404, "certificate {certificateId} does not exist"),
     "CertificateInvalid": (409, "invalid certificate issuance: {field}"),
+    "CertificateEvidenceBacksBatch": (
+        409, "evidence {evidenceHash} already backs batch {batchId}: it cannot also back certificates"
+    ),
     "CertificateEvidenceAlreadyUsed": (
         409, "evidence {evidenceHash} already backs certificate {certificateId}: evidence can back one issuance only"
     ),
@@ -177,6 +187,7 @@ CONTRACT_ERRORS: dict[str, tuple[int, str]] = {
     "ERC1155MissingApprovalForAll": (403, "{operator} is not approved to move tokens of {owner}"),
     "InvalidAccountNonce": (409, "nonce already used or out of order for {account}: the next nonce is {currentNonce}"),
     "InvalidShortString": (409, "invalid short string"),
+    "SafeCastOverflowedUintDowncast": (409, "value {value} does not fit in {bits} bits"),
     "StringTooLong": (409, "string too long: {str}"),
     "ERC2771ForwarderExpiredRequest": (409, "the signed request expired at {deadline}"),
     "ERC2771ForwarderInvalidSigner": (
