@@ -38,8 +38,9 @@ $(TOOLCHAIN_STAMP): $(VENV_STAMP) $(NODE_STAMP)
 	$(PY) -m node_api.core.toolchain
 	@touch $@
 
+# `make run DEMO=1` loads the demo scenario once (through the HTTP API, every write signed by its actor).
 run: deps
-	$(PY) -m node_api
+	$(if $(DEMO),COC_DEMO=1 )$(PY) -m node_api
 
 # The ape smoke test runs first so that the main suite's pytest summary is the last line CI reads.
 test: deps ape-test
