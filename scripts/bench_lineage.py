@@ -76,33 +76,34 @@ class RawSender:
         if addr not in self.nonces:
             self.nonces[addr] = self.w3.eth.get_transaction_count(addr, "pending")
         t0 = time.perf_counter()
-        last_hash = None
-        for start in range(0, len(calls), self.batch):
-            chunk = calls[start:start + self.batch]
-            payload = []
-            for i, data in enumerate(chunk):
-                tx = {"to": to, "data": data, "gas": gas, "gasPrice": 0, "nonce": self.nonces[addr],
-                      "chainId": self.chain_id, "value": 0}
-                self.nonces[addr] += 1
-                raw = account.sign_transaction(tx).raw_transaction
-                payload.append({"jsonrpc": "2.0", "id": start + i, "method": "eth_sendRawTransaction",
-                                "params": ["0x" + bytes(raw).hex()]})
-            resp = self.session.post(self.url, json=payload, timeout=300).json()
-            errors = [r["error"] for r in resp if "error" in r]
-            if errors:
-                raise RuntimeError(f"{label}: {errors[0]}")
-            last_hash = resp[-1]["result"]
-            # one array in flight at a time: Anvil mines it before the next arrives (a deep pending
-            # pool makes it stall and balloon in memory)
-            self.w3.eth.wait_for_transaction_receipt(last_hash, timeout=600, poll_latency=0.05)
-            done = min(start + self.batch, len(calls))
-            if done % 2000 < self.batch or done == len(calls):
-                rate = done / (time.perf_counter() - t0)
-                log(f"  {label}: {done}/{len(calls)} sent ({rate:,.0f} tx/s)")
-        if last_hash is not None:
-            receipt = self.w3.eth.wait_for_transaction_receipt(last_hash, timeout=600)
-            if receipt["status"] != 1:
-                raise RuntimeError(f"{label}: last transaction reverted")
+        rpc = self.w3.provider.make_request
+        rpc("evm_setAutomine", [False])  # one block per array: thousands of blocks would slow Anvil down
+        try:
+            for start in range(0, len(calls), self.batch):
+                chunk = calls[start:start + self.batch]
+                payload = []
+                for i, data in enumerate(chunk):
+                    tx = {"to": to, "data": data, "gas": gas, "gasPrice": 0, "nonce": self.nonces[addr],
+                          "chainId": self.chain_id, "value": 0}
+                    self.nonces[addr] += 1
+                    raw = account.sign_transaction(tx).raw_transaction
+                    payload.append({"jsonrpc": "2.0", "id": start + i, "method": "eth_sendRawTransaction",
+                                    "params": ["0x" + bytes(raw).hex()]})
+                resp = self.session.post(self.url, json=payload, timeout=300).json()
+                errors = [r["error"] for r in resp if "error" in r]
+                if errors:
+                    raise RuntimeError(f"{label}: {errors[0]}")
+                while int(rpc("txpool_status", [])["result"]["pending"], 16):
+                    rpc("evm_mine", [])
+                last = self.w3.eth.get_transaction_receipt(resp[-1]["result"])
+                if last["status"] != 1:
+                    raise RuntimeError(f"{label}: transaction {resp[-1]['result']} reverted")
+                done = min(start + self.batch, len(calls))
+                if done % 2000 < self.batch or done == len(calls):
+                    rate = done / (time.perf_counter() - t0)
+                    log(f"  {label}: {done}/{len(calls)} mined ({rate:,.0f} tx/s)")
+        finally:
+            rpc("evm_setAutomine", [True])
 
 
 def fn_abi(contract: Any, name: str) -> dict[str, Any]:
