@@ -75,3 +75,15 @@ def read_access(
 
 
 ReadDep = Annotated[None, Depends(read_access)]
+
+
+def read_access_if_node(
+    request: Request,
+    x_api_key: Annotated[str | None, Header(alias="X-API-Key")] = None,
+    x_admin_key: Annotated[str | None, Header(alias="X-Admin-Key")] = None,
+) -> None:
+    """``read_access`` for a router that may also be mounted without a node (the provenance router
+    in an index-only app): without a node there is no read restriction to apply."""
+    node = getattr(request.app.state, "node", None)
+    if node is not None:
+        read_access(node, x_api_key, x_admin_key)

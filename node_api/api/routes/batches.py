@@ -12,7 +12,7 @@ from ...actions.batches import (
     SubmitTransfer,
     SubmitTransferWithAcceptance,
 )
-from ...errors import TRANSFER_STATUS
+from ...errors import TRANSFER_STATUS, ApiError
 from ..deps import IdempotencyKey, NodeDep, ReadDep, SignerDep
 from ._common import add_forward_routes, run_idempotent
 
@@ -40,8 +40,12 @@ async def transfer_submit(body: SubmitTransfer, node: NodeDep, idempotency_key: 
 @router.post("/transfer", tags=TAG, summary="Custody transfer (proposal) signed by a key held by this node")
 async def transfer_node(body: PrepareTransfer, node: NodeDep, account: SignerDep,
                         idempotency_key: IdempotencyKey = None, wait: bool = True):
+    if body.from_ != account.address:  # an API key signs for its own wallet only, never re-attributed
+        raise ApiError(403, "ApiKeyWalletMismatch",
+                       f"this key signs for {account.address}; it cannot transfer from {body.from_}",
+                       {"apiKeyWallet": account.address, "requested": body.from_})
+
     async def run(op):
-        body.from_ = account.address
         prep = await node.prepare_transfer(body)
         sig = signing.sign_typed(account.key, prep["typedData"])
         return await node.submit_transfer(SubmitTransfer(typedData=prep["typedData"], signature="0x" + sig.hex()),

@@ -1,6 +1,7 @@
 from fastapi import APIRouter
 
 from ...actions import mass_balance as actions
+from ...errors import ApiError
 from ..deps import NodeDep, ReadDep
 from ._common import add_forward_routes
 
@@ -18,8 +19,10 @@ async def account_key(participantId: int, siteId: int, material: int, characteri
 
 @router.get("/accounts/{account}", tags=["mass-balance"], summary="A credit account: balance, period, scheme rules")
 async def account(account: str, node: NodeDep, _: ReadDep):
-    a, bal, period = await node.view("MassBalance", "account", account), await node.view("MassBalance", "balanceOf", account), \
-        await node.view("MassBalance", "currentPeriod", account)
+    a = await node.view("MassBalance", "account", account)
+    if not a["open"]:  # never opened: its period arithmetic would divide by zero on chain
+        raise ApiError(404, "UnknownAccount", f"credit account {account} was never opened", {"account": account})
+    bal, period = await node.view("MassBalance", "balanceOf", account), await node.view("MassBalance", "currentPeriod", account)
     return {"account": account, **a, "balanceNow": bal, "currentPeriod": period}
 
 

@@ -7,15 +7,19 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse
 
+from node_api.api.deps import read_access_if_node
 from node_api.errors import ApiError
 from node_api.index import epcis, queries
 from node_api.index.passport import passport
 from node_api.index.service import IndexService
 
 router = APIRouter(tags=["provenance"])
+#: provenance is reading: restricted like every other read when the node sets ``read_requires_key``
+#: (the /explorer page itself is a static shell and stays open)
+READ = [Depends(read_access_if_node)]
 
 EXPLORER_HTML = Path(__file__).resolve().parents[2] / "web" / "explorer.html"
 
@@ -47,13 +51,13 @@ def _time(value: str | None, default: int) -> int:
     return int(dt.timestamp())
 
 
-@router.get("/provenance/status")
+@router.get("/provenance/status", dependencies=READ)
 def status(request: Request) -> dict[str, Any]:
     """How far behind the chain the index is (blocks and seconds)."""
     return _index(request).status()
 
 
-@router.get("/provenance/batches/{batch_id}")
+@router.get("/provenance/batches/{batch_id}", dependencies=READ)
 def batch_provenance(batch_id: int, request: Request) -> dict[str, Any]:
     """Everything about a token: the batch, its ancestry to every origin, descendants, custody
     chain, certificates retired against it, the claim it supports, and every transaction."""
@@ -61,45 +65,45 @@ def batch_provenance(batch_id: int, request: Request) -> dict[str, Any]:
         return _found(queries.provenance(conn, batch_id), f"batch {batch_id}")
 
 
-@router.get("/provenance/batches/{batch_id}/batch")
+@router.get("/provenance/batches/{batch_id}/batch", dependencies=READ)
 def batch(batch_id: int, request: Request) -> dict[str, Any]:
     with _index(request).engine.connect() as conn:
         return _found(queries.batch(conn, batch_id), f"batch {batch_id}")
 
 
-@router.get("/provenance/batches/{batch_id}/lineage")
+@router.get("/provenance/batches/{batch_id}/lineage", dependencies=READ)
 def lineage(batch_id: int, request: Request) -> dict[str, Any]:
     with _index(request).engine.connect() as conn:
         return _found(queries.lineage(conn, batch_id), f"batch {batch_id}")
 
 
-@router.get("/provenance/batches/{batch_id}/descendants")
+@router.get("/provenance/batches/{batch_id}/descendants", dependencies=READ)
 def descendants(batch_id: int, request: Request) -> dict[str, Any]:
     with _index(request).engine.connect() as conn:
         _found(queries.batch(conn, batch_id), f"batch {batch_id}")
         return queries.descendants(conn, batch_id)
 
 
-@router.get("/provenance/batches/{batch_id}/custody")
+@router.get("/provenance/batches/{batch_id}/custody", dependencies=READ)
 def custody(batch_id: int, request: Request, ancestors: bool = True) -> list[dict[str, Any]]:
     with _index(request).engine.connect() as conn:
         _found(queries.batch(conn, batch_id), f"batch {batch_id}")
         return queries.custody(conn, batch_id, with_ancestors=ancestors)
 
 
-@router.get("/provenance/batches/{batch_id}/claim")
+@router.get("/provenance/batches/{batch_id}/claim", dependencies=READ)
 def claim(batch_id: int, request: Request) -> dict[str, Any]:
     with _index(request).engine.connect() as conn:
         return _found(queries.provenance(conn, batch_id), f"batch {batch_id}")["claim"]
 
 
-@router.get("/provenance/batches/{batch_id}/passport")
+@router.get("/provenance/batches/{batch_id}/passport", dependencies=READ)
 def product_passport(batch_id: int, request: Request) -> dict[str, Any]:
     with _index(request).engine.connect() as conn:
         return _found(passport(conn, batch_id), f"batch {batch_id}")
 
 
-@router.get("/provenance/batches/{batch_id}/epcis")
+@router.get("/provenance/batches/{batch_id}/epcis", dependencies=READ)
 def batch_epcis(batch_id: int, request: Request) -> JSONResponse:
     """EPCIS 2.0 document (JSON-LD) of the token's history."""
     with _index(request).engine.connect() as conn:
@@ -107,7 +111,7 @@ def batch_epcis(batch_id: int, request: Request) -> JSONResponse:
     return JSONResponse(doc, media_type="application/ld+json")
 
 
-@router.get("/provenance/epcis")
+@router.get("/provenance/epcis", dependencies=READ)
 def range_epcis(
     request: Request,
     start: str | None = Query(None, alias="from", description="unix seconds or ISO 8601"),
@@ -119,21 +123,21 @@ def range_epcis(
     return JSONResponse(doc, media_type="application/ld+json")
 
 
-@router.get("/provenance/participants/{participant_id}")
+@router.get("/provenance/participants/{participant_id}", dependencies=READ)
 def participant(participant_id: int, request: Request) -> dict[str, Any]:
     """Batches held and in transit, credit accounts with period statements, certificates."""
     with _index(request).engine.connect() as conn:
         return _found(queries.participant(conn, participant_id), f"participant {participant_id}")
 
 
-@router.get("/provenance/certificates/{certificate_id}")
+@router.get("/provenance/certificates/{certificate_id}", dependencies=READ)
 def certificate(certificate_id: int, request: Request) -> dict[str, Any]:
     """A book & claim issuance: holders over time, retirements, revocation."""
     with _index(request).engine.connect() as conn:
         return _found(queries.certificate(conn, certificate_id), f"certificate {certificate_id}")
 
 
-@router.get("/provenance/tx/{tx_hash}")
+@router.get("/provenance/tx/{tx_hash}", dependencies=READ)
 def transaction(tx_hash: str, request: Request) -> dict[str, Any]:
     """The indexed events of one transaction."""
     with _index(request).engine.connect() as conn:
