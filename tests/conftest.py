@@ -124,3 +124,34 @@ def tx() -> Any:
 @pytest.fixture(scope="session")
 def expect_revert() -> Any:
     return helpers.expect_revert
+
+
+# ---------------------------------------------------------------------------------------------- the consortium
+# One textile consortium per session on the `deployed` ledger, shared by every test directory (a second
+# build on the same deployment would find its wallets already registered). Each test that uses `world`
+# starts from the registered state and is rolled back afterwards (evm_snapshot / evm_revert, chain time
+# included).
+
+RELAYER_INDEX = 19  # an unregistered account: the contracts must never trust the relayer
+
+
+@pytest.fixture(scope="session")
+def world_session(w3: Web3, accounts: list[LocalAccount], deployed: SimpleNamespace) -> "World":
+    from node_api.sandbox import Contracts, Sandbox, build_world
+
+    c = Contracts(deployed.registry, deployed.forwarder, deployed.mass_balance, deployed.ledger, deployed.certificates)
+    return build_world(Sandbox(w3, c, accounts[0], accounts[RELAYER_INDEX]), accounts)
+
+
+@pytest.fixture
+def world(w3: Web3, world_session: "World") -> Iterator["World"]:
+    snap = evm_snapshot(w3)
+    try:
+        yield world_session
+    finally:
+        evm_revert(w3, snap)
+
+
+@pytest.fixture
+def sb(world: "World") -> "Sandbox":
+    return world.sb

@@ -1,4 +1,4 @@
-"""Fixtures for the index tests: the consortium (re-exported from tests/contracts/conftest.py),
+"""Fixtures for the index tests: the consortium (`world_session` of tests/conftest.py),
 the demo scenario built once per module, and index databases on SQLite and, when
 COC_TEST_POSTGRES_URL is set, PostgreSQL (skipped with a visible reason otherwise)."""
 
@@ -13,13 +13,6 @@ import pytest
 from node_api.index import schema
 from node_api.index.follower import Follower
 from node_api.index.rpc import RawRpc
-
-_spec = importlib.util.spec_from_file_location("_coc_contracts_conftest", Path(__file__).parents[1] / "contracts" / "conftest.py")
-_mod = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(_mod)
-world_session = _mod.world_session
-world = _mod.world
-sb = _mod.sb
 
 from scenario import Scenario, build_scenario  # noqa: E402
 
