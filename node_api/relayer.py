@@ -369,15 +369,36 @@ class Relayer:
             ],
         }
         if status != 1:
-            outcome["error"] = await self._replay(req.replay, outcome["blockNumber"])
+            outcome["error"] = await self._revert_reason(tx_hash, req.replay, outcome["blockNumber"])
         return outcome
 
+    async def _revert_reason(self, tx_hash: str, replay: dict[str, Any] | None, block: int) -> dict[str, Any]:
+        """Why a mined transaction reverted, decoded.
+
+        Exact: the revert data of the failing call frame from ``debug_traceTransaction`` (callTracer),
+        so a transaction that conflicts with an earlier one *in the same block* reports the error it
+        actually hit. Where the chain has no debug API: re-run the call that explains it on the state
+        before its block and, if that passes (the conflict came from within the block), on the
+        state after it."""
+        try:
+            trace = await self.rpc.call_direct("debug_traceTransaction", [tx_hash, {"tracer": "callTracer"}])
+        except (RpcError, ChainUnavailable):
+            trace = None
+        if isinstance(trace, dict) and trace.get("error"):
+            name, args = _frame_revert(trace)
+            return {"name": name, "args": _jsonable(args)}
+        for at in (block - 1, block):
+            reason = await self._replay(replay, max(at, 0))
+            if reason["name"]:
+                return reason
+        return {"name": "", "args": {}}
+
     async def _replay(self, replay: dict[str, Any] | None, block: int) -> dict[str, Any]:
-        """Re-run the call that explains a revert on the state before its block, and decode it."""
+        """Re-run the call that explains a revert on the state of ``block``, and decode it."""
         if not replay:
             return {"name": "", "args": {}}
         try:
-            await self.rpc.call_direct("eth_call", [replay, hex(max(block - 1, 0))])
+            await self.rpc.call_direct("eth_call", [replay, hex(block)])
         except RpcError as exc:
             name, args = decode_revert(exc.revert_data or b"")
             return {"name": name, "args": _jsonable(args)}
@@ -431,6 +452,25 @@ class Relayer:
         self.db.update_txs(updates)
         self._needs_resync = True
         log.info("relayer recovery: %d unresolved, %d rebroadcast", len(rows), len(rebroadcast))
+
+
+#: errors that only say "the call inside failed": the failing inner frame says why
+_WRAPPERS = {"", "FailedCall"}
+
+
+def _frame_revert(frame: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+    """The decoded revert of a failed callTracer frame: its own revert data, unless that only wraps
+    the failure of a call it made (the forwarder's FailedCall, or no data), then the last failed
+    inner call's."""
+    name, args = decode_revert(frame.get("output") or b"")
+    if name in _WRAPPERS:
+        for child in reversed(frame.get("calls") or []):
+            if child.get("error"):
+                inner = _frame_revert(child)
+                if inner[0]:
+                    return inner
+                break
+    return name, args
 
 
 def _db_outcome(outcome: dict[str, Any]) -> dict[str, Any]:
