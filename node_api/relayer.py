@@ -10,7 +10,9 @@ Throughput and safety, in order:
 - Batching: everything queued while a send is in flight goes out as one JSON-RPC array of
   ``eth_sendRawTransaction``; receipts are polled as one array per new block.
 - A transaction that vanishes (dropped from the pool) is rebroadcast unchanged after
-  ``rebroadcast_after`` seconds; if its nonce was taken meanwhile, it is reported as dropped.
+  ``rebroadcast_after`` seconds; if its nonce was taken meanwhile (the relayer key used elsewhere),
+  the same action is signed again with a fresh nonce, and the old transaction's status links to
+  the new one (``replaced`` -> ``replacedBy``).
 - A send rejected for another reason leaves a nonce gap; the relayer fills it with a zero-value
   transaction to itself so the transactions behind it are not stuck.
 """
@@ -24,6 +26,9 @@ import time
 from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any, Callable
+
+import rlp
+from eth_utils import to_checksum_address
 
 from .core.compile import decode_revert
 from .core.rpc import ChainUnavailable, Rpc, RpcError
@@ -62,11 +67,19 @@ class TxHandle:
     hash: str = ""
     raw: bytes = b""
     sent_at: float = 0.0
+    #: earlier transactions of this request that never made it (their rows link to the new one)
+    replaced: list[str] = field(default_factory=list)
 
 
 def _is_nonce_too_low(err: RpcError) -> bool:
     m = err.message.lower()
     return "nonce too low" in m or "nonce is too low" in m or "oldnonce" in m.replace(" ", "")
+
+
+def _is_nonce_taken(err: RpcError) -> bool:
+    """The nonce is used by another transaction, mined (too low) or waiting in the pool (a replacement)."""
+    m = err.message.lower()
+    return _is_nonce_too_low(err) or "replacement transaction underpriced" in m or "replacement fee too low" in m
 
 
 def _is_known(err: RpcError) -> bool:
@@ -111,7 +124,7 @@ class Relayer:
         self._tasks: list[asyncio.Task] = []
         self._last_block = -1
         self._last_gas_price_at = 0.0
-        self.stats = {"sent": 0, "mined": 0, "reverted": 0, "rebroadcast": 0, "resyncs": 0, "fillers": 0}
+        self.stats = {"sent": 0, "mined": 0, "reverted": 0, "rebroadcast": 0, "resyncs": 0, "fillers": 0, "resigned": 0}
 
     # ------------------------------------------------------------------ lifecycle
     async def start(self) -> None:
@@ -201,6 +214,8 @@ class Relayer:
                 await self._refresh_gas_price()
                 assert self.nonce is not None
                 for h in items:
+                    if h.hash:  # signed again: the earlier transaction was refused or lost its nonce
+                        h.replaced.append(h.hash)
                     h.nonce = self.nonce
                     self.nonce += 1
                     h.raw, h.hash = self.signer.sign(
@@ -227,6 +242,13 @@ class Relayer:
             }
             for h in items
         )
+        self.db.update_txs(
+            (old, {"status": "replaced", "error": json.dumps({"name": "Replaced", "replacedBy": h.hash,
+                                                              "message": f"sent again as {h.hash}"})})
+            for h in items for old in h.replaced
+        )
+        for h in items:
+            h.replaced.clear()
         try:
             results = await self.rpc.batch([("eth_sendRawTransaction", ["0x" + h.raw.hex()]) for h in items])
         except ChainUnavailable as exc:
@@ -351,6 +373,16 @@ class Relayer:
                 return
             self._pending.pop(h.hash, None)
             self._needs_resync = True
+            if _is_nonce_taken(exc):
+                # Another transaction has its relayer nonce, and this one is not on chain (it was
+                # not found by hash): the action has not executed. Sign it again with a fresh nonce;
+                # the signed message's own nonce still guarantees it executes at most once.
+                log.warning("dropped transaction %s lost its nonce %d; sending the action again", h.hash, h.nonce)
+                self.db.update_txs([(h.hash, {"status": "replaced", "error": json.dumps(
+                    {"name": "Replaced", "message": f"dropped, nonce {h.nonce} taken: {exc.message}"})})])
+                self.stats["resigned"] += 1
+                self._queue.put_nowait(h)
+                return
             self.db.update_txs([(h.hash, {"status": "dropped", "error": json.dumps({"name": "Dropped", "message": exc.message})})])
             self._settle_inflight(h)
             _fail(h, RelayError(f"transaction {h.hash} was dropped: {exc.message}"))
@@ -418,8 +450,9 @@ class Relayer:
         loop = asyncio.get_running_loop()
         rebroadcast: list[dict[str, Any]] = []
         for row, rcpt, tx in zip(rows, receipts, known):
+            to, data, gas = _call_of(bytes.fromhex(row["raw"]))  # to sign it again if its nonce is lost
             req = RelayRequest(
-                to="", data=b"", gas=0, action=row["action"], signer=row["signer"], op_key=row["op_key"],
+                to=to, data=data, gas=gas, action=row["action"], signer=row["signer"], op_key=row["op_key"],
                 item=row["item"], replay=json.loads(row["replay"]) if row["replay"] else None,
             )
             if isinstance(rcpt, dict) and rcpt.get("blockNumber"):
@@ -471,6 +504,12 @@ def _frame_revert(frame: dict[str, Any]) -> tuple[str, dict[str, Any]]:
                     return inner
                 break
     return name, args
+
+
+def _call_of(raw: bytes) -> tuple[str, bytes, int]:
+    """(to, data, gas) of a legacy transaction signed by core.txsign."""
+    fields = rlp.decode(raw)
+    return to_checksum_address(fields[3]), bytes(fields[5]), int.from_bytes(fields[2], "big")
 
 
 def _db_outcome(outcome: dict[str, Any]) -> dict[str, Any]:

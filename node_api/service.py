@@ -600,6 +600,24 @@ class Node:
         return self.row_body(row)
 
     def row_body(self, row: dict[str, Any]) -> dict[str, Any]:
+        """The status of a relayed transaction. One the relayer had to sign again (its nonce was
+        taken or the chain refused it) answers with its replacement's status, naming both."""
+        original = row["hash"]
+        for _ in range(16):
+            if row["status"] != "replaced":
+                break
+            link = json.loads(row["error"] or "{}").get("replacedBy")
+            nxt = self.db.tx(link) if link else None  # type: ignore[union-attr]
+            if nxt is None:  # being signed again right now
+                return {"txHash": original, "status": "pending", "action": row["action"], "signer": row["signer"],
+                        "nonce": row["nonce"], "blockNumber": None, "gasUsed": None}
+            row = nxt
+        body = self._row_body(row)
+        if row["hash"] != original:
+            body["replaces"] = original
+        return body
+
+    def _row_body(self, row: dict[str, Any]) -> dict[str, Any]:
         status = {"signed": "pending", "sent": "pending"}.get(row["status"], row["status"])
         body: dict[str, Any] = {
             "txHash": row["hash"], "status": status, "action": row["action"], "signer": row["signer"],
@@ -639,7 +657,8 @@ class Node:
         if running is not None:
             status, body = await asyncio.shield(running)
             return status, self._refresh(body, replayed=True)
-        rows = self.db.txs_for_op(key)  # type: ignore[union-attr]
+        # a transaction signed again is represented by its replacement
+        rows = [r for r in self.db.txs_for_op(key) if r["status"] != "replaced"]  # type: ignore[union-attr]
         if rows:  # acknowledged (or sent) before a restart, answer not recorded
             bodies = [self.row_body(r) for r in rows]
             body = bodies[0] if len(bodies) == 1 and rows[0]["item"] is None else {"items": bodies}

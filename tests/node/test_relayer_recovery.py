@@ -393,3 +393,39 @@ def test_conflicting_settlements_second_reverts_with_transfer_status(env, manual
     assert env.ledger.functions.transferStatus(tid).call() == 2
     assert env.ledger.functions.balanceOf(receiver.address, batch).call() == 500
     assert env.ledger.functions.balanceOf(sender.address, batch).call() == 0
+
+
+def test_dropped_transaction_whose_nonce_was_taken_still_executes_once(env, manual_mining):
+    """The pool loses an acknowledged transaction and its relayer nonce is used by another transaction
+    (the relayer key used outside the node) before it is resent: the resend is refused ("nonce too
+    low"), so the node signs the same action again with a fresh nonce; it executes exactly once and
+    the client's transaction hash leads to the outcome."""
+    from node_api.core.config import ANVIL_RELAYER_KEY
+
+    a = env.suppliers[1]
+    start_block = env.w3.eth.block_number + 1
+    fwd = env.forwarder.functions.nonces(a.address).call()
+    ack = _submit(env, "batches/create", _prepare_create(env, a, 31))
+    nonce = _status(env, ack["txHash"])["nonce"]
+    rpc(env, "anvil_dropTransaction", ack["txHash"])
+    relayer = Account.from_key(ANVIL_RELAYER_KEY)
+    other = relayer.sign_transaction({"nonce": nonce, "to": relayer.address, "value": 0, "gas": 21_000,
+                                      "gasPrice": 2 * env.w3.eth.gas_price, "chainId": env.w3.eth.chain_id})
+    env.w3.eth.send_raw_transaction(other.raw_transaction)
+    rpc(env, "evm_mine")
+    assert env.w3.eth.get_transaction_count(env.relayer) == nonce + 1
+    assert _origins_of(env, a.address, start_block) == []
+
+    def resent() -> bool:
+        st = _status(env, ack["txHash"])
+        return st["txHash"] != ack["txHash"] and _in_pool(env, st["txHash"])
+
+    _wait(resent, REBROADCAST_AFTER + 5, "the action to be signed again")
+    rpc(env, "evm_mine")
+    _wait(lambda: _status(env, ack["txHash"])["status"] != "pending", 10, "the outcome")
+    st = _status(env, ack["txHash"])
+    assert st["status"] == "mined" and st["replaces"] == ack["txHash"], st
+    assert st["nonce"] > nonce and st["result"]["batchIds"]
+    assert _origins_of(env, a.address, start_block) == [31]
+    assert env.forwarder.functions.nonces(a.address).call() == fwd + 1
+    assert _status(env, st["txHash"])["status"] == "mined"
