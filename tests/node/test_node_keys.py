@@ -117,6 +117,23 @@ def test_admin_keystores_are_encrypted_with_the_node_password(api, server, erp):
             Account.decrypt(doc, "not-the-password")
 
 
+def test_node_wide_keystore_password_comes_from_the_environment(server, erp, monkeypatch):
+    """After a restart the node decrypts its keystores from disk with COC_KEYSTORE_PASSWORD."""
+    from node_api.core.config import Settings
+    from node_api.keys import KeystoreError
+    from node_api.service import Node
+
+    monkeypatch.setenv("COC_KEYSTORE_PASSWORD", server.settings.keystore_password)
+    restarted = Node(Settings(data_dir=server.settings.data_dir))  # nothing cached: decrypts from disk
+    assert restarted.keystores.account(erp.a).address == erp.a
+    monkeypatch.setenv("COC_KEYSTORE_PASSWORD", "not-the-password")
+    with pytest.raises(KeystoreError, match="cannot decrypt"):
+        Node(Settings(data_dir=server.settings.data_dir)).keystores.account(erp.b)
+    monkeypatch.delenv("COC_KEYSTORE_PASSWORD")
+    with pytest.raises(KeystoreError, match="no password in the environment"):
+        Node(Settings(data_dir=server.settings.data_dir)).keystores.account(erp.b)
+
+
 def test_node_signed_create_with_api_key_is_attributed_to_the_wallet(api, chain, erp):
     fwd_nonce = chain.forwarder.functions.nonces(erp.a).call()
     body = _create(api, erp.key_a, erp.material, 7_000, f"{erp.tag}:attributed")
@@ -295,6 +312,15 @@ def test_admin_node_signed_action_needs_the_admin_key(api, chain, erp):
     assert pid == count + 1 and chain.registry.functions.counts().call()[0] == count + 1
 
 
+def test_keystore_creation_without_password_is_refused(restricted, monkeypatch):
+    """A node without COC_KEYSTORE_PASSWORD cannot create a wallet (it would be unencrypted or lost)."""
+    monkeypatch.delenv("COC_KEYSTORE_PASSWORD", raising=False)
+    r = restricted.api.post("/admin/keystores", headers=ADMIN)
+    assert_refused(r, 409, "KeystoreUnavailable", "COC_KEYSTORE_PASSWORD")
+    assert not (restricted.server.settings.data_dir / "keystores").exists()
+    assert _ok(restricted.api.get("/admin/keystores", headers=ADMIN))["addresses"] == []
+
+
 # ---------------------------------------------------------------- 3. read restriction
 
 #: required query parameters of read routes
@@ -310,7 +336,7 @@ def restricted(server, node_anvil, tmp_path_factory):
     for f in (server.settings.data_dir / "deployments").glob("*.json"):
         shutil.copy(f, data / "deployments" / f.name)
     settings = server.settings.model_copy(update={"data_dir": data, "read_requires_key": True,
-                                                  "relayer_key": ANVIL_KEY_7})
+                                                  "relayer_key": ANVIL_KEY_7, "keystore_password": None})
     srv = type(server)(settings).start()
     try:
         with httpx.Client(base_url=srv.url, timeout=60) as c:
