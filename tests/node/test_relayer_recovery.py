@@ -4,7 +4,9 @@
   acknowledged action ends up on chain exactly once and the relayer carries on.
 - A send the chain refuses (the relayer cannot pay for it) leaves no nonce gap: a filler takes the
   nonce so the transactions behind it are mined.
-- The relayer's key used outside the node: the stale local nonce is re-read, the action still goes out once.
+- The relayer's key used outside the node: the stale local nonce is re-read, the action still goes out
+  once; a dropped transaction whose nonce was taken that way is signed again (its old hash leads to
+  the outcome).
 - Two actions that are each valid on the current state but conflict (both simulated before either is
   mined): the second reverts on chain and GET /transactions/{hash} reports "reverted" with the
   decoded custom error and its message.
