@@ -44,7 +44,7 @@ run: deps
 
 # The ape smoke test runs first so that the main suite's pytest summary is the last line CI reads.
 test: deps ape-test
-	$(PY) -m pytest -q
+	$(PY) -m pytest -q -rs
 
 bench-gas: deps
 	$(PY) scripts/bench_gas.py

@@ -185,7 +185,7 @@ def test_chain_unreachable_is_503_and_nothing_is_done(tmp_path):
     is back nothing of it was executed."""
     import httpx
 
-    from conftest import ServerThread, node_settings
+    from nodeserver import ServerThread, node_settings
     from node_api.core.anvil import EmbeddedAnvil
 
     anvil = EmbeddedAnvil.throwaway(accounts=10)
