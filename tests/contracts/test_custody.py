@@ -10,15 +10,13 @@ exactly as before.
 
 from __future__ import annotations
 
-import functools
-import json
 
 import pytest
 from eth_abi import encode as abi_encode
-from eth_utils import collapse_if_tuple, function_signature_to_4byte_selector, keccak
+from eth_utils import keccak
 
 from helpers import events, expect_revert
-from helpers import tx as send
+from helpers import read_views, tx
 from node_api.sandbox import (
     CONTROLLED_BLENDING,
     DAY,
@@ -45,28 +43,7 @@ SECP256K1_N = 0xFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFEBAAEDCE6AF48A03BBFD25E8CD0364141
 # ---------------------------------------------------------------------------------------------- helpers
 
 
-def tx(fn, sender):
-    """Sends `fn` signed by `sender` (an Actor or a LocalAccount)."""
-    return send(fn, getattr(sender, "account", sender))
 
-
-@functools.lru_cache(maxsize=None)
-def _abi_of(abi_json: str, name: str) -> tuple[bytes, list[str]]:
-    (fn,) = [e for e in json.loads(abi_json) if e.get("type") == "function" and e["name"] == name]
-    types = [collapse_if_tuple(i) for i in fn["inputs"]]
-    return function_signature_to_4byte_selector(f"{name}({','.join(types)})"), types
-
-
-def read_views(w3, calls: dict) -> dict:
-    """{label: (contract, function name, args)} -> {label: raw eth_call result}, in one JSON-RPC batch."""
-    labels = list(calls)
-    requests = []
-    for c, fn, args in (calls[k] for k in labels):
-        selector, types = _abi_of(json.dumps(c.abi), fn)
-        data = "0x" + (selector + abi_encode(types, list(args))).hex()
-        requests.append(("eth_call", [{"to": c.address, "data": data}, "latest"]))
-    answers = w3.provider.make_batch_request(requests)
-    return {k: a.get("result", a.get("error")) for k, a in zip(labels, answers)}
 
 
 def account_key(actor: Actor, material: int, characteristic: int) -> bytes:

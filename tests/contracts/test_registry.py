@@ -6,15 +6,11 @@ the batch ledger, where an origin was refused) is exactly as it was before.
 
 from __future__ import annotations
 
-import functools
-import json
 
 import pytest
-from eth_abi import encode as abi_encode
-from eth_utils import collapse_if_tuple, function_signature_to_4byte_selector
 
 from helpers import call_revert, events, expect_revert
-from helpers import tx as send
+from helpers import read_views, tx
 from node_api.sandbox import (
     ALL_MODELS,
     CONTROLLED_BLENDING,
@@ -43,30 +39,7 @@ CERTIFIED_MODELS = (MASS_BALANCE, CONTROLLED_BLENDING, SEGREGATED, IDENTITY_PRES
 # ---------------------------------------------------------------------------------------------- helpers
 
 
-def tx(fn, sender):
-    """Sends `fn` signed by `sender` (an Actor or a LocalAccount)."""
-    return send(fn, getattr(sender, "account", sender))
 
-
-@functools.lru_cache(maxsize=None)
-def _abi_of(abi_json: str, name: str) -> tuple[bytes, list[str]]:
-    """(selector, input types) of function `name` in an ABI (cached: encode_abi is slow per call)."""
-    (fn,) = [e for e in json.loads(abi_json) if e.get("type") == "function" and e["name"] == name]
-    types = [collapse_if_tuple(i) for i in fn["inputs"]]
-    return function_signature_to_4byte_selector(f"{name}({','.join(types)})"), types
-
-
-def read_views(w3, calls: dict) -> dict:
-    """{label: (contract, function name, args)} -> {label: raw eth_call result}, in one JSON-RPC batch
-    (a refusal test reads the state twice; one round trip keeps that cheap on a shared machine)."""
-    labels = list(calls)
-    requests = []
-    for c, fn, args in (calls[k] for k in labels):
-        selector, types = _abi_of(json.dumps(c.abi), fn)
-        data = "0x" + (selector + abi_encode(types, list(args))).hex()
-        requests.append(("eth_call", [{"to": c.address, "data": data}, "latest"]))
-    answers = w3.provider.make_batch_request(requests)
-    return {k: a.get("result", a.get("error")) for k, a in zip(labels, answers)}
 
 
 def registry_state(world, accounts) -> dict:
@@ -709,8 +682,8 @@ def test_certificationFor_valid_certification_survives_later_certifications(worl
     assert r.functions.counts().call() == before
     assert covered(world, world.farm, world.raw_cotton, world.organic, MASS_BALANCE) == (True, original)
     # Withdrawing one of the future ones frees its place for the next.
-    send(r.functions.setCertificationStatus(future[0], C_WITHDRAWN, h("error")), other.account)
-    send(r.functions.recordCertification(fifth), other.account)
+    tx(r.functions.setCertificationStatus(future[0], C_WITHDRAWN, h("error")), other.account)
+    tx(r.functions.recordCertification(fifth), other.account)
     assert covered(world, world.farm, world.raw_cotton, world.organic, MASS_BALANCE) == (True, original)
 
 
