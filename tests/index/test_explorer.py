@@ -25,7 +25,8 @@ CHROMIUM = os.environ.get("COC_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync", "--no-first-run"]
 
-_spec = importlib.util.spec_from_file_location("_coc_node_conftest", REPO / "tests" / "node" / "conftest.py")
+# the node's test server (tests/node/nodeserver.py: a module of its own, importable by file)
+_spec = importlib.util.spec_from_file_location("_coc_nodeserver", REPO / "tests" / "node" / "nodeserver.py")
 _node = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(_node)
 
