@@ -170,11 +170,16 @@ class Follower:
 
     def _sync(self, until: int | None) -> int:
         meta = self._meta()
+        if meta and meta.get("schema_version") != str(t.SCHEMA_VERSION):
+            log.warning("index written by schema version %s, this node uses %s: rebuilding it from the chain",
+                        meta.get("schema_version"), t.SCHEMA_VERSION)
+            self._rebuild()
+            meta = self._meta()
         if "chain_id" not in meta:
             chain_id = self.rpc.chain_id()
             with self.engine.begin() as conn:
                 self._write_meta(conn, {"chain_id": chain_id, "contracts": json.dumps(self.contracts),
-                                        "start_block": self.start_block})
+                                        "start_block": self.start_block, "schema_version": t.SCHEMA_VERSION})
             meta = self._meta()
         self.status.chain_id = int(meta["chain_id"])
         last = int(meta["last_block"]) if "last_block" in meta else None

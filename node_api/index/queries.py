@@ -1,9 +1,11 @@
 """Read side of the index: provenance by token id, participant, certificate, transaction.
 
-Lineage is recursive SQL (``WITH RECURSIVE``) over ``idx_edges``, whose primary key (child_id,
-position) and index (parent_id, child_id) make every step an index lookup: the cost of a query
-grows with the size of its answer, not with the size of the ledger. Every object returned carries
-the transaction hash and block number of the event it comes from.
+Lineage (ancestry) is materialised at ingest (node_api.index.lineage): one range scan per answer.
+Descendants and the ancestors' custody are recursive SQL (``WITH RECURSIVE``) over ``idx_edges``,
+whose primary key (child_id, position) and index (parent_id, child_id) make every step an index
+lookup. Either way the cost of a query grows with the size of its answer, not with the size of the
+ledger. Every object returned carries the transaction hash and block number of the event it comes
+from.
 """
 
 from __future__ import annotations
@@ -271,34 +273,6 @@ def holders(conn: Connection, contract: str, token_id: int, ref: Ref) -> list[di
 
 
 # ---------------------------------------------------------------------- lineage
-_LINEAGE_EDGES_CTE = """
-WITH RECURSIVE anc(child_id, position, parent_id, quantity) AS (
-    SELECT child_id, position, parent_id, quantity FROM idx_edges WHERE child_id = :root
-    UNION
-    SELECT e.child_id, e.position, e.parent_id, e.quantity FROM idx_edges e JOIN anc ON e.child_id = anc.parent_id
-)"""
-
-_LINEAGE_SQL = (f"{_LINEAGE_EDGES_CTE} SELECT anc.child_id, anc.position, anc.parent_id, anc.quantity, {_LIN_COLS} "
-                "FROM anc JOIN idx_batches b ON b.batch_id = anc.parent_id "
-                "LEFT JOIN idx_origins o ON o.batch_id = anc.parent_id")
-_ROOT_SQL = (f"SELECT {_LIN_COLS} FROM idx_batches b LEFT JOIN idx_origins o ON o.batch_id = b.batch_id "
-             "WHERE b.batch_id = :root")
-
-
-def ancestry_rows(conn: Connection, batch_id: int) -> tuple[dict[int, tuple], list[tuple[int, int, int, int]]]:
-    """({ancestor id: row in ``_LIN_COLS`` order}, ancestry edges as (child, position, parent, quantity)).
-
-    One recursive query over the edges, joined to the batches by primary key: each step is an
-    index lookup, so the work is proportional to the edges of the answer."""
-    nodes: dict[int, tuple] = {}
-    edges: list[tuple[int, int, int, int]] = []
-    for row in conn.execute(text(_LINEAGE_SQL), {"root": batch_id}).fetchall():
-        edges.append((row[0], row[1], row[2], row[3]))
-        if row[2] not in nodes:
-            nodes[row[2]] = tuple(row[4:])
-    return nodes, edges
-
-
 def _certifications(conn: Connection, ids: Iterable[int]) -> tuple[dict[int, dict], dict[int, list[dict]]]:
     ids = sorted({i for i in ids if i})
     if not ids:
@@ -348,7 +322,8 @@ def _certification_base(cert: dict, history: list[dict], ref: Ref) -> dict[str, 
 
 
 def lineage(conn: Connection, batch_id: int, ref: Ref | None = None) -> dict[str, Any] | None:
-    """The batch's full ancestry back to every origin batch.
+    """The batch's full ancestry back to every origin batch, as objects (the compact answer of
+    ``lineage.lineage_json`` expanded, so both carry the same facts).
 
     ``nodes``/``edges``: the ancestry graph (quantities on the edges). ``origins``: every origin batch
     in it with the quantity of it taken into this batch (``quantity_taken``, in the origin's unit)
@@ -357,102 +332,67 @@ def lineage(conn: Connection, batch_id: int, ref: Ref | None = None) -> dict[str
     transform recorded on chain; its site, geolocation hash, DDS reference and evidence hash; the
     producer's certification as it stood at creation (details once in ``certifications``); one path
     from it to this batch (``path`` ids, ``path_models``) and the weakest model on any path.
+    (``ref`` is accepted for callers that hold one; the answer needs no reference data.)
     """
-    ref = ref or Ref.load(conn)
-    root = conn.execute(text(_ROOT_SQL), {"root": batch_id}).first()
-    if root is None:
-        return None
-    by_id, edges = ancestry_rows(conn, batch_id)
-    root = tuple(root)
-    by_id[batch_id] = root
-    parents: dict[int, list[tuple[int, int, int, int]]] = defaultdict(list)
-    for e in edges:
-        parents[e[0]].append(e)
+    from .lineage import lineage_json  # noqa: PLC0415 - lineage imports this module
 
-    # Proportional attribution, children before parents (a parent always has a smaller id). Floats:
-    # exact to well below one base unit for any realistic ledger, and far cheaper than fractions.
-    taken: dict[int, float] = {batch_id: float(root[9])}
-    contrib: dict[int, float] = {batch_id: float(root[9])}
-    weakest: dict[int, int] = {batch_id: root[4]}
-    next_on_path: dict[int, int] = {}
-    for bid in sorted(parents, reverse=True):
-        t_b = taken.get(bid)
-        if t_b is None:
-            continue
-        ps = parents[bid]
-        f_taken = t_b / by_id[bid][9]
-        f_contrib = contrib[bid] / sum(e[3] for e in ps)
-        wb = weakest[bid]
-        for _c, _pos, p, q in ps:
-            taken[p] = taken.get(p, 0.0) + q * f_taken
-            contrib[p] = contrib.get(p, 0.0) + q * f_contrib
-            w = by_id[p][4]
-            if wb < w:
-                w = wb
-            if w < weakest.get(p, 99):
-                weakest[p] = w
-            if p not in next_on_path:
-                next_on_path[p] = bid
+    body = lineage_json(conn, batch_id)
+    return None if body is None else expand_lineage(json.loads(body))
 
-    make = node_maker(ref)
-    nodes = {bid: make(by_id[bid]) for bid in sorted(by_id)}
-    origin_ids = [bid for bid in nodes if by_id[bid][1] == 0]
-    certs, status = _certifications(conn, {by_id[bid][15] for bid in origin_ids})
-    certifications = {cid: _certification_base(c, status.get(cid, []), ref) for cid, c in certs.items()}
-    root_qty = float(root[9])
 
-    paths: dict[int, tuple[list[int], list[str]]] = {batch_id: ([batch_id], [MODEL_NAMES[root[4]]])}
+def expand_lineage(ans: dict[str, Any]) -> dict[str, Any]:
+    """The object form of a compact lineage answer (see ``lineage.lineage_json``)."""
+    from .lineage import NODE_COLUMNS, node_dict  # noqa: PLC0415
+
+    col = {c: i for i, c in enumerate(NODE_COLUMNS)}
+    i_taken, i_contrib, i_weak, i_toward = (col["quantity_taken"], col["contribution"], col["weakest_model_id"],
+                                            col["toward"])
+    i_cid, i_status = col["certification_id"], col["certification_status_at_time"]
+    batch_id = ans["batch_id"]
+    rows = {r[0]: r for r in ans["nodes"]}
+    nodes = {bid: node_dict(r) for bid, r in rows.items()}
+    root_qty = float(rows[batch_id][col["quantity"]])
+    paths: dict[int, tuple[list[int], list[str]]] = {batch_id: ([batch_id], [nodes[batch_id]["model"]])}
 
     def path_of(bid: int) -> tuple[list[int], list[str]]:
         chain = []
         cur = bid
-        while cur not in paths and cur in next_on_path:
+        while cur not in paths:
             chain.append(cur)
-            cur = next_on_path[cur]
-        ids, models = paths.get(cur) or ([cur], [MODEL_NAMES[by_id[cur][4]]])
+            cur = rows[cur][i_toward]
+        ids, models = paths[cur]
         for c in reversed(chain):
-            ids, models = [c, *ids], [MODEL_NAMES[by_id[c][4]], *models]
+            ids, models = [c, *ids], [nodes[c]["model"], *models]
             paths[c] = (ids, models)
         return ids, models
 
-    at_cache: dict[tuple[int, int, bool], dict[str, Any]] = {}
     origins = []
-    for bid in origin_ids:
-        r = by_id[bid]
-        cid = r[15]
-        cert = None
-        c = certs.get(cid)
-        if c is not None:
-            st = 1
-            for ch in status.get(cid, ()):
-                if ch["block_number"] <= r[10]:
-                    st = ch["status"]
-            valid = st == 1 and c["valid_from"] <= r[13] <= c["valid_to"]
-            cert = at_cache.get((cid, st, valid))
-            if cert is None:
-                cert = at_cache[(cid, st, valid)] = {
-                    "certification_id": cid, "scheme": c["scheme"], "certificate_number": c["certificate_number"],
-                    "status_at_time": CERT_STATUS[st], "valid_at_time": valid}
+    for bid, r in rows.items():
+        if r[1] != "origin":
+            continue
         ids, models = path_of(bid)
-        c_part = contrib.get(bid, 0.0)
         o = dict(nodes[bid])
+        cert = None
+        if r[i_cid] is not None and r[i_status] is not None:
+            cert = {"certification_id": r[i_cid], "scheme": r[i_cid + 1], "certificate_number": r[i_cid + 2],
+                    "status_at_time": r[i_status], "valid_at_time": r[i_status + 1]}
         o["producer"] = o["creator"]
-        o["quantity_taken"] = round(taken.get(bid, 0.0), 6)
-        o["contribution"] = round(c_part, 6)
-        o["contribution_percent"] = percent_of(c_part, root_qty)
+        o["quantity_taken"] = round(float(r[i_taken]), 6)
+        o["contribution"] = round(float(r[i_contrib]), 6)
+        o["contribution_percent"] = percent_of(float(r[i_contrib]), root_qty)
         o["certification_at_creation"] = cert
         o["path"] = ids
         o["path_models"] = models
-        o["weakest_model_on_paths"] = MODEL_NAMES[weakest.get(bid, r[4])]
+        o["weakest_model_on_paths"] = MODEL_NAMES[r[i_weak]]
         origins.append(o)
     return {
         "batch_id": batch_id,
         "batch": nodes[batch_id],
-        "ancestor_count": len(by_id) - 1,
+        "ancestor_count": ans["ancestor_count"],
         "nodes": list(nodes.values()),
-        "edges": [{"child_id": e[0], "parent_id": e[2], "quantity": e[3]} for e in sorted(edges)],
+        "edges": [{"child_id": c, "parent_id": p, "quantity": q} for c, p, q in ans["edges"]],
         "origins": origins,
-        "certifications": certifications,
+        "certifications": {int(k): v for k, v in ans["certifications"].items()},
     }
 
 

@@ -3,7 +3,8 @@
 Inserts are collected per table and written with executemany (the fast path); the few events
 that change an earlier row (a transfer settled, a participant suspended, a wallet removed) update
 the pending row in memory when it was created in the same range, else queue an UPDATE that runs
-after the inserts, in chain order.
+after the inserts, in chain order. Then the derived lineage rows of the range's new batches are
+computed and written (node_api.index.lineage).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from typing import Any, Callable
 from sqlalchemy import and_, update
 from sqlalchemy.engine import Connection
 
+from . import lineage
 from . import schema as t
 
 INT64_MAX = (1 << 63) - 1
@@ -73,6 +75,8 @@ class RangeWriter:
                 conn.execute(table.insert(), rows)
         for table, where, values in self.updates:
             conn.execute(update(table).where(where).values(**values))
+        # derived: the lineage of the new batches, from their parents' (same transaction)
+        lineage.derive(conn, self.rows.get(t.batches, []), self.rows.get(t.edges, []), self.rows.get(t.origins, []))
 
 
 # ---------------------------------------------------------------------- handlers

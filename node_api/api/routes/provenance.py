@@ -3,16 +3,18 @@ explorer page. The index service is ``request.app.state.index`` (see node_api.in
 
 from __future__ import annotations
 
+import json
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
 from fastapi import APIRouter, Depends, Query, Request
-from fastapi.responses import HTMLResponse, JSONResponse
+from fastapi.responses import HTMLResponse, JSONResponse, Response
 
 from node_api.api.deps import read_access_if_node
 from node_api.errors import ApiError
 from node_api.index import epcis, queries
+from node_api.index.lineage import lineage_json
 from node_api.index.passport import passport
 from node_api.index.service import IndexService
 
@@ -37,6 +39,12 @@ def _found(value: Any, what: str) -> Any:
     return value
 
 
+def _json(value: Any) -> Response:
+    """JSON of plain dicts and lists, encoded once (FastAPI's per-object encoder would walk every
+    node of a large lineage first)."""
+    return Response(json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode(), media_type="application/json")
+
+
 def _time(value: str | None, default: int) -> int:
     if value is None or value == "":
         return default
@@ -58,11 +66,11 @@ def status(request: Request) -> dict[str, Any]:
 
 
 @router.get("/provenance/batches/{batch_id}", dependencies=READ)
-def batch_provenance(batch_id: int, request: Request) -> dict[str, Any]:
+def batch_provenance(batch_id: int, request: Request) -> Response:
     """Everything about a token: the batch, its ancestry to every origin, descendants, custody
     chain, certificates retired against it, the claim it supports, and every transaction."""
     with _index(request).engine.connect() as conn:
-        return _found(queries.provenance(conn, batch_id), f"batch {batch_id}")
+        return _json(_found(queries.provenance(conn, batch_id), f"batch {batch_id}"))
 
 
 @router.get("/provenance/batches/{batch_id}/batch", dependencies=READ)
@@ -72,9 +80,22 @@ def batch(batch_id: int, request: Request) -> dict[str, Any]:
 
 
 @router.get("/provenance/batches/{batch_id}/lineage", dependencies=READ)
-def lineage(batch_id: int, request: Request) -> dict[str, Any]:
+def lineage(
+    batch_id: int,
+    request: Request,
+    shape: str = Query("rows", pattern="^(rows|objects)$",
+                       description="rows: compact (one array per batch, columns named once); objects: one object per "
+                                   "batch and per origin, as inside /provenance/batches/{batch_id}"),
+) -> Response:
+    """The batch's ancestry back to every origin: each ancestor with the quantity of it taken into this
+    batch, the part of this batch it accounts for, the weakest model on its paths and the next batch
+    on one path; origins with site, geolocation hash, DDS reference, evidence hash and the producer's
+    certification at creation; every batch with its transaction hash and block. The default compact
+    shape is rendered by the database from rows kept at ingest (see node_api.index.lineage)."""
     with _index(request).engine.connect() as conn:
-        return _found(queries.lineage(conn, batch_id), f"batch {batch_id}")
+        if shape == "objects":
+            return _json(_found(queries.lineage(conn, batch_id), f"batch {batch_id}"))
+        return Response(_found(lineage_json(conn, batch_id), f"batch {batch_id}"), media_type="application/json")
 
 
 @router.get("/provenance/batches/{batch_id}/descendants", dependencies=READ)
@@ -98,9 +119,9 @@ def claim(batch_id: int, request: Request) -> dict[str, Any]:
 
 
 @router.get("/provenance/batches/{batch_id}/passport", dependencies=READ)
-def product_passport(batch_id: int, request: Request) -> dict[str, Any]:
+def product_passport(batch_id: int, request: Request) -> Response:
     with _index(request).engine.connect() as conn:
-        return _found(passport(conn, batch_id), f"batch {batch_id}")
+        return _json(_found(passport(conn, batch_id), f"batch {batch_id}"))
 
 
 @router.get("/provenance/batches/{batch_id}/epcis", dependencies=READ)
