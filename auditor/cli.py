@@ -2,7 +2,8 @@
 
     coc-audit --rpc URL --registry ADDR [--from-block N] [--json] [--no-views]
               [--claim FILE | --claim-text "contains 40 % organic cotton" --token ID [--model NAME]]
-              [--retirement ID] [--node URL [--node-limit N]] [--report-html FILE] [--report-json FILE]
+              [--retirement ID] [--node URL [--node-limit N] [--node-api-key KEY]]
+              [--report-html FILE] [--report-json FILE]
 
 Exit status: 0 when everything holds, 1 when any finding fails (a rule broken, a view or the node
 disagreeing with the replay, a claim not supported, a retirement of a revoked issuance), 2 on usage or
@@ -13,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import time
 from typing import Any
@@ -30,7 +32,8 @@ from .views import ViewCheck
 def run_audit(rpc_url: str, registry: str, *, from_block: int | None = None, views: bool = True,
               claim: dict | None = None, claim_text: str | None = None, token: int | None = None,
               model: str | None = None, retirement: int | None = None, node: str | None = None,
-              node_limit: int | None = None, progress: Any = None) -> dict[str, Any]:
+              node_limit: int | None = None, node_api_key: str | None = None,
+              progress: Any = None) -> dict[str, Any]:
     """The whole audit as a JSON-able dict (what `--json` prints)."""
     rpc = Rpc(rpc_url)
     stats = Stats()
@@ -68,8 +71,8 @@ def run_audit(rpc_url: str, registry: str, *, from_block: int | None = None, vie
             r.f.ok("claims")
         out["retirement"] = res
     if node:
-        cmp = NodeComparator(node, limit=node_limit)
-        diffs = cmp.run(r, r.f)
+        cmp = NodeComparator(node, limit=node_limit, api_key=node_api_key)
+        diffs = cmp.run(r, r.f, head=d.head)
         out["node"] = {"url": node, "asked": cmp.asked, "differences": diffs}
     failures = r.f.failures
     summary = {
@@ -177,6 +180,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--retirement", type=int, help="explain a certificate retirement id")
     ap.add_argument("--node", help="base URL of a node whose provenance answers are compared with the replay")
     ap.add_argument("--node-limit", type=int, default=None, help="ask the node about at most N ids per endpoint")
+    ap.add_argument("--node-api-key", default=os.environ.get("COC_AUDIT_NODE_API_KEY"),
+                    help="X-API-Key for a node whose reads need a key (default: $COC_AUDIT_NODE_API_KEY)")
     ap.add_argument("--report-html", help="write the HTML report here")
     ap.add_argument("--report-json", help="write the JSON report here")
     ap.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -191,7 +196,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         res = run_audit(args.rpc, args.registry, from_block=args.from_block, views=not args.no_views, claim=claim,
                         claim_text=args.claim_text, token=args.token, model=args.model, retirement=args.retirement,
-                        node=args.node, node_limit=args.node_limit, progress=progress)
+                        node=args.node, node_limit=args.node_limit, node_api_key=args.node_api_key,
+                        progress=progress)
     except (AuditError, RpcError, OSError) as exc:
         progress.stop()
         print(f"coc-audit: {exc}", file=sys.stderr)

@@ -142,6 +142,7 @@ class Replay:
         self.nonces: dict[str, int] = defaultdict(int)
         self.origin_evidence: dict[str, int] = {}
         self.consumptions: list[dict] = []
+        self.batch_moves: dict[int, list[dict]] = defaultdict(list)  # batch -> refs of its ERC-1155 moves
         # mass balance
         self.accounts: dict[str, Account] = {}
         self._expected_roll: dict[str, list[tuple]] = defaultdict(list)
@@ -155,6 +156,7 @@ class Replay:
         self.pledges: dict[int, dict] = {}
         self.evidence: dict[str, int] = {}
         self.cert_transfers: list[dict] = []
+        self.cert_moves: dict[int, list[tuple[str, str, int, dict]]] = defaultdict(list)  # (from, to, units, ref)
         # progress
         self.events = 0
         self.txs = 0
@@ -256,7 +258,8 @@ class Replay:
         p["history"].append((e.ts, p["roles"], p["status"], e.ref()))
 
     def on_registry_SiteAdded(self, e: Ev) -> None:
-        self.sites[e.a["siteId"]] = {"owner": e.a["participantId"], "name": e.a["name"], "ref": e.ref()}
+        self.sites[e.a["siteId"]] = {"owner": e.a["participantId"], "name": e.a["name"],
+                                     "locationRef": e.a["locationRef"], "ref": e.ref()}
 
     def on_registry_WalletAdded(self, e: Ev) -> None:
         a = e.a
@@ -302,6 +305,7 @@ class Replay:
             self.f.ok("registry.consistency")
         c["status"] = to
         c["history"].append((e.ts, to, e.ref()))
+        c.setdefault("changes", []).append({"status": to, "reasonHash": e.a["reasonHash"], "ref": e.ref()})
 
     def on_registry_CapacitySet(self, e: Ev) -> None:
         a = e.a
@@ -361,10 +365,12 @@ class Replay:
     def on_ledger_TransferSingle(self, e: Ev) -> None:
         a = e.a
         self._token_move(a["from"], a["to"], a["id"], a["value"])
+        self.batch_moves[a["id"]].append(e.ref())
 
     def on_ledger_TransferBatch(self, e: Ev) -> None:
         for i, v in zip(e.a["ids"], e.a["values"]):
             self._token_move(e.a["from"], e.a["to"], i, v)
+            self.batch_moves[i].append(e.ref())
 
     def _token_move(self, frm: str, to: str, bid: int, value: int) -> None:
         moves = self._tx_moves
@@ -422,7 +428,7 @@ class Replay:
         if b is not None:
             b["consumed"] += a["quantity"]
         self.consumed += a["quantity"]
-        self.consumptions.append(dict(a, ref=e.ref()))
+        self.consumptions.append(dict(a, ref=e.ref(), consumeRef=a["ref"]))
         _, _, problem = self.actor(a["holder"], ROLE_SUPPLIER | ROLE_BRAND)
         if problem:
             self.f.add("actors.eligibility", f"consumption of batch {a['batchId']} by an ineligible holder: {problem}",
@@ -490,6 +496,7 @@ class Replay:
             "id": tid, "batchId": a["batchId"], "from": a["from"], "to": a["to"], "quantity": a["quantity"],
             "certifiedQuantity": a["certifiedQuantity"], "nonce": a["nonce"], "deadline": a["deadline"],
             "status": 1, "proposed": e.ref(), "proposedAt": e.ts, "settled": None, "signatures": [],
+            "signature": a["signature"], "settleSignature": None, "settleDeadline": None,
         }
         if tid in self.transfers:
             self.f.add("custody.nonces", f"transfer {tid[:10]}.. proposed twice", [self.transfers[tid]["proposed"], e.ref()])
@@ -524,6 +531,7 @@ class Replay:
         t["settled"] = e.ref()
         t["settledAt"] = e.ts
         t["sameTx"] = t["proposed"]["tx"] == e.tx
+        t["settleSignature"], t["settleDeadline"] = a["signature"], a["deadline"]
         self._tx_ledger.append(e)
         return t
 
@@ -777,6 +785,7 @@ class Replay:
         if to != ZERO:
             self.holdings[(to, cid)] += value
         self._tx_cert_moves.append((frm, to, cid, value, e))
+        self.cert_moves[cid].append((frm, to, value, e.ref()))
         if frm != ZERO and to != ZERO:
             self.cert_transfers.append({"certificateId": cid, "from": frm, "to": to, "amount": value, "ref": e.ref()})
 

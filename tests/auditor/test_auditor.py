@@ -17,7 +17,7 @@ from eth_utils import keccak
 from auditor.abi import CONTRACTS, HERE as ABI_DIR
 from auditor.abi.refresh import extract
 from auditor.cli import main, run_audit
-from auditor.nodecompare import DEFAULT_PROBES
+from auditor.nodecompare import expected_answers, node_document
 from node_api.sandbox import h
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -182,16 +182,12 @@ class _FakeNode:
 
 
 def _node_answers(env) -> dict[str, object]:
-    """What an honest node would answer: built from the auditor's own replay with the documented shape
-    (snake_case for the batch endpoint, to exercise the aliases)."""
+    """What an honest node would answer, in the node's own JSON shape, as far as the replay can tell
+    (the real node is compared in test_node_compare_real.py)."""
     r = audit(env, views=False)["_replay"]
-    answers: dict[str, object] = {}
-    for probe in DEFAULT_PROBES:
-        for i in probe.ids(r):
-            body = probe.expected(r, i)
-            if probe.name == "batch":
-                body = {"batch": {("batch_id" if k == "batchId" else k): v for k, v in body.items()}}
-            answers[probe.path(i)] = json.loads(json.dumps(body))
+    answers: dict[str, object] = {path: json.loads(json.dumps(node_document(doc)))
+                                  for path, doc in expected_answers(r).items()}
+    answers["/provenance/status"] = {"chain_id": env.w3.eth.chain_id, "last_indexed_block": env.w3.eth.block_number}
     return answers
 
 
@@ -199,25 +195,31 @@ def test_node_tampered_answer_is_reported(env, capsys):
     answers = _node_answers(env)
     with _FakeNode(answers) as node:
         rc, res = cli(env, capsys, "--node", node.url, "--no-views")
-    assert rc == 0 and res["node"]["differences"] == [] and res["rules"]["node.match"]["checks"] > 100
+    assert rc == 0 and res["node"]["differences"] == [] and res["rules"]["node.match"]["checks"] > 1000
+    assert [f for f in res["findings"] if f["rule"] == "node.match"] == []
     # the node's database is tampered with: the yarn claims 40 % and the brand holds more than it does
-    yarn = env.ids["yarn"]
+    yarn, brand = env.ids["yarn"], env.world.brand.address
     tampered = json.loads(json.dumps(answers))
     b = tampered[f"/provenance/batches/{yarn}"]["batch"]
-    b["share"] = 400_000
-    brand = env.world.brand.address.lower()
-    b["holders"][brand] += 1_000_000
-    tampered[f"/provenance/certificates/{env.ids['cert_revoked']}"]["revoked"] = False
+    b["share_ppm"] = 400_000
+    [holding] = [h for h in b["holders"] if h["address"] == brand.lower()]
+    holding["address"] = brand  # checksummed, as the node writes it: not a difference
+    holding["quantity"] += 1_000_000
+    tampered[f"/provenance/certificates/{env.ids['cert_revoked']}"]["revoked"] = None
     with _FakeNode(tampered) as node:
         rc, res = cli(env, capsys, "--node", node.url, "--no-views")
     assert rc == 1
     diffs = {(d["endpoint"], d["field"]) for d in res["node"]["differences"]}
-    assert diffs == {(f"/provenance/batches/{yarn}", "share"), (f"/provenance/batches/{yarn}", "holders"),
+    assert diffs == {(f"/provenance/batches/{yarn}", "batch.share_ppm"),
+                     (f"/provenance/batches/{yarn}", f"batch.holders[address={brand.lower()}].quantity"),
                      (f"/provenance/certificates/{env.ids['cert_revoked']}", "revoked")}
-    share = [f for f in fails(res, "node.match") if f["details"]["field"] == "share"][0]
+    share = [f for f in fails(res, "node.match") if f["details"]["field"] == "batch.share_ppm"][0]
     assert share["details"]["node"] == 400_000 and share["details"]["chain"] == 250_000
     assert share["evidence"][0]["event"] == "BatchCreated"
     assert env.w3.eth.get_transaction_receipt(share["evidence"][0]["tx"])["status"] == 1
+    revoked = [f for f in fails(res, "node.match") if f["details"]["field"] == "revoked"][0]
+    assert revoked["details"]["node"] is None and revoked["details"]["chain"]["outstanding"] > 0
+    assert [e["event"] for e in revoked["evidence"]] == ["IssuanceRevoked"]
 
 
 def test_node_missing_batch_is_reported(env, capsys):
