@@ -18,7 +18,7 @@ from fractions import Fraction
 from typing import Any, Iterable
 
 from eth_utils import to_checksum_address
-from sqlalchemy import select, text
+from sqlalchemy import func, select, text
 from sqlalchemy.engine import Connection
 
 from . import schema as t
@@ -622,6 +622,8 @@ def _balances(conn: Connection, contract: str, addresses: list[str]) -> dict[tup
 def participant(conn: Connection, participant_id: int) -> dict[str, Any] | None:
     """A participant: its sites and wallets, batches held, in transit, credit accounts with
     period statements, certificates held and retired, certifications."""
+    head = conn.execute(select(func.max(t.events.c.block_number), func.max(t.events.c.block_time))).first()
+    as_of_block, as_of_time = (head[0] or 0), (head[1] or 0)
     ref = Ref.load(conn)
     p = ref.participants.get(participant_id)
     if p is None:
@@ -664,8 +666,10 @@ def participant(conn: Connection, participant_id: int) -> dict[str, Any] | None:
         "credit_accounts": accounts_of(conn, participant_id, ref),
         "certificates_held": certs_held,
         "retirements": retired,
-        "certifications": [certification_at(c, status.get(c["certification_id"], []), 1 << 62, 1 << 40, ref)
+        # Status and validity as of the last indexed block: the index answers for what it has seen.
+        "certifications": [certification_at(c, status.get(c["certification_id"], []), as_of_block, as_of_time, ref)
                            for c in cert_rows],
+        "as_of": {"block_number": as_of_block, "time": as_of_time},
     }
 
 

@@ -187,3 +187,16 @@ def test_lineage_sql_walks_edges_by_index_not_by_scan(conn, scenario):
     plan = " | ".join(str(r[-1]) for r in conn.execute(text(
         "EXPLAIN QUERY PLAN " + queries._DESCENDANTS_CTE + " SELECT id FROM des"), {"root": scenario.origin_a}))
     assert "SEARCH idx_edges" in plan and "SCAN idx_edges" not in plan, plan
+
+
+def test_participant_certifications_valid_as_of_the_index_head(indexed, world_session):
+    """A participant's certifications carry their status and validity at the last indexed block:
+    the world's certifications are active and within their window there."""
+    from node_api.index import queries
+
+    with indexed.engine.connect() as conn:
+        answer = queries.participant(conn, world_session.farm.participant_id)
+    assert answer["as_of"]["block_number"] > 0
+    certs = answer["certifications"]
+    assert certs, "the farm has certifications"
+    assert all(c["status_at_time"] == "active" and c["valid_at_time"] for c in certs), certs
