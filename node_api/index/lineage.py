@@ -316,20 +316,30 @@ def _attr_expr(col: str, ft: str = "", fc: str = "", w: str | None = None) -> st
 
 
 #: Every ancestor of the anchor as a JSON array (node_json closed by the attribution), its parent
-#: edges, whether it is an origin; concatenated in ancestor order by the database (SQLite keeps an
-#: ordered subquery's order in group_concat, and the scan is in key order anyway).
+#: edges, whether it is an origin. SQLite concatenates them itself, in ancestor order (an ordered
+#: subquery under an aggregate is not flattened, and the scan is in key order anyway); PostgreSQL
+#: returns the rendered rows in order and Python joins them (its ordered string_agg sorts the wide
+#: rows, which costs more than sending them).
 _AGG = {
     "sqlite": ("SELECT group_concat(r, ','), group_concat(e, ','), count(*), sum(o) FROM (SELECT {row} AS r, "
                "n.edges_json AS e, CASE WHEN n.kind = 0 THEN 1 ELSE 0 END AS o "
                f"{_ANCESTRY_FROM} ORDER BY l.ancestor_id) q"),
-    "postgresql": ("SELECT string_agg(r, ',' ORDER BY k), string_agg(e, ',' ORDER BY k), count(*), sum(o) FROM ("
-                   "SELECT l.ancestor_id AS k, {row} AS r, n.edges_json AS e, CASE WHEN n.kind = 0 THEN 1 ELSE 0 END AS o "
-                   f"{_ANCESTRY_FROM}) q"),
+    "postgresql": f"SELECT {{row}}, n.edges_json, n.kind {_ANCESTRY_FROM} ORDER BY l.ancestor_id",
 }
 #: the answered batch is the anchor: its rows are stored as they are shown
 _ANCHOR_SQL = {d: q.format(row="n.node_json || l.attr_json") for d, q in _AGG.items()}
 #: the answered batch descends from the anchor through single parents: the anchor's rows, scaled
 _SCALED_SQL = {d: q.format(row=f"n.node_json || ({_attr_expr('l.', ' * :ft', ' * :fc', ':w')})") for d, q in _AGG.items()}
+
+
+def _ancestry(conn: Connection, sql: dict[str, str], args: dict[str, Any]) -> tuple[str | None, str | None, int, int]:
+    """(rows, edges, ancestor count, origin count) of an anchor's stored ancestry, rendered."""
+    if conn.dialect.name == "postgresql":
+        rows = conn.execute(text(sql["postgresql"]), args).all()
+        return (",".join([r[0] for r in rows]), ",".join([r[1] for r in rows if r[1]]), len(rows),
+                sum(1 for r in rows if r[2] == 0))
+    r, e, n, o = conn.execute(text(sql["sqlite"]), args).one()
+    return r, e, n or 0, o or 0
 
 
 def _render_numbers(conn: Connection, values: list[float]) -> list[str]:
@@ -395,13 +405,11 @@ def lineage_json(conn: Connection, batch_id: int) -> bytes | None:
     cert_ids: set[int] = set()
     if ch.anchor_has_rows:
         cert_ids = info[ch.anchor].certifications()
-        dialect = "postgresql" if conn.dialect.name == "postgresql" else "sqlite"
         if len(ch.nodes) == 1:
-            agg = conn.execute(text(_ANCHOR_SQL[dialect]), {"anchor": ch.anchor}).one()
+            rows_sql, edges_sql, n_sql, o_sql = _ancestry(conn, _ANCHOR_SQL, {"anchor": ch.anchor})
         else:
-            agg = conn.execute(text(_SCALED_SQL[dialect]), {"ft": float(ch.ft), "fc": float(ch.fc), "w": ch.w,
-                                                            "anchor": ch.anchor}).one()
-        rows_sql, edges_sql, n_sql, o_sql = agg[0], agg[1], agg[2] or 0, agg[3] or 0
+            rows_sql, edges_sql, n_sql, o_sql = _ancestry(conn, _SCALED_SQL, {
+                "ft": float(ch.ft), "fc": float(ch.fc), "w": ch.w, "anchor": ch.anchor})
     own_rows, own_edges = [], []
     chain = list(reversed(ch.nodes))  # ascending ids: the anchor ... the batch itself
     nums = _render_numbers(conn, [float(x) for _, tk, ct, _w, _tw in chain for x in (tk, ct)])
