@@ -48,16 +48,17 @@ class ApiError(Exception):
         self.details = details or {}
 
     def body(self) -> dict[str, Any]:
-        return {"error": self.error, "message": self.message, "details": _jsonable(self.details)}
+        return {"error": self.error, "message": self.message, "details": jsonable(self.details)}
 
 
-def _jsonable(v: Any) -> Any:
+def jsonable(v: Any) -> Any:
+    """Decoded contract values as JSON can carry them (bytes as 0x-hex)."""
     if isinstance(v, (bytes, bytearray)):
         return "0x" + bytes(v).hex()
     if isinstance(v, dict):
-        return {k: _jsonable(x) for k, x in v.items()}
+        return {k: jsonable(x) for k, x in v.items()}
     if isinstance(v, (list, tuple)):
-        return [_jsonable(x) for x in v]
+        return [jsonable(x) for x in v]
     return v
 
 
@@ -232,7 +233,7 @@ def contract_error(name: str, args: dict[str, Any], *, tx_hash: str | None = Non
         message = template.format(**_derived(name, args))
     except (KeyError, IndexError):
         message = template
-    details: dict[str, Any] = {"contractError": name or None, "args": _jsonable(args)}
+    details: dict[str, Any] = {"contractError": name or None, "args": jsonable(args)}
     if tx_hash:
         details["txHash"] = tx_hash
     return ApiError(status, name or "Reverted", message, details)

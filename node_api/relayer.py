@@ -34,6 +34,7 @@ from .core.compile import decode_revert
 from .core.rpc import ChainUnavailable, Rpc, RpcError
 from .core.txsign import TxSigner
 from .db import Database
+from .errors import jsonable
 
 log = logging.getLogger(__name__)
 
@@ -418,7 +419,7 @@ class Relayer:
             trace = None
         if isinstance(trace, dict) and trace.get("error"):
             name, args = _frame_revert(trace)
-            return {"name": name, "args": _jsonable(args)}
+            return {"name": name, "args": jsonable(args)}
         for at in (block - 1, block):
             reason = await self._replay(replay, max(at, 0))
             if reason["name"]:
@@ -433,7 +434,7 @@ class Relayer:
             await self.rpc.call_direct("eth_call", [replay, hex(block)])
         except RpcError as exc:
             name, args = decode_revert(exc.revert_data or b"")
-            return {"name": name, "args": _jsonable(args)}
+            return {"name": name, "args": jsonable(args)}
         except ChainUnavailable:
             pass
         return {"name": "", "args": {}}
@@ -523,15 +524,6 @@ def _db_outcome(outcome: dict[str, Any]) -> dict[str, Any]:
         values["error"] = json.dumps(outcome["error"])
     return values
 
-
-def _jsonable(v: Any) -> Any:
-    if isinstance(v, (bytes, bytearray)):
-        return "0x" + bytes(v).hex()
-    if isinstance(v, dict):
-        return {k: _jsonable(x) for k, x in v.items()}
-    if isinstance(v, (list, tuple)):
-        return [_jsonable(x) for x in v]
-    return v
 
 
 def _fail(h: TxHandle, exc: Exception) -> None:
