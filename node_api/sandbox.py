@@ -181,7 +181,7 @@ class Sandbox:
         return self._evidence_counter
 
     # ------------------------------------------------------------------ batches
-    def create_origin(
+    def origin_params(
         self,
         actor: Actor,
         material: int,
@@ -192,10 +192,11 @@ class Sandbox:
         share: int | None = None,
         production_date: int | None = None,
         evidence: bytes | None = None,
-    ) -> int:
+    ) -> tuple:
+        """createOrigin's OriginParams tuple, with fresh evidence and the share the model implies."""
         if share is None:
             share = PPM if model >= SEGREGATED else 0
-        params = (
+        return (
             material,
             characteristic,
             model,
@@ -206,6 +207,10 @@ class Sandbox:
             evidence or self.next_evidence("harvest"),
             self.now() - DAY if production_date is None else production_date,
         )
+
+    def create_origin(self, actor: Actor, material: int, quantity: int, **kwargs: Any) -> int:
+        """Creates an origin batch held by `actor` (keywords as for origin_params); returns its id."""
+        params = self.origin_params(actor, material, quantity, **kwargs)
         receipt = self.tx(self.c.ledger.functions.createOrigin(params), actor)
         return self.events(receipt, self.c.ledger, "BatchCreated")[0]["batchId"]
 

@@ -91,11 +91,11 @@ def measure(url: str, accounts: list) -> tuple[list[dict], list[dict]]:
 
     # --- origin creation
     ledger = c.ledger
-    origin = _origin_params(sb, w.raw_cotton, w.organic, SEGREGATED, 10**10)
+    origin = sb.origin_params(w.farm, w.raw_cotton, 10**10, characteristic=w.organic, model=SEGREGATED)
     gas("createOrigin, segregated", sb.tx(ledger.functions.createOrigin(origin), w.farm))
     seg = sb.events(sb.tx(ledger.functions.createOrigin(origin[:7] + (sb.next_evidence(),) + origin[8:]), w.farm),
                     ledger, "BatchCreated")[0]["batchId"]
-    mb_params = _origin_params(sb, w.raw_cotton, w.organic, MASS_BALANCE, 10**10)
+    mb_params = sb.origin_params(w.farm, w.raw_cotton, 10**10, characteristic=w.organic, model=MASS_BALANCE)
     r = sb.tx(ledger.functions.createOrigin(mb_params), w.farm)
     gas("createOrigin, mass balance (credits booked)", r)
     mb = sb.events(r, ledger, "BatchCreated")[0]["batchId"]
@@ -143,8 +143,6 @@ def measure(url: str, accounts: list) -> tuple[list[dict], list[dict]]:
         sb.tx(ledger.functions.transform(w.ginning, [mb], [1_000_000], 340_000, MASS_BALANCE, 500_000), w.farm))
     gas("consume", sb.tx(ledger.functions.consume(seg, 1000, 0, h("sale")), w.farm))
 
-    # --- mass balance
-    mass_balance = c.mass_balance
     pledge = sb.tx(c.certificates.functions.pledgeCredits(w.raw_cotton, w.organic, 2_000_000), w.farm)
     gas("pledgeCredits (credits leave the physical chain)", pledge)
 
@@ -194,12 +192,6 @@ def measure(url: str, accounts: list) -> tuple[list[dict], list[dict]]:
                max(sizes.values()) <= 24_576),
     ]
     return rows, checks
-
-
-def _origin_params(sb: Sandbox, material: int, characteristic: int, model: int, quantity: int) -> tuple:
-    share = 1_000_000 if model >= SEGREGATED else 0
-    return (material, characteristic, model, share, quantity, h("plot.geojson"), "EUDR-DDS-1",
-            sb.next_evidence("harvest"), sb.now() - 86_400)
 
 
 def _check(target: str, measured: str, limit: str, ok: bool) -> dict:

@@ -120,10 +120,8 @@ class PrepareSettle(Params):
         return self
 
 
-class SubmitTransfer(Params):
-    message: Transfer | None = None
-    typedData: dict[str, Any] | None = None
-    signature: str
+class _SignedSubmission(Params):
+    """A signed message, given either as the message or as the whole typed data."""
 
     @model_validator(mode="after")
     def _one(self):
@@ -132,7 +130,13 @@ class SubmitTransfer(Params):
         return self
 
 
-class SubmitSettle(Params):
+class SubmitTransfer(_SignedSubmission):
+    message: Transfer | None = None
+    typedData: dict[str, Any] | None = None
+    signature: str
+
+
+class SubmitSettle(_SignedSubmission):
     """The receiver's (accept/reject) or sender's (cancel) signed message; ``transfer`` is looked up
     from the chain by ``message.transferId`` when omitted."""
 
@@ -140,12 +144,6 @@ class SubmitSettle(Params):
     typedData: dict[str, Any] | None = None
     transfer: Transfer | None = None
     signature: str
-
-    @model_validator(mode="after")
-    def _one(self):
-        if self.message is None and self.typedData is None:
-            raise ValueError("give message or typedData")
-        return self
 
 
 class PrepareTransferWithAcceptance(PrepareTransfer):

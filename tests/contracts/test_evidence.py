@@ -6,10 +6,9 @@ from node_api.sandbox import SEGREGATED, UNCERTIFIED, h
 
 
 def _origin_params(world, evidence, model=SEGREGATED):
-    sb = world.sb
     characteristic = world.organic if model != UNCERTIFIED else 0
-    share = 1_000_000 if model >= SEGREGATED else 0
-    return (world.raw_cotton, characteristic, model, share, 1_000, h("plot"), "DDS-1", evidence, sb.now() - 86_400)
+    return world.sb.origin_params(world.farm, world.raw_cotton, 1_000, characteristic=characteristic, model=model,
+                                  evidence=evidence)
 
 
 def test_createOrigin_same_evidence_twice_refused(world):

@@ -78,19 +78,7 @@ def refused(world, accounts, fn, sender, error: str, /, **args):
 
 def origin_fn(sb, actor, material, quantity, *, characteristic=0, model=UNCERTIFIED, share=None):
     """The createOrigin call as Sandbox.create_origin builds it, unsent (to assert refusals)."""
-    if share is None:
-        share = PPM if model >= SEGREGATED else 0
-    params = (
-        material,
-        characteristic,
-        model,
-        share,
-        quantity,
-        h(f"geojson:{actor.name}:{material}"),
-        f"EUDR-DDS-{actor.participant_id}",
-        sb.next_evidence("harvest"),
-        sb.now() - DAY,
-    )
+    params = sb.origin_params(actor, material, quantity, characteristic=characteristic, model=model, share=share)
     return sb.c.ledger.functions.createOrigin(params)
 
 
