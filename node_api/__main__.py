@@ -49,12 +49,10 @@ def _load_demo_once(server: uvicorn.Server, url: str, settings) -> None:
         if server.should_exit:
             return
         time.sleep(0.1)
-    sys.path.insert(0, str(settings.data_dir.parent / "scripts"))
     try:
-        from node_api.core.config import REPO_ROOT
-
-        sys.path.insert(0, str(REPO_ROOT / "scripts"))
-        from demo import run_demo  # type: ignore[import-not-found]
+        # The demo world is development tooling (testkit/ at the repository root), not part of the
+        # product package: it is importable from a checkout, where `make run` runs.
+        from testkit.demo import run_demo
 
         ids = run_demo(url, admin_wallet_key=settings.admin_wallet_key or settings.deployer_key,
                        log=lambda msg: print(f"[demo] {msg}", flush=True))

@@ -114,7 +114,7 @@ def build(rounds: int) -> tuple[object, str, str]:
     from node_api.core.compile import CompileError, compile_contracts, load_artifacts
     from node_api.core.config import Settings
     from node_api.core.deploy import deploy_all
-    from node_api.sandbox import Contracts, Sandbox, build_world
+    from testkit.sandbox import Contracts, Sandbox, build_world
 
     # interval mining: one block per second takes every posted transaction (automine of a large pool is slow)
     node = EmbeddedAnvil.throwaway(accounts=20, extra_args=["--block-time", "1", "--gas-limit", "400000000"])

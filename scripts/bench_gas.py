@@ -1,7 +1,7 @@
 """Gas of every ledger operation next to a bare OpenZeppelin ERC-1155, measured in one run.
 
 Starts a throwaway Anvil, deploys the ledger and BareERC1155 (contracts/test/), registers the
-textile consortium of node_api.sandbox and measures each operation's gasUsed from its receipt.
+textile consortium of testkit.sandbox and measures each operation's gasUsed from its receipt.
 "Warm" means the steady state of a running supply chain: the receiver already holds some of the
 batch, the sender has signed before, both credit accounts have moved in the current period. The
 targets of issue 2 are checked as ratios against the bare ERC-1155 measured in the same run.
@@ -25,7 +25,7 @@ from node_api.core.chain import connect, deploy_contract, send_tx  # noqa: E402
 from node_api.core.compile import compile_contracts  # noqa: E402
 from node_api.core.config import Settings  # noqa: E402
 from node_api.core.deploy import SHORT_NAMES, deploy_all  # noqa: E402
-from node_api.sandbox import (  # noqa: E402
+from testkit.sandbox import (  # noqa: E402
     MASS_BALANCE,
     SEGREGATED,
     Contracts,

@@ -55,7 +55,7 @@ from node_api.index import lineage, queries, schema  # noqa: E402
 from node_api.index.abi import abi_type, build_decoders, topic0  # noqa: E402
 from node_api.index.follower import Follower, contract_abis  # noqa: E402
 from node_api.index.rpc import RawRpc  # noqa: E402
-from node_api.sandbox import DAY, SEGREGATED, Contracts, Sandbox, World, build_world, h  # noqa: E402
+from testkit.sandbox import DAY, SEGREGATED, Contracts, Sandbox, World, build_world, h  # noqa: E402
 
 Account.enable_unaudited_hdwallet_features()
 

@@ -137,7 +137,7 @@ RELAYER_INDEX = 19  # an unregistered account: the contracts must never trust th
 
 @pytest.fixture(scope="session")
 def world_session(w3: Web3, accounts: list[LocalAccount], deployed: SimpleNamespace) -> "World":
-    from node_api.sandbox import Contracts, Sandbox, build_world
+    from testkit.sandbox import Contracts, Sandbox, build_world
 
     c = Contracts(deployed.registry, deployed.forwarder, deployed.mass_balance, deployed.ledger, deployed.certificates)
     return build_world(Sandbox(w3, c, accounts[0], accounts[RELAYER_INDEX]), accounts)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from node_api.sandbox import (
+from testkit.sandbox import (
     CONTROLLED_BLENDING,
     DAY,
     MASS_BALANCE,

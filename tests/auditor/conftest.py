@@ -16,7 +16,7 @@ from web3 import Web3
 
 from audit_scenario import build_demo
 from node_api.core.deploy import deploy_all
-from node_api.sandbox import Contracts, Sandbox, build_world
+from testkit.sandbox import Contracts, Sandbox, build_world
 
 RELAYER_INDEX = 19
 

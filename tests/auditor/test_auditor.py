@@ -18,7 +18,7 @@ from auditor.abi import CONTRACTS, HERE as ABI_DIR
 from auditor.abi.refresh import extract
 from auditor.cli import main, run_audit
 from auditor.nodecompare import expected_answers, node_document
-from node_api.sandbox import h
+from testkit.sandbox import h
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -48,8 +48,7 @@ def real_node(tmp_path_factory) -> Iterator[SimpleNamespace]:
         with pytest.MonkeyPatch.context() as mp:  # the index's database is read at startup
             mp.setenv("COC_INDEX_DATABASE_URL", f"sqlite:///{index_db}")
             server = _nodeserver.ServerThread(_nodeserver.node_settings(data, anvil.url)).start()
-        sys.path.insert(0, str(ROOT / "scripts"))
-        from demo import run_demo
+        from testkit.demo import run_demo
 
         ids = run_demo(server.url, admin_key=_nodeserver.ADMIN_KEY, seed="audit-real-node", log=lambda *_a: None)
         head = int(_rpc(anvil.url, "eth_blockNumber"), 16)

@@ -1,4 +1,4 @@
 """Contract tests use the `world`, `world_session` and `sb` fixtures of tests/conftest.py: the textile
-consortium of node_api.sandbox on the session's deployment, rolled back after every test."""
+consortium of testkit.sandbox on the session's deployment, rolled back after every test."""
 
 RELAYER_INDEX = 19  # an unregistered account: the contracts must never trust the relayer

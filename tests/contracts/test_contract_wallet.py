@@ -5,7 +5,7 @@ from dataclasses import replace
 from helpers import expect_revert
 
 from node_api.core.chain import deploy_contract
-from node_api.sandbox import ROLE_SUPPLIER, SEGREGATED
+from testkit.sandbox import ROLE_SUPPLIER, SEGREGATED
 from node_api.signing import accept_typed_data, sign_typed, transfer_typed_data
 
 

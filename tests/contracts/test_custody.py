@@ -17,7 +17,7 @@ from eth_utils import keccak
 
 from helpers import events, expect_revert
 from helpers import read_views, tx
-from node_api.sandbox import (
+from testkit.sandbox import (
     CONTROLLED_BLENDING,
     DAY,
     IDENTITY_PRESERVED,

@@ -2,7 +2,7 @@
 
 from helpers import expect_revert
 
-from node_api.sandbox import SEGREGATED, UNCERTIFIED, h
+from testkit.sandbox import SEGREGATED, UNCERTIFIED, h
 
 
 def _origin_params(world, evidence, model=SEGREGATED):

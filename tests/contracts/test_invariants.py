@@ -61,7 +61,7 @@ from hypothesis.stateful import (
 
 from node_api.core.chain import ContractRevert
 from node_api.core.compile import decode_revert
-from node_api.sandbox import Actor, World
+from testkit.sandbox import Actor, World
 from node_api.signing import (
     CustodyTransfer,
     accept_typed_data,

@@ -10,7 +10,7 @@ from __future__ import annotations
 import pytest
 
 from helpers import events, expect_revert
-from node_api.sandbox import (
+from testkit.sandbox import (
     DAY,
     MASS_BALANCE,
     ROLE_SUPPLIER,

@@ -9,7 +9,7 @@ from __future__ import annotations
 import pytest
 
 from helpers import ContractRevert, events, expect_revert
-from node_api.sandbox import (
+from testkit.sandbox import (
     CONTROLLED_BLENDING,
     IDENTITY_PRESERVED,
     MASS_BALANCE,

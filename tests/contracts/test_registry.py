@@ -11,7 +11,7 @@ import pytest
 
 from helpers import call_revert, events, expect_revert
 from helpers import read_views, tx
-from node_api.sandbox import (
+from testkit.sandbox import (
     ALL_MODELS,
     CONTROLLED_BLENDING,
     DAY,

@@ -1,6 +1,6 @@
 """The sandbox's consortium works end to end, and chain time is restored between tests."""
 
-from node_api.sandbox import DAY, MASS_BALANCE, SEGREGATED
+from testkit.sandbox import DAY, MASS_BALANCE, SEGREGATED
 
 
 def test_world_textile_flow(world):

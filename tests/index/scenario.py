@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from node_api.sandbox import CONTROLLED_BLENDING, DAY, MASS_BALANCE, SEGREGATED, UNCERTIFIED, World
+from testkit.sandbox import CONTROLLED_BLENDING, DAY, MASS_BALANCE, SEGREGATED, UNCERTIFIED, World
 
 
 @dataclass

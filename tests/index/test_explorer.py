@@ -8,7 +8,6 @@ import importlib.util
 import json
 import os
 import shutil
-import sys
 from pathlib import Path
 
 import httpx
@@ -38,8 +37,7 @@ def demo_node(tmp_path_factory):
     server = None
     try:
         server = _node.ServerThread(_node.node_settings(tmp_path_factory.mktemp("node"), anvil.url)).start()
-        sys.path.insert(0, str(REPO / "scripts"))
-        from demo import run_demo
+        from testkit.demo import run_demo
 
         ids = run_demo(server.url, admin_key=_node.ADMIN_KEY, seed="explorer", log=lambda *_a: None)
         client = httpx.Client(base_url=server.url, timeout=60)

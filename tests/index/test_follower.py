@@ -10,7 +10,7 @@ from helpers_index import FlakyProxy, contracts_of, fresh_engine, snapshot, wait
 from node_api.index import queries, schema
 from node_api.index.follower import Follower, discover_from_registry
 from node_api.index.rpc import RawRpc
-from node_api.sandbox import SEGREGATED
+from testkit.sandbox import SEGREGATED
 
 
 @pytest.fixture

@@ -28,7 +28,7 @@ from node_api.index import lineage, queries, schema
 from node_api.index.follower import Follower
 from node_api.index.rpc import RawRpc
 from node_api.index.service import IndexService
-from node_api.sandbox import CONTROLLED_BLENDING, SEGREGATED, UNCERTIFIED
+from testkit.sandbox import CONTROLLED_BLENDING, SEGREGATED, UNCERTIFIED
 
 MODELS = queries.MODEL_NAMES
 

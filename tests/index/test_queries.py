@@ -10,7 +10,7 @@ from sqlalchemy import text
 
 from node_api.index import queries
 from node_api.index.passport import passport
-from node_api.sandbox import h
+from testkit.sandbox import h
 
 
 @pytest.fixture(scope="module")

@@ -20,7 +20,6 @@ from node_api.core.chain import connect
 from node_api.core.config import Settings
 
 REPO = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(REPO / "scripts"))
 
 from nodeserver import ADMIN_KEY, ServerThread, node_settings  # noqa: E402,F401
 
@@ -69,7 +68,7 @@ def w3(node_anvil: EmbeddedAnvil):
 @pytest.fixture(scope="session")
 def demo(server: ServerThread) -> SimpleNamespace:
     """The whole demo scenario, loaded once through the HTTP API (every write signed by its actor)."""
-    from demo import run_demo
+    from testkit.demo import run_demo
 
     ids = run_demo(server.url, admin_key=ADMIN_KEY, seed="pytest")
     return SimpleNamespace(**ids)
