@@ -11,7 +11,7 @@ TOOLCHAIN_STAMP := $(VENV)/.toolchain
 # ape-foundry finds Anvil only on PATH; .venv/bin holds a symlink to the npm Anvil binary.
 APE_ENV := PATH="$(CURDIR)/$(VENV)/bin:$$PATH"
 
-.PHONY: all deps venv node run test bench-gas ape-compile ape-test clean
+.PHONY: all deps venv node run test test-unit bench-gas ape-compile ape-test clean
 
 all: test
 
@@ -45,6 +45,10 @@ run: deps
 # The ape smoke test runs first so that the main suite's pytest summary is the last line CI reads.
 test: deps ape-test
 	$(PY) -m pytest -q -rs
+
+# Only the tests that need no chain and no compiler (marker `chain` deselected): seconds, not minutes.
+test-unit: venv
+	$(PY) -m pytest -q -m "not chain"
 
 bench-gas: deps
 	$(PY) scripts/bench_gas.py

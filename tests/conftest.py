@@ -26,6 +26,7 @@ from web3 import Web3
 import helpers
 from node_api.core.anvil import ANVIL_MNEMONIC, EmbeddedAnvil
 from node_api.core.chain import connect
+from node_api.core import compile as compile_module
 from node_api.core.compile import Artifact, CompileError, compile_contracts
 from node_api.core.config import Settings
 from node_api.core.deploy import SHORT_NAMES, DeployError, deploy_all
@@ -155,3 +156,28 @@ def world(w3: Web3, world_session: "World") -> Iterator["World"]:
 @pytest.fixture
 def sb(world: "World") -> "Sandbox":
     return world.sb
+
+
+# ------------------------------------------------------------------------------------------------ markers
+# `chain`: the test needs a chain (Anvil) or the Solidity compiler. Everything else runs alone in seconds:
+# `make test-unit` (pytest -m "not chain"). Tests get the marker from their fixtures; a module that starts
+# a chain some other way declares `pytestmark = pytest.mark.chain`. In a "not chain" run, starting Anvil or
+# the compiler fails the test, so a missing marker cannot go unnoticed.
+CHAIN_FIXTURES = {"anvil", "w3", "accounts", "artifacts", "deployed", "node_anvil", "server", "api"}
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    for item in items:
+        if CHAIN_FIXTURES.intersection(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.chain)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    if config.getoption("markexpr", "") != "not chain":
+        return
+
+    def refuse(*_a: Any, **_k: Any) -> None:
+        raise AssertionError("a test selected by `-m 'not chain'` starts a chain or the compiler: mark it `chain`")
+
+    EmbeddedAnvil.start = refuse  # type: ignore[method-assign]  # this process runs no chain test
+    compile_module.compile_contracts = refuse  # type: ignore[assignment]

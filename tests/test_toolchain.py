@@ -45,6 +45,7 @@ def test_solcx_sees_registered_compiler() -> None:
     assert toolchain.SOLC_VERSION in {str(v) for v in solcx.get_installed_solc_versions()}
 
 
+@pytest.mark.chain
 def test_compile_cache_reused(bare_artifacts: dict[str, Any], tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     art = bare_artifacts["BareERC1155"]
     assert art["bytecode"].startswith("0x60") and len(art["deployedBytecode"]) > 1000
@@ -100,6 +101,7 @@ def test_decode_revert_builtin_errors() -> None:
     assert decode_revert(b"\xde\xad\xbe\xef")[0] == "<unknown 0xdeadbeef>"
 
 
+@pytest.mark.chain
 def test_embedded_anvil_persists_state(tmp_path: Path, bare_artifacts: dict[str, Any]) -> None:
     settings = Settings(data_dir=tmp_path, anvil_port=free_port(), anvil_state_interval=3600)
     owner = Account.from_key(settings.deployer_key)

@@ -22,6 +22,8 @@ import pytest
 
 from node_api.core.anvil import EmbeddedAnvil
 
+pytestmark = pytest.mark.chain  # starts its own chain and node in module fixtures
+
 ROOT = Path(__file__).resolve().parents[2]
 
 # the node's test server (tests/node/nodeserver.py: a module of its own, importable by file)

@@ -19,6 +19,8 @@ from test_epcis import SCHEMA_PATH, _checker
 
 from node_api.core.anvil import EmbeddedAnvil
 
+pytestmark = pytest.mark.chain  # starts its own chain and node in module fixtures
+
 REPO = Path(__file__).resolve().parents[2]
 CHROMIUM = os.environ.get("COC_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",

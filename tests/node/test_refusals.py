@@ -180,6 +180,7 @@ def test_forward_request_nonce_reused_is_409(api, demo, server, chain, unchanged
     assert_refused(r, 409, "NonceUsed", f"nonce {used} was already used")
 
 
+@pytest.mark.chain
 def test_chain_unreachable_is_503_and_nothing_is_done(tmp_path):
     """The chain goes away after the node started: a submit is refused with 503, and once the chain
     is back nothing of it was executed."""

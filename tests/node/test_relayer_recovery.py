@@ -33,6 +33,8 @@ from node_api.core.config import Settings
 from node_api.core.deploy import SHORT_NAMES
 from nodehelp import forward_body, sign
 
+pytestmark = pytest.mark.chain  # starts its own chain and node in module fixtures
+
 ADMIN_KEY = "relayer-test-admin"
 ADMIN = {"X-Admin-Key": ADMIN_KEY}
 SUPPLIER = 4

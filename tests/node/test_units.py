@@ -3,6 +3,7 @@ digest/recovery/transaction signing agree with eth-account."""
 
 from __future__ import annotations
 
+import pytest
 from eth_account import Account
 
 from node_api import fastsig, signing
@@ -11,6 +12,7 @@ from node_api.core.txsign import TxSigner
 from node_api.errors import CONTRACT_ERRORS, contract_error
 
 
+@pytest.mark.chain
 def test_error_table_covers_every_contract_error():
     names = {i["name"] for a in compile_contracts().values() for i in a["abi"] if i["type"] == "error"}
     missing = sorted(names - set(CONTRACT_ERRORS))
