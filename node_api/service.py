@@ -30,11 +30,10 @@ from .actions.batches import (
     SubmitTransferWithAcceptance,
     Transfer,
 )
-from .core.abi import ContractABI, load_abis
-from .core.chain import connect
-from .core.compile import compile_contracts, decode_revert
+from .core.abi import ContractABI, decode_revert, load_abis
+from .core.artifacts import load_artifacts
 from .core.config import Settings
-from .core.deploy import SHORT_NAMES, Deployment, deployment_file, ensure_deployed, load_deployment
+from .core.deploy import SHORT_NAMES, Deployment, deployment_for
 from .core.rpc import ChainUnavailable, Rpc, RpcError
 from .core.txsign import TxSigner
 from .db import Database
@@ -84,16 +83,13 @@ class Node:
     async def start(self) -> None:
         s = self.settings
         s.data_dir.mkdir(parents=True, exist_ok=True)
-        artifacts = compile_contracts()
+        artifacts = load_artifacts(s.evm_version)
         self.abis = load_abis(artifacts)
-        w3 = connect(s)
         try:
-            self.chain_id = w3.eth.chain_id
-        except Exception as exc:  # noqa: BLE001
+            dep = await asyncio.to_thread(deployment_for, s, artifacts)
+        except ChainUnavailable as exc:
             raise RuntimeError(f"chain unreachable at {s.effective_rpc_url}: {exc}") from None
-        dep = load_deployment(w3, deployment_file(s, self.chain_id))
-        if dep is None:
-            dep = await asyncio.to_thread(ensure_deployed, w3, s, artifacts)
+        self.chain_id = dep.chain_id
         self.deployment = dep
         self.addresses = {k: to_checksum_address(v) for k, v in dep.contracts.items()}
         for name, addr in self.addresses.items():

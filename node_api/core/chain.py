@@ -18,7 +18,7 @@ from web3.exceptions import ContractLogicError
 from web3.middleware import ExtraDataToPOAMiddleware
 from web3.types import TxReceipt
 
-from .compile import decode_revert
+from .abi import decode_revert
 from .config import Settings
 
 #: Per-Web3 options set by connect(); read by send_tx (a Web3 object tolerates extra attributes).

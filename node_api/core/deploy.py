@@ -15,6 +15,11 @@ its constructor needs exists, keeping the order above otherwise.
 
 The record ``<data_dir>/deployments/<chainId>.json`` lets ``make run`` reuse a deployment across
 restarts of the (persistent) embedded Anvil, or on an external chain.
+
+The contracts come from the built artifacts (``node_api/artifacts``, :mod:`node_api.core.artifacts`);
+nothing here compiles. A node starts with :func:`deployment_for`: the record is checked with the
+node's JSON-RPC client, and only a new deployment goes through web3 (its contract objects build the
+constructor transactions).
 """
 
 from __future__ import annotations
@@ -29,9 +34,10 @@ from eth_account import Account
 from eth_account.signers.local import LocalAccount
 from web3 import Web3
 
-from .chain import send_tx
-from .compile import Artifact, compile_contracts, find_sources, sources_hash
+from .artifacts import Artifact, load_artifacts, read_manifest
+from .chain import connect, send_tx
 from .config import Settings
+from .rpc import SyncRpc
 
 log = logging.getLogger(__name__)
 
@@ -113,8 +119,10 @@ def deploy_all(
     deployer: LocalAccount,
     artifacts: Mapping[str, Artifact] | None = None,
 ) -> dict[str, str]:
-    """Deploy and wire all ledger contracts; returns ``{contract name: checksum address}``."""
-    arts = artifacts if artifacts is not None else compile_contracts()
+    """Deploy and wire all ledger contracts; returns ``{contract name: checksum address}``.
+
+    ``artifacts`` default to the built artifacts the node ships with (``load_artifacts()``)."""
+    arts = artifacts if artifacts is not None else load_artifacts()
     missing = [n for n in CONTRACT_ORDER if n not in arts or len(arts[n]["bytecode"]) <= 2]
     if missing:
         raise DeployError(f"no deployable artifact for {missing} (compiled: {sorted(arts)})")
@@ -170,8 +178,8 @@ def deployment_file(settings: Settings, chain_id: int) -> Path:
     return settings.deployments_dir / f"{chain_id}.json"
 
 
-def load_deployment(w3: Web3, path: Path) -> Deployment | None:
-    """The record at ``path`` if it exists and every address has code on ``w3``'s chain."""
+def load_deployment(rpc: SyncRpc, path: Path) -> Deployment | None:
+    """The record at ``path`` if it exists and every address has code on ``rpc``'s chain."""
     if not path.exists():
         return None
     data = json.loads(path.read_text())
@@ -184,9 +192,9 @@ def load_deployment(w3: Web3, path: Path) -> Deployment | None:
         path=path,
         reused=True,
     )
-    if dep.chain_id != w3.eth.chain_id:
+    if dep.chain_id != rpc.chain_id():
         return None
-    if any(len(w3.eth.get_code(Web3.to_checksum_address(a))) == 0 for a in dep.contracts.values()):
+    if any(len(rpc.get_code(Web3.to_checksum_address(a))) == 0 for a in dep.contracts.values()):
         log.warning("deployment record %s has addresses without code (chain reset?): redeploying", path)
         return None
     if set(dep.contracts) != set(CONTRACT_ORDER):
@@ -205,25 +213,20 @@ def ensure_deployed(
     and write it. ``Deployment.reused`` tells which happened."""
     chain_id = w3.eth.chain_id
     path = deployment_file(settings, chain_id)
-    current_hash = sources_hash(find_sources())
-    existing = load_deployment(w3, path)
+    with SyncRpc(w3.provider.endpoint_uri) as rpc:  # type: ignore[attr-defined]
+        existing = load_deployment(rpc, path)
     if existing is not None:
-        if existing.sources_hash and existing.sources_hash != current_hash:
-            log.warning(
-                "contracts changed since the deployment in %s; still reusing it "
-                "(delete the file, or `make clean`, to redeploy)", path
-            )
-        return existing
+        return _warn_if_stale(existing)
 
     acct = deployer or Account.from_key(settings.deployer_key)
     start_block = w3.eth.block_number + 1
-    addresses = deploy_all(w3, acct, artifacts)
+    addresses = deploy_all(w3, acct, artifacts if artifacts is not None else load_artifacts(settings.evm_version))
     dep = Deployment(
         chain_id=chain_id,
         contracts=addresses,
         deployer=acct.address,
         block_number=start_block,
-        sources_hash=current_hash,
+        sources_hash=_current_sources_hash(),
         path=path,
         reused=False,
     )
@@ -232,3 +235,30 @@ def ensure_deployed(
     tmp.write_text(json.dumps(dep.to_json(), indent=2) + "\n")
     tmp.replace(path)
     return dep
+
+
+def _current_sources_hash() -> str:
+    return str(read_manifest()["sources"]["hash"])
+
+
+def _warn_if_stale(dep: Deployment) -> Deployment:
+    if dep.sources_hash and dep.sources_hash != _current_sources_hash():
+        log.warning(
+            "contracts changed since the deployment in %s; still reusing it "
+            "(delete the file, or `make clean`, to redeploy)", dep.path
+        )
+    return dep
+
+
+def deployment_for(settings: Settings, artifacts: Mapping[str, Artifact] | None = None) -> Deployment:
+    """The deployment a node runs against (blocking; call it in a thread from async code).
+
+    Reuses ``<data_dir>/deployments/<chainId>.json`` when its contracts have code (read with the
+    node's JSON-RPC client, no retries: an unreachable chain raises ``ChainUnavailable`` at once);
+    else deploys ``artifacts`` (default: the built artifacts of ``settings.evm_version``) and
+    writes the record."""
+    with SyncRpc(settings.effective_rpc_url, retries=0) as rpc:
+        existing = load_deployment(rpc, deployment_file(settings, rpc.chain_id()))
+    if existing is not None:
+        return _warn_if_stale(existing)
+    return ensure_deployed(connect(settings), settings, artifacts)
