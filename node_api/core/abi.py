@@ -306,11 +306,14 @@ class EventDecoder:
 
     def decode(self, topics: list[str] | list[bytes], data: str | bytes) -> dict[str, Any]:
         """Arguments of a log, from its topics and data as JSON-RPC gives them (0x-hex; bytes also taken)."""
+        if topics and not isinstance(topics[0], str):  # bytes from a caller: once, off the index's hot path
+            topics = [_hex(t) for t in topics]
+        if not isinstance(data, str):
+            data = _hex(data)
         args: dict[str, Any] = {}
         for n, f, w in zip(self.topic_names, self.topic_decoders, topics[1:]):
-            args[n] = f(_hex(w))
+            args[n] = f(w)
         if self.data_types:
-            data = _hex(data)
             if self.fast is not None:
                 args.update(zip(self.data_names, self.fast(data.lower())))
             else:

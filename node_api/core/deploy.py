@@ -114,6 +114,36 @@ def _needs(params: list[dict[str, Any]]) -> set[str]:
     return {r for r in map(_role_of_param, params) if r not in ("admin", "name")}
 
 
+def link_bytecode(bytecode: str, link_references: Mapping[str, Mapping[str, list[Mapping[str, int]]]],
+                  libraries: Mapping[str, str]) -> str:
+    """``bytecode`` with each library placeholder (solc's ``__$<hash>$__``) replaced by the library's
+    address; ``link_references`` as solc gives them: ``{source: {library: [{start, length}]}}``."""
+    code = bytecode[2:] if bytecode.startswith("0x") else bytecode
+    for libs in link_references.values():
+        for lib, refs in libs.items():
+            address = libraries[lib][2:].lower()
+            for ref in refs:
+                start = 2 * int(ref["start"])
+                code = code[:start] + address + code[start + 2 * int(ref["length"]):]
+    return "0x" + code
+
+
+def _deploy_libraries(w3: Web3, deployer: LocalAccount, arts: Mapping[str, Artifact], name: str,
+                      libraries: dict[str, str]) -> str:
+    """The bytecode of ``name`` linked against its external libraries, deploying each library once
+    (and the libraries it links against first). Libraries are not in the deployment record."""
+    refs = arts[name].get("linkReferences") or {}
+    for lib in sorted({lib for libs in refs.values() for lib in libs}):
+        if lib not in libraries:
+            if lib not in arts:
+                raise DeployError(f"{name} links against library {lib}, which has no artifact")
+            code = _deploy_libraries(w3, deployer, arts, lib, libraries)
+            receipt = send_tx(w3, w3.eth.contract(abi=arts[lib]["abi"], bytecode=code).constructor(), deployer)
+            libraries[lib] = Web3.to_checksum_address(receipt["contractAddress"])
+            log.info("deployed library %s at %s", lib, libraries[lib])
+    return link_bytecode(arts[name]["bytecode"], refs, libraries)
+
+
 def deploy_all(
     w3: Web3,
     deployer: LocalAccount,
@@ -129,13 +159,15 @@ def deploy_all(
 
     ctor_params = {n: _inputs(arts[n]["abi"], "constructor") or [] for n in CONTRACT_ORDER}
     addresses: dict[str, str] = {}
+    libraries: dict[str, str] = {}
     pending = list(CONTRACT_ORDER)
     while pending:
         ready = next((n for n in pending if _needs(ctor_params[n]) <= addresses.keys()), None)
         if ready is None:
             raise DeployError(f"constructor dependency cycle among {pending}")
         pending.remove(ready)
-        factory = w3.eth.contract(abi=arts[ready]["abi"], bytecode=arts[ready]["bytecode"])
+        bytecode = _deploy_libraries(w3, deployer, arts, ready, libraries)
+        factory = w3.eth.contract(abi=arts[ready]["abi"], bytecode=bytecode)
         args = _resolve_args(ctor_params[ready], deployer, addresses)
         receipt = send_tx(w3, factory.constructor(*args), deployer)
         addresses[ready] = Web3.to_checksum_address(receipt["contractAddress"])
