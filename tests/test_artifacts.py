@@ -5,13 +5,19 @@ from __future__ import annotations
 
 import ast
 import json
+import os
+import signal
 import subprocess
 import sys
+import time
+import warnings
 from pathlib import Path
 
+import httpx
 import pytest
 
 from node_api.core import compile as build
+from node_api.core.anvil import EmbeddedAnvil, free_port
 from node_api.core.artifacts import ARTIFACTS_DIR, ArtifactsMissing, load_artifacts, read_manifest
 
 REPO = Path(__file__).resolve().parents[1]
@@ -67,9 +73,52 @@ def test_unknown_target_says_how_to_build_it() -> None:
         load_artifacts("frontier")
 
 
-def test_artifacts_are_package_data() -> None:
-    pyproject = (REPO / "pyproject.toml").read_text()
-    assert '"artifacts/*.json", "artifacts/*/*.json"' in pyproject
+def _build_package(target: Path) -> Path:
+    """What an install of this project puts in site-packages (setuptools' build_py with the
+    pyproject's package data), without the checkout around it."""
+    from setuptools.config.pyprojecttoml import apply_configuration
+    from setuptools.dist import Distribution
+
+    dist = Distribution()
+    with pytest.MonkeyPatch.context() as mp, warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        mp.chdir(REPO)
+        apply_configuration(dist, "pyproject.toml")
+        dist.script_name = "setup.py"
+        dist.get_command_obj("build_py").build_lib = str(target)
+        dist.run_command("build_py")
+    return target
+
+
+def test_installed_package_runs_the_node_without_node_modules(tmp_path: Path) -> None:
+    """``python -m node_api`` from a built package (no contracts/, no node_modules, no solc) on an
+    external chain: it deploys the built artifacts and serves /info."""
+    site = _build_package(tmp_path / "site")
+    assert (site / "node_api" / "artifacts" / "manifest.json").exists()
+    assert not (tmp_path / "node_modules").exists() and not (tmp_path / "contracts").exists()
+    port = free_port()
+    env = {**os.environ, "PYTHONPATH": str(site), "COC_DATA_DIR": str(tmp_path / "data"), "COC_API_PORT": str(port),
+           "COC_DEMO": "0"}
+    where = subprocess.run([sys.executable, "-c", "import node_api; print(node_api.__file__)"], cwd=tmp_path, env=env,
+                           capture_output=True, text=True, timeout=60)
+    assert where.stdout.strip() == str(site / "node_api" / "__init__.py"), where.stderr
+    with EmbeddedAnvil.throwaway(accounts=10) as anvil:
+        env["COC_RPC_URL"] = anvil.url
+        node = subprocess.Popen([sys.executable, "-m", "node_api"], cwd=tmp_path, env=env,
+                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        try:
+            deadline, info = time.monotonic() + 120, None
+            while info is None and time.monotonic() < deadline and node.poll() is None:
+                try:
+                    info = httpx.get(f"http://127.0.0.1:{port}/info", timeout=2).json()
+                except httpx.HTTPError:
+                    time.sleep(0.2)
+        finally:
+            node.send_signal(signal.SIGINT)
+            out = node.communicate(timeout=60)[0]
+        assert info is not None, out
+        assert sorted(info["contracts"]) == sorted(load_artifacts()), out
+        assert "compil" not in out.lower(), out
 
 
 def test_the_node_never_compiles() -> None:

@@ -1,9 +1,13 @@
 """web3 connection and transaction helpers: sign locally, send raw, decode reverts.
 
+Used by the deploy step (``deploy.ensure_deployed``), the scripts and the tests; the node's runtime
+talks to the chain through :mod:`node_api.core.rpc` only. Why web3 here: its contract objects build
+constructor and call transactions from an ABI in one line, which is all the deploy step needs.
+
 Why sign locally (eth-account; coincurve makes it ~10x faster): a permissioned production chain
 (Besu/QBFT) holds no keys for us, so we never rely on ``eth_sendTransaction`` / node-managed
 accounts, even on Anvil. Why decode reverts ourselves: contracts revert with custom errors, also
-bubbled up from called contracts; ``compile.decode_revert`` knows every artifact's errors.
+bubbled up from called contracts; ``abi.decode_revert`` knows every artifact's errors.
 """
 
 from __future__ import annotations

@@ -34,6 +34,7 @@ from eth_account import Account
 from eth_account.signers.local import LocalAccount
 from web3 import Web3
 
+from ..domain import CONTRACTS
 from .artifacts import Artifact, load_artifacts, read_manifest
 from .chain import connect, send_tx
 from .config import Settings
@@ -53,14 +54,8 @@ FORWARDER_NAME = "CocForwarder"  # EIP-712 domain name of the ERC2771Forwarder
 #: Contracts whose zero-argument ``link()`` is called after ``linkContracts``, in this order.
 LINK_ORDER: tuple[str, ...] = ("MassBalance", "BatchLedger", "CertificateRegistry")
 
-#: Short names used by tests and the node (``deployed.registry`` etc.).
-SHORT_NAMES: dict[str, str] = {
-    "ParticipantRegistry": "registry",
-    "CocForwarder": "forwarder",
-    "MassBalance": "mass_balance",
-    "BatchLedger": "ledger",
-    "CertificateRegistry": "certificates",
-}
+#: Short names used by tests and the node (``deployed.registry`` etc.): the domain table's.
+SHORT_NAMES: dict[str, str] = CONTRACTS
 
 
 class DeployError(RuntimeError):
