@@ -1,7 +1,8 @@
 """``python -m node_api`` (``make run``): dev chain + contracts + the node's HTTP API.
 
-Starts the embedded Anvil (unless ``COC_RPC_URL`` points at an existing chain), compiles the
-contracts (cached), deploys them or reuses ``<data_dir>/deployments/<chainId>.json``, then serves
+Starts the embedded Anvil (unless ``COC_RPC_URL`` points at an existing chain), loads the built
+contracts (``node_api/artifacts``, ``make artifacts``; nothing is compiled, so an installed package
+runs without node_modules), deploys them or reuses ``<data_dir>/deployments/<chainId>.json``, then serves
 the API with uvicorn (URL and /docs printed). With ``COC_DEMO=1`` (``make run DEMO=1``) the demo
 scenario is loaded once through the API (a marker in the data dir records that it was). Ctrl-C or
 SIGTERM stops the API, then Anvil cleanly so its state is dumped.
@@ -21,10 +22,9 @@ import uvicorn
 
 from .api.app import create_app
 from .core.anvil import EmbeddedAnvil
-from .core.chain import connect
-from .core.compile import CompileError, compile_contracts
+from .core.artifacts import ArtifactsMissing, load_artifacts
 from .core.config import get_settings
-from .core.deploy import ensure_deployed
+from .core.deploy import deployment_for
 
 log = logging.getLogger("node_api")
 
@@ -73,12 +73,11 @@ def main() -> int:
             anvil = EmbeddedAnvil(settings).start()
             print(f"embedded Anvil started (state: {anvil.state_file})", flush=True)
         try:
-            artifacts = compile_contracts()
-        except CompileError as exc:
+            artifacts = load_artifacts(settings.evm_version)
+        except ArtifactsMissing as exc:
             print(exc, file=sys.stderr)
             return 1
-        w3 = connect(settings)
-        dep = ensure_deployed(w3, settings, artifacts)
+        dep = deployment_for(settings, artifacts)
         print(("reusing deployment from " if dep.reused else "deployed; record written to ") + str(dep.path))
         print(f"chain URL: {settings.effective_rpc_url}")
         print(f"chain id:  {dep.chain_id}")

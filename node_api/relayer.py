@@ -30,7 +30,7 @@ from typing import Any, Callable
 import rlp
 from eth_utils import to_checksum_address
 
-from .core.compile import decode_revert
+from .core.abi import decode_revert
 from .core.rpc import ChainUnavailable, Rpc, RpcError
 from .core.txsign import TxSigner
 from .db import Database

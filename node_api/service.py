@@ -19,7 +19,7 @@ from typing import Any, Awaitable, Callable
 from eth_utils import to_checksum_address
 from web3 import Web3
 
-from . import fastsig, signing
+from . import signing
 from .actions import FORWARD_ACTIONS, ForwardAction
 from .actions.batches import (
     PrepareSettle,
@@ -30,11 +30,10 @@ from .actions.batches import (
     SubmitTransferWithAcceptance,
     Transfer,
 )
-from .core.abi import ContractABI, load_abis
-from .core.chain import connect
-from .core.compile import compile_contracts, decode_revert
+from .core.abi import ContractABI, decode_revert, load_abis
+from .core.artifacts import load_artifacts
 from .core.config import Settings
-from .core.deploy import SHORT_NAMES, Deployment, deployment_file, ensure_deployed, load_deployment
+from .core.deploy import SHORT_NAMES, Deployment, deployment_for
 from .core.rpc import ChainUnavailable, Rpc, RpcError
 from .core.txsign import TxSigner
 from .db import Database
@@ -84,23 +83,20 @@ class Node:
     async def start(self) -> None:
         s = self.settings
         s.data_dir.mkdir(parents=True, exist_ok=True)
-        artifacts = compile_contracts()
+        artifacts = load_artifacts(s.evm_version)
         self.abis = load_abis(artifacts)
-        w3 = connect(s)
         try:
-            self.chain_id = w3.eth.chain_id
-        except Exception as exc:  # noqa: BLE001
+            dep = await asyncio.to_thread(deployment_for, s, artifacts)
+        except ChainUnavailable as exc:
             raise RuntimeError(f"chain unreachable at {s.effective_rpc_url}: {exc}") from None
-        dep = load_deployment(w3, deployment_file(s, self.chain_id))
-        if dep is None:
-            dep = await asyncio.to_thread(ensure_deployed, w3, s, artifacts)
+        self.chain_id = dep.chain_id
         self.deployment = dep
         self.addresses = {k: to_checksum_address(v) for k, v in dep.contracts.items()}
         for name, addr in self.addresses.items():
             for topic, ev in self.abis[name].events.items():
                 self._events[(addr.lower(), topic)] = ev
-        self.fwd_sep = fastsig.forwarder_separator(self.chain_id, self.addresses["CocForwarder"])
-        self.ledger_sep = fastsig.ledger_separator(self.chain_id, self.addresses["BatchLedger"])
+        self.fwd_sep = signing.forwarder_separator(self.chain_id, self.addresses["CocForwarder"])
+        self.ledger_sep = signing.ledger_separator(self.chain_id, self.addresses["BatchLedger"])
         self.db = Database(s.effective_database_url)
         self.rpc = Rpc(s.effective_rpc_url, max_batch=s.rpc_batch_size)
         signer = TxSigner(self._relayer_key(), self.chain_id)
@@ -246,7 +242,7 @@ class Node:
         typed = signing.forward_request_typed_data(
             self.chain_id, self.forwarder, sender=signer, to=to, data=data, nonce=nonce, deadline=deadline, gas=gas
         )
-        digest = fastsig.typed_digest(self.fwd_sep, fastsig.forward_hash(typed["message"]))
+        digest = signing.typed_digest(self.fwd_sep, signing.forward_hash(typed["message"]))
         return {"action": action.name, "signer": signer, "typedData": typed, "digest": "0x" + digest.hex()}
 
     def _forward_message(self, typed: dict[str, Any] | None, message: dict[str, Any] | None) -> dict[str, Any]:
@@ -306,8 +302,8 @@ class Node:
 
     def _recover(self, digest: bytes, sig: bytes, expected: str, what: str) -> str:
         try:
-            who = fastsig.recover(digest, sig)
-        except fastsig.BadSignature as exc:
+            who = signing.recover(digest, sig)
+        except signing.BadSignature as exc:
             raise ApiError(403, "InvalidSignature", f"invalid signature: {exc}") from None
         if who != expected:
             raise ApiError(
@@ -344,7 +340,7 @@ class Node:
         if m["value"] != 0:
             raise ApiError(422, "InvalidRequest", "request value must be 0", {"field": "message.value"})
         sig = self._sig(signature)
-        digest = fastsig.typed_digest(self.fwd_sep, fastsig.forward_hash(m))
+        digest = signing.typed_digest(self.fwd_sep, signing.forward_hash(m))
         signer = self._recover(digest, sig, m["from"], "request")
         exec_fn = self.abis["CocForwarder"].fn("execute")
         exec_data = exec_fn.encode((m["from"], m["to"], 0, m["gas"], m["deadline"], data, sig))
@@ -405,7 +401,7 @@ class Node:
             "action": "batches.transfer",
             "signer": sender,
             "typedData": typed,
-            "digest": "0x" + fastsig.typed_digest(self.ledger_sep, t.transfer_id()).hex(),
+            "digest": "0x" + signing.typed_digest(self.ledger_sep, t.transfer_id()).hex(),
             "transferId": "0x" + t.transfer_id().hex(),
         }
         if isinstance(p, PrepareTransferWithAcceptance):
@@ -415,8 +411,8 @@ class Node:
             out["acceptance"] = {
                 "signer": p.to,
                 "typedData": acc,
-                "digest": "0x" + fastsig.typed_digest(
-                    self.ledger_sep, fastsig.accept_hash(t.transfer_id(), t.batchId, t.quantity, acc_deadline)).hex(),
+                "digest": "0x" + signing.typed_digest(
+                    self.ledger_sep, signing.accept_hash(t.transfer_id(), t.batchId, t.quantity, acc_deadline)).hex(),
             }
         return out
 
@@ -451,12 +447,12 @@ class Node:
     def _settle_digest(self, kind: str, ct: signing.CustodyTransfer, deadline: int) -> bytes:
         tid = ct.transfer_id()
         if kind == "accept":
-            sh = fastsig.accept_hash(tid, ct.batchId, ct.quantity, deadline)
+            sh = signing.accept_hash(tid, ct.batchId, ct.quantity, deadline)
         elif kind == "reject":
-            sh = fastsig.reject_hash(tid, deadline)
+            sh = signing.reject_hash(tid, deadline)
         else:
-            sh = fastsig.cancel_hash(tid, deadline)
-        return fastsig.typed_digest(self.ledger_sep, sh)
+            sh = signing.cancel_hash(tid, deadline)
+        return signing.typed_digest(self.ledger_sep, sh)
 
     def _transfer_from(self, body: SubmitTransfer) -> Transfer:
         if body.typedData is not None:
@@ -473,7 +469,7 @@ class Node:
         t = self._transfer_from(body)
         ct = signing.CustodyTransfer.from_message(t.message())
         sig = self._sig(body.signature)
-        self._recover(fastsig.typed_digest(self.ledger_sep, ct.transfer_id()), sig, t.from_, "custody transfer")
+        self._recover(signing.typed_digest(self.ledger_sep, ct.transfer_id()), sig, t.from_, "custody transfer")
         data = self.abis["BatchLedger"].fn("proposeTransfer").encode(t.as_tuple(), sig)
         lane = "ledger:" + t.from_
         await self._simulate_custody(data, lane, t.nonce)
@@ -488,8 +484,8 @@ class Node:
         ssig = self._sig(body.senderSignature, "senderSignature")
         rsig = self._sig(body.receiverSignature, "receiverSignature")
         tid = ct.transfer_id()
-        self._recover(fastsig.typed_digest(self.ledger_sep, tid), ssig, t.from_, "custody transfer")
-        self._recover(fastsig.typed_digest(self.ledger_sep, fastsig.accept_hash(tid, t.batchId, t.quantity, body.acceptDeadline)),
+        self._recover(signing.typed_digest(self.ledger_sep, tid), ssig, t.from_, "custody transfer")
+        self._recover(signing.typed_digest(self.ledger_sep, signing.accept_hash(tid, t.batchId, t.quantity, body.acceptDeadline)),
                       rsig, t.to, "acceptance")
         data = self.abis["BatchLedger"].fn("transferWithAcceptance").encode(t.as_tuple(), ssig, body.acceptDeadline, rsig)
         lane = "ledger:" + t.from_

@@ -111,7 +111,7 @@ def build(rounds: int) -> tuple[object, str, str]:
     from conftest import dev_accounts  # tests/conftest.py: the Anvil dev accounts
     from node_api.core.anvil import EmbeddedAnvil
     from node_api.core.chain import connect
-    from node_api.core.compile import CompileError, compile_contracts, load_artifacts
+    from node_api.core.artifacts import load_artifacts
     from node_api.core.config import Settings
     from node_api.core.deploy import deploy_all
     from testkit.sandbox import Contracts, Sandbox, build_world
@@ -122,12 +122,7 @@ def build(rounds: int) -> tuple[object, str, str]:
     print(f"anvil at {node.url}", flush=True)
     w3 = connect(Settings(), rpc_url=node.url)
     acc = dev_accounts()
-    try:
-        arts = compile_contracts()
-    except CompileError as exc:  # contracts/ mid-edit: use the last good build in build/contracts
-        arts = load_artifacts()
-        print(f"contracts/ does not compile ({str(exc).splitlines()[1] if len(str(exc).splitlines()) > 1 else exc});"
-              " using the last build in build/contracts", flush=True)
+    arts = load_artifacts()  # the built contracts the node ships with (make artifacts)
     addrs = deploy_all(w3, acc[0], arts)
     c = Contracts(*(w3.eth.contract(address=addrs[n], abi=arts[n]["abi"]) for n in
                     ("ParticipantRegistry", "CocForwarder", "MassBalance", "BatchLedger", "CertificateRegistry")))

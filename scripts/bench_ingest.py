@@ -24,7 +24,7 @@ from bench_lineage import LedgerBuilder, RawSender, fn_abi, log, start_chain  # 
 
 from node_api.index import schema  # noqa: E402
 from node_api.index.follower import Follower, contract_abis  # noqa: E402
-from node_api.index.rpc import RawRpc  # noqa: E402
+from node_api.core.rpc import SyncRpc  # noqa: E402
 from node_api.signing import CustodyTransfer, accept_typed_data, sign_typed, transfer_typed_data  # noqa: E402
 
 
@@ -67,7 +67,7 @@ def main(argv: list[str] | None = None) -> int:
         head = w3.eth.block_number
         log(f"built in {time.perf_counter() - t0:.1f} s: blocks {start_block}..{head}")
 
-        rpc = RawRpc(anvil.url)
+        rpc = SyncRpc(anvil.url)
         addresses = [a.lower() for a in contracts.values()]
         t0 = time.perf_counter()
         raw = 0
@@ -78,7 +78,7 @@ def main(argv: list[str] | None = None) -> int:
         url = args.database_url or schema.sqlite_url(str(Path(tempfile.mkdtemp(prefix="coc-ingest-")) / "index.db"))
         engine = schema.make_engine(url)
         schema.drop_all(engine)
-        follower = Follower(engine, RawRpc(anvil.url), contracts, start_block, abis=contract_abis(), max_range=args.range)
+        follower = Follower(engine, SyncRpc(anvil.url), contracts, start_block, abis=contract_abis(), max_range=args.range)
         t0 = time.perf_counter()
         indexed = follower.sync_once()
         idx_s = time.perf_counter() - t0

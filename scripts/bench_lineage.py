@@ -52,9 +52,9 @@ from node_api.core.compile import compile_contracts  # noqa: E402
 from node_api.core.config import Settings  # noqa: E402
 from node_api.core.deploy import SHORT_NAMES, deploy_all  # noqa: E402
 from node_api.index import lineage, queries, schema  # noqa: E402
-from node_api.index.abi import abi_type, build_decoders, topic0  # noqa: E402
+from node_api.core.abi import abi_type, build_decoders, topic0  # noqa: E402
 from node_api.index.follower import Follower, contract_abis  # noqa: E402
-from node_api.index.rpc import RawRpc  # noqa: E402
+from node_api.core.rpc import SyncRpc  # noqa: E402
 from testkit.sandbox import DAY, SEGREGATED, Contracts, Sandbox, World, build_world, h  # noqa: E402
 
 Account.enable_unaudited_hdwallet_features()
@@ -248,7 +248,7 @@ def origins_taken(body: bytes) -> dict[int, float]:
 def replay_lineage(url: str, ledger: str, start_block: int, batch_id: int, decode: str, abi: list[dict]) -> dict[str, Any]:
     """The lineage without an index: every BatchCreated/OriginRecorded log of the ledger from the
     deployment block, decoded, then the parents walked in memory with the same attribution."""
-    rpc = RawRpc(url)
+    rpc = SyncRpc(url)
     head = rpc.block_number()
     created = next(i for i in abi if i.get("type") == "event" and i["name"] == "BatchCreated")
     recorded = next(i for i in abi if i.get("type") == "event" and i["name"] == "OriginRecorded")
@@ -329,7 +329,7 @@ def main(argv: list[str] | None = None) -> int:
         builder = LedgerBuilder(world, sender)
         engine = schema.make_engine(url)
         schema.drop_all(engine)
-        follower = Follower(engine, RawRpc(anvil.url), contracts, start_block, abis=contract_abis(), max_range=5_000)
+        follower = Follower(engine, SyncRpc(anvil.url), contracts, start_block, abis=contract_abis(), max_range=5_000)
         client = route_client(engine)
 
         def answer_ms(batch_id: int, label: str) -> tuple[float, bytes]:

@@ -100,3 +100,30 @@ def test_ensure_deployed_writes_and_reuses_record(w3, accounts, standin_artifact
     first.path.write_text(json.dumps(record))
     third = ensure_deployed(w3, settings, standin_artifacts)
     assert not third.reused and third.contracts != first.contracts
+
+
+#: The stand-ins with BatchLedger calling an external library function (a linked library, as a
+#: rules library moved out of BatchLedger for size would be).
+LINKED = STANDINS.replace(
+    """    function link() external { require(certificates == address(0), "linked"); certificates = registry.certificateRegistry(); }
+}""",
+    """    function link() external { require(certificates == address(0), "linked"); certificates = registry.certificateRegistry(); }
+    function rule(uint256 x) external pure returns (uint256) { return Rules.twice(x); }
+}
+
+library Rules {
+    function twice(uint256 x) external pure returns (uint256) { return 2 * x; }
+}""",
+)
+
+
+def test_deploy_all_links_external_libraries(w3, accounts, chain_snapshot, tmp_path_factory) -> None:
+    assert LINKED != STANDINS
+    src = tmp_path_factory.mktemp("linked") / "Linked.sol"
+    src.write_text(LINKED)
+    arts = compile_contracts(sources=[src], build_dir=src.parent / "build")
+    assert arts["BatchLedger"]["linkReferences"], "the stand-in must need linking"
+    addrs = deploy_all(w3, accounts[0], arts)
+    assert set(addrs) == set(CONTRACT_ORDER)  # the library is not a contract of the record
+    ledger = w3.eth.contract(address=addrs["BatchLedger"], abi=arts["BatchLedger"]["abi"])
+    assert ledger.functions.rule(21).call() == 42

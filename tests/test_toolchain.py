@@ -18,7 +18,8 @@ from helpers import events, expect_revert, tx
 from node_api.core import toolchain
 from node_api.core.anvil import EmbeddedAnvil, free_port
 from node_api.core.chain import call_revert, connect, deploy_contract
-from node_api.core.compile import compile_contracts, decode_revert
+from node_api.core.abi import decode_revert
+from node_api.core.compile import compile_contracts
 from node_api.core.config import Settings
 
 REPO = toolchain.REPO_ROOT

@@ -12,7 +12,6 @@ a contract that would not deploy on a production chain does not deploy here eith
 from __future__ import annotations
 
 import ctypes
-import json
 import os
 import signal
 import socket
@@ -20,14 +19,13 @@ import subprocess
 import sys
 import tempfile
 import time
-import urllib.error
-import urllib.request
 from pathlib import Path
 from types import TracebackType
 from typing import IO
 
 from . import toolchain
 from .config import Settings
+from .rpc import ChainUnavailable, RpcError, SyncRpc
 
 #: Anvil's built-in dev mnemonic (the default when --mnemonic is not given).
 ANVIL_MNEMONIC = "test test test test test test test test test test test junk"
@@ -51,14 +49,13 @@ def port_in_use(host: str, port: int) -> bool:
 
 
 def rpc_call(url: str, method: str, params: list | None = None, timeout: float = 2.0) -> object:
-    """Minimal JSON-RPC call with the standard library (no web3 needed to probe readiness)."""
-    body = json.dumps({"jsonrpc": "2.0", "id": 1, "method": method, "params": params or []}).encode()
-    req = urllib.request.Request(url, data=body, headers={"Content-Type": "application/json"})
-    with urllib.request.urlopen(req, timeout=timeout) as resp:
-        reply = json.loads(resp.read())
-    if "error" in reply:
-        raise AnvilError(f"{method}: {reply['error']}")
-    return reply.get("result")
+    """One JSON-RPC call, no retries (probing readiness, test controls such as ``evm_mine``).
+    A JSON-RPC error is raised as AnvilError, an unreachable endpoint as ChainUnavailable."""
+    with SyncRpc(url, timeout=timeout, retries=0) as rpc:
+        try:
+            return rpc.call(method, params)
+        except RpcError as exc:
+            raise AnvilError(f"{method}: {exc}") from None
 
 
 def _die_with_parent() -> None:
@@ -177,7 +174,7 @@ class EmbeddedAnvil:
             try:
                 rpc_call(self.url, "eth_chainId", timeout=1.0)
                 return
-            except (OSError, urllib.error.URLError, AnvilError):
+            except (OSError, ChainUnavailable, AnvilError):
                 time.sleep(0.05)
         self.stop()
         raise AnvilError(f"anvil did not answer JSON-RPC at {self.url} within {timeout:.0f}s")

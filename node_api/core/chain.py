@@ -1,9 +1,13 @@
 """web3 connection and transaction helpers: sign locally, send raw, decode reverts.
 
+Used by the deploy step (``deploy.ensure_deployed``), the scripts and the tests; the node's runtime
+talks to the chain through :mod:`node_api.core.rpc` only. Why web3 here: its contract objects build
+constructor and call transactions from an ABI in one line, which is all the deploy step needs.
+
 Why sign locally (eth-account; coincurve makes it ~10x faster): a permissioned production chain
 (Besu/QBFT) holds no keys for us, so we never rely on ``eth_sendTransaction`` / node-managed
 accounts, even on Anvil. Why decode reverts ourselves: contracts revert with custom errors, also
-bubbled up from called contracts; ``compile.decode_revert`` knows every artifact's errors.
+bubbled up from called contracts; ``abi.decode_revert`` knows every artifact's errors.
 """
 
 from __future__ import annotations
@@ -18,7 +22,7 @@ from web3.exceptions import ContractLogicError
 from web3.middleware import ExtraDataToPOAMiddleware
 from web3.types import TxReceipt
 
-from .compile import decode_revert
+from .abi import decode_revert
 from .config import Settings
 
 #: Per-Web3 options set by connect(); read by send_tx (a Web3 object tolerates extra attributes).

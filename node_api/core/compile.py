@@ -1,27 +1,28 @@
-"""Compile ``contracts/**/*.sol`` with solc-js (through py-solc-x) and cache the artifacts.
+"""Compile ``contracts/**/*.sol`` with solc-js (through py-solc-x): the build step, not the node's.
 
-Why a cache: solc-js is solc compiled to WebAssembly, so a full compile takes many seconds; the
-node, the scripts and every test session need the artifacts. The cache key is a hash of every
-source file, the compiler settings, the solc version and the OpenZeppelin version.
+Two users: ``make artifacts`` (``python -m node_api.core.compile``) writes the artifacts the node
+ships with (``node_api/artifacts/``, see :mod:`node_api.core.artifacts`), and the tests, which also
+compile test-only contracts. The node itself never compiles.
 
-Also here: decoding of revert data (``Error(string)``, ``Panic(uint256)`` and custom errors) over
-the ABIs of *all* artifacts, so an error bubbled up from a called contract is named correctly.
+Why a cache (``build/contracts``): solc-js is solc compiled to WebAssembly, so a full compile takes
+many seconds. The cache key is a hash of every source file, the compiler settings, the solc version
+and the OpenZeppelin version.
 """
 
 from __future__ import annotations
 
+import argparse
 import hashlib
 import json
 import logging
+import sys
 from collections.abc import Iterable, Mapping
-from functools import lru_cache
 from pathlib import Path
-from typing import Any, TypedDict
-
-from eth_abi import decode as abi_decode
-from eth_utils import keccak, to_checksum_address
+from typing import Any
 
 from . import toolchain
+from .abi import register_errors
+from .artifacts import ARTIFACTS_DIR, MANIFEST_NAME, Artifact, read_manifest
 
 log = logging.getLogger(__name__)
 
@@ -29,26 +30,29 @@ CONTRACTS_DIR: Path = toolchain.REPO_ROOT / "contracts"
 BUILD_DIR: Path = toolchain.REPO_ROOT / "build" / "contracts"
 HASH_FILE_NAME = ".sources-hash"
 
-#: Compiler settings; part of the cache key. EVM "cancun" matches Anvil's default hardfork and
-#: current permissioned chains (Besu). Optimizer runs 200 = solc's default trade-off.
+#: Test-only contracts: compiled by the tests, never built into the shipped artifacts.
+TEST_CONTRACTS_DIR: Path = CONTRACTS_DIR / "test"
+
+#: The EVM version of the default target. "cancun" matches Anvil's default hardfork and current
+#: permissioned chains (Besu).
+DEFAULT_EVM_VERSION = "cancun"
+
+#: Compiler settings of the default target; part of the cache key and of the artifacts' manifest.
+#: Optimizer runs 200 = solc's default trade-off.
 COMPILER_SETTINGS: dict[str, Any] = {
     "optimizer": {"enabled": True, "runs": 200},
-    "evmVersion": "cancun",
+    "evmVersion": DEFAULT_EVM_VERSION,
     "remappings": ["@openzeppelin/=node_modules/@openzeppelin/"],
     "outputSelection": {
-        "*": {"*": ["abi", "evm.bytecode.object", "evm.deployedBytecode.object"]},
+        "*": {"*": ["abi", "evm.bytecode.object", "evm.bytecode.linkReferences",
+                    "evm.deployedBytecode.object", "evm.deployedBytecode.linkReferences"]},
     },
 }
 
 
-class Artifact(TypedDict):
-    """One compiled contract: ``bytecode``/``deployedBytecode`` are 0x-prefixed hex."""
-
-    contractName: str
-    sourceName: str
-    abi: list[dict[str, Any]]
-    bytecode: str
-    deployedBytecode: str
+def compiler_settings(evm_version: str | None = None) -> dict[str, Any]:
+    """The settings of one target: the default settings with its ``evmVersion``."""
+    return {**COMPILER_SETTINGS, "evmVersion": evm_version or DEFAULT_EVM_VERSION}
 
 
 class CompileError(RuntimeError):
@@ -78,13 +82,19 @@ def _openzeppelin_version() -> str:
     return json.loads(pkg.read_text())["version"] if pkg.exists() else "missing"
 
 
-def sources_hash(sources: Iterable[Path]) -> str:
+def deployable_sources(contracts_dir: Path = CONTRACTS_DIR) -> list[Path]:
+    """The sources built into the shipped artifacts: every ``.sol`` except ``contracts/test/``."""
+    test_dir = contracts_dir / "test"
+    return [p for p in find_sources(contracts_dir) if test_dir not in p.parents]
+
+
+def sources_hash(sources: Iterable[Path], settings: Mapping[str, Any] | None = None) -> str:
     """Cache key over source names + contents, compiler settings and tool versions."""
     h = hashlib.sha256()
     meta = {
         "solc": toolchain.SOLC_VERSION,
         "openzeppelin": _openzeppelin_version(),
-        "settings": COMPILER_SETTINGS,
+        "settings": settings if settings is not None else COMPILER_SETTINGS,
     }
     h.update(json.dumps(meta, sort_keys=True).encode())
     for path in sources:
@@ -115,10 +125,12 @@ def compile_contracts(
     *,
     sources: Iterable[Path] | None = None,
     build_dir: Path | None = None,
+    evm_version: str | None = None,
 ) -> dict[str, Artifact]:
     """Compile (or load cached) artifacts, keyed by contract name.
 
-    ``sources`` defaults to every ``contracts/**/*.sol``; ``build_dir`` to ``build/contracts``.
+    ``sources`` defaults to every ``contracts/**/*.sol``; ``build_dir`` to ``build/contracts``
+    (``build/contracts-<evm>`` for another EVM version than the default).
     Artifacts are returned for contracts defined in ``sources`` only (not OpenZeppelin's), which
     includes interfaces/abstract contracts (empty bytecode). Raises ``CompileError`` on failure.
     """
@@ -127,8 +139,13 @@ def compile_contracts(
     src_list = sorted(Path(p).resolve() for p in (sources if sources is not None else find_sources()))
     if not src_list:
         raise CompileError([f"no .sol sources found under {CONTRACTS_DIR}"])
-    out_dir = build_dir or BUILD_DIR
-    digest = sources_hash(src_list)
+    settings = compiler_settings(evm_version)
+    if build_dir is not None:
+        out_dir = build_dir
+    else:
+        out_dir = BUILD_DIR if settings["evmVersion"] == DEFAULT_EVM_VERSION else BUILD_DIR.with_name(
+            f"contracts-{settings['evmVersion']}")
+    digest = sources_hash(src_list, settings)
     if not force and (cached := _load_cached(out_dir, digest)) is not None:
         register_errors(cached)
         return cached
@@ -137,7 +154,7 @@ def compile_contracts(
     input_json = {
         "language": "Solidity",
         "sources": {name: {"content": p.read_text()} for name, p in own.items()},
-        "settings": COMPILER_SETTINGS,
+        "settings": settings,
     }
     toolchain.register_solc()
     try:
@@ -171,6 +188,8 @@ def compile_contracts(
                 abi=data["abi"],
                 bytecode="0x" + data["evm"]["bytecode"]["object"],
                 deployedBytecode="0x" + data["evm"]["deployedBytecode"]["object"],
+                linkReferences=data["evm"]["bytecode"].get("linkReferences") or {},
+                deployedLinkReferences=data["evm"]["deployedBytecode"].get("linkReferences") or {},
             )
 
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -181,131 +200,81 @@ def compile_contracts(
     (out_dir / ".index.json").write_text(json.dumps(sorted(artifacts)))
     # Written last: a crash mid-write leaves no matching hash, so the next run recompiles.
     (out_dir / HASH_FILE_NAME).write_text(digest + "\n")
-    _error_selectors_cached.cache_clear()
     register_errors(artifacts)
     return artifacts
 
 
-def load_artifacts(build_dir: Path | None = None) -> dict[str, Artifact]:
-    """Artifacts currently in ``build_dir`` (no compile); empty if none."""
-    out_dir = build_dir or BUILD_DIR
-    return {p.stem: json.loads(p.read_text()) for p in sorted(out_dir.glob("*.json")) if not p.name.startswith(".")}
+# ---------------------------------------------------------------------------- shipped artifacts
+# Only what the node needs of each contract, so the committed files stay small and stable.
+ARTIFACT_FIELDS = ("contractName", "sourceName", "abi", "bytecode", "deployedBytecode",
+                   "linkReferences", "deployedLinkReferences")
 
 
-# ---------------------------------------------------------------------------- revert decoding
-
-def _abi_type(param: Mapping[str, Any]) -> str:
-    """Canonical ABI type string; expands tuples (structs) recursively."""
-    t: str = param["type"]
-    if t.startswith("tuple"):
-        inner = ",".join(_abi_type(c) for c in param.get("components", []))
-        return f"({inner}){t[len('tuple'):]}"
-    return t
+def shipped(artifacts: Mapping[str, Artifact]) -> dict[str, Artifact]:
+    """The artifacts worth shipping: contracts with bytecode (deployable contracts and libraries;
+    interfaces and abstract contracts are folded into them through inheritance)."""
+    return {n: Artifact(**{k: a.get(k, {}) for k in ARTIFACT_FIELDS})  # type: ignore[typeddict-item]
+            for n, a in sorted(artifacts.items()) if len(a["bytecode"]) > 2}
 
 
-class ErrorInfo(TypedDict):
-    contract: str
-    name: str
-    types: list[str]
-    names: list[str]
+def build_manifest(targets: Mapping[str, Mapping[str, Artifact]], default: str) -> dict[str, Any]:
+    sources = deployable_sources()
+    return {
+        "compiler": {"solc": toolchain.SOLC_VERSION, "openzeppelin": _openzeppelin_version()},
+        "sources": {"files": [_source_name(p) for p in sources], "hash": sources_hash(sources, {})},
+        "default": default,
+        "targets": {
+            t: {"settings": compiler_settings(t), "contracts": sorted(arts)} for t, arts in sorted(targets.items())
+        },
+    }
 
 
-def all_abis(artifacts: Mapping[str, Artifact] | None = None) -> dict[str, list[dict[str, Any]]]:
-    """Contract name -> ABI, over the given artifacts or everything in ``build/contracts``."""
-    arts = artifacts if artifacts is not None else load_artifacts()
-    return {name: a["abi"] for name, a in arts.items()}
+def build_target(evm_version: str, *, force: bool = False) -> dict[str, Artifact]:
+    """Compile the deployable sources for one target and keep what ships. Cached in
+    ``build/artifacts-<target>``, apart from the tests' cache of every source."""
+    return shipped(compile_contracts(force, sources=deployable_sources(), evm_version=evm_version,
+                                     build_dir=BUILD_DIR.with_name(f"artifacts-{evm_version}")))
 
 
-#: Errors of artifacts compiled/loaded in this process (any build_dir), so decode_revert knows
-#: them even when they are not in build/contracts (e.g. a test compiling into a temp dir).
-_REGISTERED: dict[str, ErrorInfo] = {}
+def configured_targets(directory: Path = ARTIFACTS_DIR) -> list[str]:
+    """The targets the committed manifest lists (the default target alone if there is none yet)."""
+    try:
+        return list(read_manifest(directory)["targets"])
+    except Exception:  # noqa: BLE001 - no or unreadable manifest: start from the default
+        return [DEFAULT_EVM_VERSION]
 
 
-def register_errors(artifacts: Mapping[str, Artifact]) -> None:
-    """Add the custom errors of ``artifacts`` to the default decoding table."""
-    for sel, info in _build_error_selectors(all_abis(artifacts)).items():
-        _REGISTERED.setdefault(sel, info)
+def write_artifacts(evm_versions: Iterable[str] | None = None, directory: Path = ARTIFACTS_DIR) -> dict[str, Any]:
+    """``make artifacts``: build every target and (re)write ``directory``; returns the manifest."""
+    versions = list(dict.fromkeys(evm_versions or configured_targets(directory)))
+    targets = {v: build_target(v) for v in versions}
+    default = DEFAULT_EVM_VERSION if DEFAULT_EVM_VERSION in targets else versions[0]
+    manifest = build_manifest(targets, default)
+    directory.mkdir(parents=True, exist_ok=True)
+    for old in directory.glob("*/*.json"):
+        old.unlink()
+    for target, arts in targets.items():
+        (directory / target).mkdir(exist_ok=True)
+        for name, art in arts.items():
+            (directory / target / f"{name}.json").write_text(json.dumps(art, indent=1, sort_keys=True) + "\n")
+    (directory / MANIFEST_NAME).write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")
+    return manifest
 
 
-def error_selectors(artifacts: Mapping[str, Artifact] | None = None) -> dict[str, ErrorInfo]:
-    """Map ``"0x" + 4-byte selector hex`` -> error info, over every artifact's custom errors.
-
-    Without ``artifacts``: everything in ``build/contracts`` (cached until the next
-    ``compile_contracts``) plus everything compiled or loaded in this process. Identical error
-    declarations in several contracts share a selector and collapse to one entry.
-    """
-    if artifacts is None:
-        return {**_REGISTERED, **_error_selectors_cached()}
-    return _build_error_selectors(all_abis(artifacts))
-
-
-@lru_cache(maxsize=1)
-def _error_selectors_cached() -> dict[str, ErrorInfo]:
-    return _build_error_selectors(all_abis())
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m node_api.core.compile",
+                                 description="Build the contracts into node_api/artifacts (make artifacts).")
+    ap.add_argument("--evm-version", action="append", dest="evm_versions", metavar="EVM",
+                    help="a target to build (repeatable); default: the targets of the current manifest")
+    args = ap.parse_args(argv)
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    manifest = write_artifacts(args.evm_versions)
+    for target, spec in manifest["targets"].items():
+        print(f"{ARTIFACTS_DIR.relative_to(toolchain.REPO_ROOT)}/{target}: {', '.join(spec['contracts'])}")
+    return 0
 
 
-def _build_error_selectors(abis: Mapping[str, list[dict[str, Any]]]) -> dict[str, ErrorInfo]:
-    out: dict[str, ErrorInfo] = {}
-    for contract, abi in abis.items():
-        for item in abi:
-            if item.get("type") != "error":
-                continue
-            types = [_abi_type(i) for i in item.get("inputs", [])]
-            sig = f"{item['name']}({','.join(types)})"
-            sel = "0x" + keccak(text=sig)[:4].hex()
-            out.setdefault(
-                sel,
-                ErrorInfo(
-                    contract=contract,
-                    name=item["name"],
-                    types=types,
-                    names=[i.get("name") or f"arg{n}" for n, i in enumerate(item.get("inputs", []))],
-                ),
-            )
-    return out
+if __name__ == "__main__":
+    sys.exit(main())
 
 
-ERROR_STRING_SELECTOR = "0x08c379a0"  # Error(string)
-PANIC_SELECTOR = "0x4e487b71"  # Panic(uint256)
-
-
-def decode_revert(
-    data: bytes | str | None, selectors: Mapping[str, ErrorInfo] | None = None
-) -> tuple[str, dict[str, Any]]:
-    """Decode revert data into ``(error_name, {arg_name: value})``.
-
-    - empty data (``revert()``, failed ``require`` without message, out of gas): ``("", {})``
-    - ``Error(string)``: ``("Error", {"message": str})``
-    - ``Panic(uint256)``: ``("Panic", {"code": int})`` (0x11 overflow, 0x12 div by zero, ...)
-    - custom error known to any artifact: ``(name, {...})``, unnamed params as ``arg<N>``
-    - unknown selector: ``("<unknown 0x12345678>", {"data": "0x..."})``
-    """
-    if data is None:
-        return "", {}
-    if isinstance(data, str):
-        data = bytes.fromhex(data[2:] if data.startswith("0x") else data)
-    data = bytes(data)
-    if len(data) < 4:
-        return "", {}
-    sel, body = "0x" + data[:4].hex(), data[4:]
-    if sel == ERROR_STRING_SELECTOR:
-        return "Error", {"message": abi_decode(["string"], body)[0]}
-    if sel == PANIC_SELECTOR:
-        return "Panic", {"code": abi_decode(["uint256"], body)[0]}
-    table = selectors if selectors is not None else error_selectors()
-    info = table.get(sel)
-    if info is None:
-        return f"<unknown {sel}>", {"data": "0x" + data.hex()}
-    values = abi_decode(info["types"], body)
-    return info["name"], {n: _checksum(t, v) for n, t, v in zip(info["names"], info["types"], values)}
-
-
-def _checksum(abi_type: str, value: Any) -> Any:
-    """eth_abi returns lowercase addresses; checksum them so they compare equal to
-    ``account.address`` / web3 contract addresses (also inside address arrays)."""
-    if abi_type == "address":
-        return to_checksum_address(value)
-    if abi_type.startswith("address[") and isinstance(value, (list, tuple)):
-        inner = abi_type[: abi_type.rindex("[")]
-        return type(value)(_checksum(inner, v) for v in value)
-    return value

@@ -93,6 +93,23 @@ class Settings(BaseSettings):
     rebroadcast_after: float = 10.0
     #: Load the demo scenario once at start (``make run DEMO=1`` sets ``COC_DEMO=1``).
     demo: bool = False
+    #: Which build of the contracts the node deploys and decodes with: a target (EVM version) of
+    #: ``node_api/artifacts/manifest.json``; None = the manifest's default ("cancun").
+    evm_version: str | None = None
+
+    # ------------------------------------------------------------------ the provenance index
+    #: SQLAlchemy URL of the index. None = ``database_url`` (the index's tables are prefixed
+    #: ``idx_``, so they can share the node's PostgreSQL database), else ``<data_dir>/index.db``.
+    index_database_url: str | None = None
+    #: Blocks the index stays behind the head. None = ``confirmations`` (0 on instant finality).
+    index_confirmations: int | None = Field(default=None, ge=0)
+    #: Most blocks per eth_getLogs; halved automatically while the chain answers "too large".
+    index_max_range: int = Field(default=2000, ge=1)
+    #: Seconds between polls of the chain head.
+    index_poll_interval: float = Field(default=1.0, gt=0)
+    #: Link template of a transaction on the explorer page, e.g. ``https://explorer.example/tx/{tx}``.
+    #: None = this node's own ``/provenance/tx/{tx}``.
+    explorer_tx_url: str | None = None
 
     @property
     def embedded_rpc_url(self) -> str:

@@ -15,6 +15,11 @@ its constructor needs exists, keeping the order above otherwise.
 
 The record ``<data_dir>/deployments/<chainId>.json`` lets ``make run`` reuse a deployment across
 restarts of the (persistent) embedded Anvil, or on an external chain.
+
+The contracts come from the built artifacts (``node_api/artifacts``, :mod:`node_api.core.artifacts`);
+nothing here compiles. A node starts with :func:`deployment_for`: the record is checked with the
+node's JSON-RPC client, and only a new deployment goes through web3 (its contract objects build the
+constructor transactions).
 """
 
 from __future__ import annotations
@@ -29,9 +34,11 @@ from eth_account import Account
 from eth_account.signers.local import LocalAccount
 from web3 import Web3
 
-from .chain import send_tx
-from .compile import Artifact, compile_contracts, find_sources, sources_hash
+from ..domain import CONTRACTS
+from .artifacts import Artifact, load_artifacts, read_manifest
+from .chain import connect, send_tx
 from .config import Settings
+from .rpc import SyncRpc
 
 log = logging.getLogger(__name__)
 
@@ -47,14 +54,8 @@ FORWARDER_NAME = "CocForwarder"  # EIP-712 domain name of the ERC2771Forwarder
 #: Contracts whose zero-argument ``link()`` is called after ``linkContracts``, in this order.
 LINK_ORDER: tuple[str, ...] = ("MassBalance", "BatchLedger", "CertificateRegistry")
 
-#: Short names used by tests and the node (``deployed.registry`` etc.).
-SHORT_NAMES: dict[str, str] = {
-    "ParticipantRegistry": "registry",
-    "CocForwarder": "forwarder",
-    "MassBalance": "mass_balance",
-    "BatchLedger": "ledger",
-    "CertificateRegistry": "certificates",
-}
+#: Short names used by tests and the node (``deployed.registry`` etc.): the domain table's.
+SHORT_NAMES: dict[str, str] = CONTRACTS
 
 
 class DeployError(RuntimeError):
@@ -108,26 +109,60 @@ def _needs(params: list[dict[str, Any]]) -> set[str]:
     return {r for r in map(_role_of_param, params) if r not in ("admin", "name")}
 
 
+def link_bytecode(bytecode: str, link_references: Mapping[str, Mapping[str, list[Mapping[str, int]]]],
+                  libraries: Mapping[str, str]) -> str:
+    """``bytecode`` with each library placeholder (solc's ``__$<hash>$__``) replaced by the library's
+    address; ``link_references`` as solc gives them: ``{source: {library: [{start, length}]}}``."""
+    code = bytecode[2:] if bytecode.startswith("0x") else bytecode
+    for libs in link_references.values():
+        for lib, refs in libs.items():
+            address = libraries[lib][2:].lower()
+            for ref in refs:
+                start = 2 * int(ref["start"])
+                code = code[:start] + address + code[start + 2 * int(ref["length"]):]
+    return "0x" + code
+
+
+def _deploy_libraries(w3: Web3, deployer: LocalAccount, arts: Mapping[str, Artifact], name: str,
+                      libraries: dict[str, str]) -> str:
+    """The bytecode of ``name`` linked against its external libraries, deploying each library once
+    (and the libraries it links against first). Libraries are not in the deployment record."""
+    refs = arts[name].get("linkReferences") or {}
+    for lib in sorted({lib for libs in refs.values() for lib in libs}):
+        if lib not in libraries:
+            if lib not in arts:
+                raise DeployError(f"{name} links against library {lib}, which has no artifact")
+            code = _deploy_libraries(w3, deployer, arts, lib, libraries)
+            receipt = send_tx(w3, w3.eth.contract(abi=arts[lib]["abi"], bytecode=code).constructor(), deployer)
+            libraries[lib] = Web3.to_checksum_address(receipt["contractAddress"])
+            log.info("deployed library %s at %s", lib, libraries[lib])
+    return link_bytecode(arts[name]["bytecode"], refs, libraries)
+
+
 def deploy_all(
     w3: Web3,
     deployer: LocalAccount,
     artifacts: Mapping[str, Artifact] | None = None,
 ) -> dict[str, str]:
-    """Deploy and wire all ledger contracts; returns ``{contract name: checksum address}``."""
-    arts = artifacts if artifacts is not None else compile_contracts()
+    """Deploy and wire all ledger contracts; returns ``{contract name: checksum address}``.
+
+    ``artifacts`` default to the built artifacts the node ships with (``load_artifacts()``)."""
+    arts = artifacts if artifacts is not None else load_artifacts()
     missing = [n for n in CONTRACT_ORDER if n not in arts or len(arts[n]["bytecode"]) <= 2]
     if missing:
         raise DeployError(f"no deployable artifact for {missing} (compiled: {sorted(arts)})")
 
     ctor_params = {n: _inputs(arts[n]["abi"], "constructor") or [] for n in CONTRACT_ORDER}
     addresses: dict[str, str] = {}
+    libraries: dict[str, str] = {}
     pending = list(CONTRACT_ORDER)
     while pending:
         ready = next((n for n in pending if _needs(ctor_params[n]) <= addresses.keys()), None)
         if ready is None:
             raise DeployError(f"constructor dependency cycle among {pending}")
         pending.remove(ready)
-        factory = w3.eth.contract(abi=arts[ready]["abi"], bytecode=arts[ready]["bytecode"])
+        bytecode = _deploy_libraries(w3, deployer, arts, ready, libraries)
+        factory = w3.eth.contract(abi=arts[ready]["abi"], bytecode=bytecode)
         args = _resolve_args(ctor_params[ready], deployer, addresses)
         receipt = send_tx(w3, factory.constructor(*args), deployer)
         addresses[ready] = Web3.to_checksum_address(receipt["contractAddress"])
@@ -170,8 +205,8 @@ def deployment_file(settings: Settings, chain_id: int) -> Path:
     return settings.deployments_dir / f"{chain_id}.json"
 
 
-def load_deployment(w3: Web3, path: Path) -> Deployment | None:
-    """The record at ``path`` if it exists and every address has code on ``w3``'s chain."""
+def load_deployment(rpc: SyncRpc, path: Path) -> Deployment | None:
+    """The record at ``path`` if it exists and every address has code on ``rpc``'s chain."""
     if not path.exists():
         return None
     data = json.loads(path.read_text())
@@ -184,9 +219,9 @@ def load_deployment(w3: Web3, path: Path) -> Deployment | None:
         path=path,
         reused=True,
     )
-    if dep.chain_id != w3.eth.chain_id:
+    if dep.chain_id != rpc.chain_id():
         return None
-    if any(len(w3.eth.get_code(Web3.to_checksum_address(a))) == 0 for a in dep.contracts.values()):
+    if any(len(rpc.get_code(Web3.to_checksum_address(a))) == 0 for a in dep.contracts.values()):
         log.warning("deployment record %s has addresses without code (chain reset?): redeploying", path)
         return None
     if set(dep.contracts) != set(CONTRACT_ORDER):
@@ -205,25 +240,20 @@ def ensure_deployed(
     and write it. ``Deployment.reused`` tells which happened."""
     chain_id = w3.eth.chain_id
     path = deployment_file(settings, chain_id)
-    current_hash = sources_hash(find_sources())
-    existing = load_deployment(w3, path)
+    with SyncRpc(w3.provider.endpoint_uri) as rpc:  # type: ignore[attr-defined]
+        existing = load_deployment(rpc, path)
     if existing is not None:
-        if existing.sources_hash and existing.sources_hash != current_hash:
-            log.warning(
-                "contracts changed since the deployment in %s; still reusing it "
-                "(delete the file, or `make clean`, to redeploy)", path
-            )
-        return existing
+        return _warn_if_stale(existing)
 
     acct = deployer or Account.from_key(settings.deployer_key)
     start_block = w3.eth.block_number + 1
-    addresses = deploy_all(w3, acct, artifacts)
+    addresses = deploy_all(w3, acct, artifacts if artifacts is not None else load_artifacts(settings.evm_version))
     dep = Deployment(
         chain_id=chain_id,
         contracts=addresses,
         deployer=acct.address,
         block_number=start_block,
-        sources_hash=current_hash,
+        sources_hash=_current_sources_hash(),
         path=path,
         reused=False,
     )
@@ -232,3 +262,30 @@ def ensure_deployed(
     tmp.write_text(json.dumps(dep.to_json(), indent=2) + "\n")
     tmp.replace(path)
     return dep
+
+
+def _current_sources_hash() -> str:
+    return str(read_manifest()["sources"]["hash"])
+
+
+def _warn_if_stale(dep: Deployment) -> Deployment:
+    if dep.sources_hash and dep.sources_hash != _current_sources_hash():
+        log.warning(
+            "contracts changed since the deployment in %s; still reusing it "
+            "(delete the file, or `make clean`, to redeploy)", dep.path
+        )
+    return dep
+
+
+def deployment_for(settings: Settings, artifacts: Mapping[str, Artifact] | None = None) -> Deployment:
+    """The deployment a node runs against (blocking; call it in a thread from async code).
+
+    Reuses ``<data_dir>/deployments/<chainId>.json`` when its contracts have code (read with the
+    node's JSON-RPC client, no retries: an unreachable chain raises ``ChainUnavailable`` at once);
+    else deploys ``artifacts`` (default: the built artifacts of ``settings.evm_version``) and
+    writes the record."""
+    with SyncRpc(settings.effective_rpc_url, retries=0) as rpc:
+        existing = load_deployment(rpc, deployment_file(settings, rpc.chain_id()))
+    if existing is not None:
+        return _warn_if_stale(existing)
+    return ensure_deployed(connect(settings), settings, artifacts)

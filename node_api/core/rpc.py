@@ -1,20 +1,37 @@
-"""Async JSON-RPC over HTTP, with automatic batching of concurrent calls.
+"""The node's one JSON-RPC client (over HTTP, httpx): the node, the relayer and the index follower.
 
-Why not web3.py on the hot path: web3's request pipeline (middlewares, formatters) costs more
-CPU per call than the call itself on a local chain, its ``batch_requests()`` refuses
-``eth_sendRawTransaction``, and it cannot coalesce calls made by concurrent requests. Here every
-coroutine that awaits :meth:`Rpc.call` in the same event-loop turn shares one JSON-RPC array
-(bounded by ``max_batch``), which is what lets the node keep up with many concurrent clients.
+One set of request/reply rules (errors, revert data, "range too large") and two transports:
+
+- :class:`Rpc`, async, for the node and the relayer, with automatic batching of concurrent calls.
+  Why not web3.py on the hot path: web3's request pipeline (middlewares, formatters) costs more CPU
+  per call than the call itself on a local chain, its ``batch_requests()`` refuses
+  ``eth_sendRawTransaction``, and it cannot coalesce calls made by concurrent requests. Here every
+  coroutine that awaits :meth:`Rpc.call` in the same event-loop turn shares one JSON-RPC array
+  (bounded by ``max_batch``), which is what lets the node keep up with many concurrent clients.
+- :class:`SyncRpc`, blocking, for the index follower's thread and start-up checks: ``eth_getLogs``
+  without web3's per-log decoding, transport and server errors retried with exponential backoff,
+  and a "range too large"/"too many results" answer raised as :class:`RangeTooLarge` so the
+  follower halves its range (Besu, geth and hosted nodes cap eth_getLogs by blocks or results).
+
+web3 remains only in the deploy step and the tests (:mod:`node_api.core.chain`), where its
+contract objects are the simplest way to build constructor transactions.
 """
 
 from __future__ import annotations
 
 import asyncio
 import itertools
+import logging
+import time
 from dataclasses import dataclass
 from typing import Any
 
 import httpx
+
+log = logging.getLogger(__name__)
+
+#: Phrases of the eth_getLogs refusals of geth, Besu, Erigon and hosted nodes for too wide a query.
+_TOO_LARGE_HINTS = ("too many", "range", "limit", "exceed", "query returned more than", "block range")
 
 
 class ChainUnavailable(Exception):
@@ -49,6 +66,24 @@ class RpcError(Exception):
         return None
 
 
+class RangeTooLarge(RpcError):
+    """The node refused an ``eth_getLogs`` query as too wide (blocks or results): ask for less."""
+
+
+def _request(req_id: int, method: str, params: list[Any] | None) -> dict[str, Any]:
+    return {"jsonrpc": "2.0", "id": req_id, "method": method, "params": params or []}
+
+
+def _error(e: Any, method: str | None = None) -> RpcError:
+    """The exception for a JSON-RPC error object (``RangeTooLarge`` for a refused eth_getLogs)."""
+    if not isinstance(e, dict):
+        e = {"message": str(e)}
+    code, message, data = int(e.get("code", -32603)), str(e.get("message", "")), e.get("data")
+    if method == "eth_getLogs" and any(h in message.lower() for h in _TOO_LARGE_HINTS):
+        return RangeTooLarge(code, message, data)
+    return RpcError(code, message, data)
+
+
 class Rpc:
     def __init__(self, url: str, *, max_batch: int = 200, timeout: float = 30.0, max_senders: int = 4):
         self.url = url
@@ -81,24 +116,22 @@ class Rpc:
         """One call, coalesced with the other calls made in this loop turn."""
         loop = asyncio.get_running_loop()
         fut: asyncio.Future[Any] = loop.create_future()
-        self._queue.append(({"jsonrpc": "2.0", "id": next(self._ids), "method": method, "params": params or []}, fut))
+        self._queue.append((_request(next(self._ids), method, params), fut))
         if not self._flush_scheduled:
             self._flush_scheduled = True
             loop.call_soon(self._flush)
         return await fut
 
     async def call_direct(self, method: str, params: list[Any] | None = None) -> Any:
-        reply = await self.post({"jsonrpc": "2.0", "id": next(self._ids), "method": method, "params": params or []})
-        return _result(reply)
+        reply = await self.post(_request(next(self._ids), method, params))
+        return _result(reply, method)
 
     async def batch(self, calls: list[tuple[str, list[Any]]]) -> list[Any]:
         """Results (or RpcError instances, not raised) of ``calls`` sent as JSON-RPC arrays."""
         out: list[Any] = []
         for start in range(0, len(calls), self.max_batch):
             chunk = calls[start : start + self.max_batch]
-            payload = [
-                {"jsonrpc": "2.0", "id": i, "method": m, "params": p} for i, (m, p) in enumerate(chunk)
-            ]
+            payload = [_request(i, m, p) for i, (m, p) in enumerate(chunk)]
             replies = await self.post(payload)
             by_id = {r.get("id"): r for r in replies} if isinstance(replies, list) else {}
             for i in range(len(chunk)):
@@ -106,8 +139,7 @@ class Rpc:
                 if r is None:
                     out.append(RpcError(-32603, "no reply in batch"))
                 elif "error" in r:
-                    e = r["error"]
-                    out.append(RpcError(int(e.get("code", -32603)), str(e.get("message", "")), e.get("data")))
+                    out.append(_error(r["error"], chunk[i][0]))
                 else:
                     out.append(r.get("result"))
         return out
@@ -148,13 +180,94 @@ class Rpc:
                 fut.set_exception(RpcError(-32603, "no reply"))
                 continue
             try:
-                fut.set_result(_result(r))
+                fut.set_result(_result(r, req["method"]))
             except RpcError as exc:
                 fut.set_exception(exc)
 
 
-def _result(reply: dict[str, Any]) -> Any:
+def _result(reply: dict[str, Any], method: str | None = None) -> Any:
     if "error" in reply:
-        e = reply["error"]
-        raise RpcError(int(e.get("code", -32603)), str(e.get("message", "")), e.get("data"))
+        raise _error(reply["error"], method)
     return reply.get("result")
+
+
+class SyncRpc:
+    """Blocking JSON-RPC for threads (the index follower) and start-up checks.
+
+    Transport errors, HTTP 5xx/429 and unreadable replies are retried ``retries`` times with
+    exponential backoff (from ``backoff`` seconds, at most 10 s), then raised as ChainUnavailable.
+    A JSON-RPC error is raised at once as RpcError (RangeTooLarge for a refused eth_getLogs)."""
+
+    def __init__(self, url: str, *, timeout: float = 30.0, retries: int = 5, backoff: float = 0.2):
+        self.url = url
+        self.retries = retries
+        self.backoff = backoff
+        self._client = httpx.Client(timeout=httpx.Timeout(timeout, connect=10.0))
+        self._ids = itertools.count(1)
+
+    def close(self) -> None:
+        self._client.close()
+
+    def __enter__(self) -> "SyncRpc":
+        return self
+
+    def __exit__(self, *_exc: Any) -> None:
+        self.close()
+
+    def post(self, payload: Any) -> Any:
+        delay = self.backoff
+        for attempt in range(self.retries + 1):
+            try:
+                r = self._client.post(self.url, json=payload)
+                if r.status_code >= 500 or r.status_code == 429:
+                    raise httpx.HTTPStatusError(f"HTTP {r.status_code}", request=r.request, response=r)
+                return r.json()
+            except (httpx.TransportError, httpx.HTTPStatusError, ValueError) as exc:
+                if attempt == self.retries:
+                    what = payload.get("method") if isinstance(payload, dict) else "batch"
+                    raise ChainUnavailable(f"{what}: chain did not answer at {self.url}: {exc!r}",
+                                           sent=not isinstance(exc, httpx.ConnectError)) from None
+                log.warning("RPC error (%s), retry %d/%d in %.1fs", exc, attempt + 1, self.retries, delay)
+                time.sleep(delay)
+                delay = min(delay * 2, 10.0)
+        raise AssertionError("unreachable")
+
+    def call(self, method: str, params: list[Any] | None = None) -> Any:
+        return _result(self.post(_request(next(self._ids), method, params)), method)
+
+    def batch(self, calls: list[tuple[str, list[Any]]]) -> list[Any]:
+        """Several calls in one JSON-RPC array; results in the order of ``calls`` (the first error raised)."""
+        if not calls:
+            return []
+        ids = [next(self._ids) for _ in calls]
+        replies = self.post([_request(i, m, p) for i, (m, p) in zip(ids, calls)])
+        by_id = {r.get("id"): r for r in replies} if isinstance(replies, list) else {}
+        out = []
+        for i, (m, _) in zip(ids, calls):
+            r = by_id.get(i)
+            if r is None:
+                raise RpcError(-32603, f"{m}: no reply in batch")
+            out.append(_result(r, m))
+        return out
+
+    # ------------------------------------------------------------------ conveniences
+    def block_number(self) -> int:
+        return int(self.call("eth_blockNumber"), 16)
+
+    def chain_id(self) -> int:
+        return int(self.call("eth_chainId"), 16)
+
+    def get_code(self, address: str, block: str = "latest") -> bytes:
+        return bytes.fromhex(self.call("eth_getCode", [address, block])[2:])
+
+    def get_block(self, number: int) -> dict[str, Any] | None:
+        return self.call("eth_getBlockByNumber", [hex(number), False])
+
+    def get_block_latest(self) -> dict[str, Any]:
+        return self.call("eth_getBlockByNumber", ["latest", False])
+
+    def get_logs(self, from_block: int, to_block: int, addresses: list[str], topics: list | None = None) -> list[dict]:
+        flt: dict[str, Any] = {"fromBlock": hex(from_block), "toBlock": hex(to_block), "address": addresses}
+        if topics is not None:
+            flt["topics"] = topics
+        return self.call("eth_getLogs", [flt])

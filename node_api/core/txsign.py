@@ -2,7 +2,7 @@
 
 eth-account's ``sign_transaction`` spends about 1 ms per transaction validating and converting the
 dict; RLP-encoding the nine fields ourselves and signing with coincurve takes about 0.1 ms. The
-result is byte-identical to eth-account's for the same fields (tests/node/test_fastsig.py).
+result is byte-identical to eth-account's for the same fields (tests/node/test_units.py).
 """
 
 from __future__ import annotations

@@ -21,11 +21,11 @@ from typing import Any, Mapping
 from sqlalchemy import select
 from sqlalchemy.engine import Engine
 
-from node_api.core.compile import load_artifacts
+from node_api.core.abi import EventDecoder, build_decoders, topic0
+from node_api.core.artifacts import load_artifacts
+from node_api.core.rpc import ChainUnavailable, RangeTooLarge, RpcError, SyncRpc
 
 from . import schema as t
-from .abi import EventDecoder, build_decoders, topic0
-from .rpc import RangeTooLarge, RawRpc, RpcError
 from .store import RangeWriter
 
 log = logging.getLogger(__name__)
@@ -55,7 +55,7 @@ def contracts_from_deployment(path: Path) -> tuple[dict[str, str], int]:
     return {SHORT_NAMES[k]: v for k, v in data["contracts"].items() if k in SHORT_NAMES}, int(data["block_number"])
 
 
-def discover_from_registry(rpc: RawRpc, registry: str, from_block: int = 0, abis: Mapping[str, list] | None = None) -> dict[str, str]:
+def discover_from_registry(rpc: SyncRpc, registry: str, from_block: int = 0, abis: Mapping[str, list] | None = None) -> dict[str, str]:
     """The other contracts' addresses from the registry's ``ContractsLinked`` event (events only)."""
     abis = abis or contract_abis()
     item = next(i for i in abis["registry"] if i.get("type") == "event" and i["name"] == "ContractsLinked")
@@ -110,7 +110,7 @@ class Follower:
     def __init__(
         self,
         engine: Engine,
-        rpc: RawRpc,
+        rpc: SyncRpc,
         contracts: Mapping[str, str],
         start_block: int,
         *,
@@ -225,7 +225,7 @@ class Follower:
     def _write_range(self, logs: list[dict[str, Any]], end: int) -> int:
         end_block = self.rpc.get_block(end)
         if end_block is None:
-            raise RpcError("eth_getBlockByNumber", f"block {end} not found")
+            raise RpcError(-32000, f"eth_getBlockByNumber: block {end} not found")
         times: dict[str, int] = {}
         missing = []
         for lg in logs:
@@ -277,7 +277,7 @@ class Follower:
             self.status.chain_head = int(head_block["number"], 16)
             self.status.chain_head_time = int(head_block["timestamp"], 16)
             self.status.safe_head = self.status.chain_head - self.confirmations
-        except RpcError as exc:
+        except (RpcError, ChainUnavailable) as exc:
             self.status.last_error = str(exc)
         if "last_block" in meta:
             self.status.last_indexed_block = int(meta["last_block"])

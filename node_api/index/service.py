@@ -5,7 +5,7 @@ Wiring (one line each in the app's lifespan)::
     app.state.index = start_index(settings, node.deployment)   # at startup (None if it cannot start)
     app.state.index and app.state.index.stop()                 # at shutdown
 
-Settings read (all optional, so the index works with whatever the node's Settings define):
+Settings read (fields of ``node_api.core.config.Settings``, env ``COC_<NAME>``):
   index_database_url  SQLAlchemy URL of the index; else ``database_url`` (tables are prefixed
                       ``idx_``, so they can share the node's PostgreSQL database); else the SQLite
                       file ``<data_dir>/index.db``
@@ -19,25 +19,25 @@ Settings read (all optional, so the index works with whatever the node's Setting
 from __future__ import annotations
 
 import logging
-import os
 from pathlib import Path
 from typing import Any, Mapping
 
 from sqlalchemy.engine import Engine
 
+from node_api.core.artifacts import load_artifacts
+from node_api.core.config import Settings
+from node_api.core.rpc import SyncRpc
+
 from . import schema
 from .follower import Follower, contract_abis, contracts_from_deployment
-from .rpc import RawRpc
 
 log = logging.getLogger(__name__)
 
 
-def index_database_url(settings: Any) -> str:
-    url = getattr(settings, "index_database_url", None) or os.environ.get("COC_INDEX_DATABASE_URL")
+def index_database_url(settings: Settings) -> str:
+    url = settings.index_database_url or settings.database_url
     if not url:
-        url = getattr(settings, "database_url", None)
-    if not url:
-        data_dir = Path(getattr(settings, "data_dir", "data"))
+        data_dir = Path(settings.data_dir)
         data_dir.mkdir(parents=True, exist_ok=True)
         url = schema.sqlite_url(str(data_dir / "index.db"))
     return url
@@ -66,12 +66,12 @@ class IndexService:
         tx_url: str | None = None,
     ) -> "IndexService":
         engine = schema.make_engine(database_url)
-        follower = Follower(engine, RawRpc(rpc_url), contracts, start_block, abis=contract_abis(artifacts),
+        follower = Follower(engine, SyncRpc(rpc_url), contracts, start_block, abis=contract_abis(artifacts),
                             confirmations=confirmations, max_range=max_range, poll_interval=poll_interval)
         return cls(engine, follower, tx_url=tx_url)
 
     @classmethod
-    def from_settings(cls, settings: Any, deployment: Any | None = None) -> "IndexService":
+    def from_settings(cls, settings: Settings, deployment: Any | None = None) -> "IndexService":
         """From the node's settings and its deployment (a ``node_api.core.deploy.Deployment``, or
         None: the record ``<data_dir>/deployments/<chainId>.json``)."""
         rpc_url = settings.effective_rpc_url
@@ -81,17 +81,20 @@ class IndexService:
             contracts = {SHORT_NAMES[k]: v for k, v in deployment.contracts.items() if k in SHORT_NAMES}
             start = int(deployment.block_number)
         else:
-            chain_id = RawRpc(rpc_url).chain_id()
+            with SyncRpc(rpc_url) as rpc:
+                chain_id = rpc.chain_id()
             contracts, start = contracts_from_deployment(Path(settings.deployments_dir) / f"{chain_id}.json")
         return cls.create(
             index_database_url(settings),
             rpc_url,
             contracts,
             start,
-            confirmations=int(getattr(settings, "index_confirmations", None) or getattr(settings, "confirmations", 0) or 0),
-            max_range=int(getattr(settings, "index_max_range", 2000) or 2000),
-            poll_interval=float(getattr(settings, "index_poll_interval", 1.0) or 1.0),
-            tx_url=getattr(settings, "explorer_tx_url", None),
+            confirmations=settings.index_confirmations if settings.index_confirmations is not None
+            else settings.confirmations,
+            max_range=settings.index_max_range,
+            poll_interval=settings.index_poll_interval,
+            artifacts=load_artifacts(settings.evm_version),
+            tx_url=settings.explorer_tx_url,
         )
 
     def start(self) -> "IndexService":
@@ -110,7 +113,7 @@ class IndexService:
         return {"following": True, **self.follower.lag()}
 
 
-def start_index(settings: Any, deployment: Any | None = None) -> IndexService | None:
+def start_index(settings: Settings, deployment: Any | None = None) -> IndexService | None:
     """Create the index for the node's settings and start following the chain in a thread.
 
     Never stops the node from starting: on failure it logs why and returns None (the provenance

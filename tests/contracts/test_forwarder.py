@@ -16,7 +16,7 @@ from web3.exceptions import ContractLogicError
 
 from helpers import events, expect_revert
 from node_api.core.chain import revert_data_from_exception
-from node_api.core.compile import decode_revert
+from node_api.core.abi import decode_revert
 from testkit.sandbox import DAY, MASS_BALANCE, SEGREGATED, UNCERTIFIED, h
 from node_api.signing import forward_request_typed_data, recover_typed, sign_typed
 

@@ -60,7 +60,7 @@ from hypothesis.stateful import (
 )
 
 from node_api.core.chain import ContractRevert
-from node_api.core.compile import decode_revert
+from node_api.core.abi import decode_revert
 from testkit.sandbox import Actor, World
 from node_api.signing import (
     CustodyTransfer,

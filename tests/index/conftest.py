@@ -12,7 +12,7 @@ import pytest
 
 from node_api.index import schema
 from node_api.index.follower import Follower
-from node_api.index.rpc import RawRpc
+from node_api.core.rpc import SyncRpc
 
 from scenario import Scenario, build_scenario  # noqa: E402
 
@@ -40,7 +40,7 @@ def make_follower(anvil, world_session):
     made: list[Follower] = []
 
     def make(engine, **kw) -> Follower:
-        f = Follower(engine, RawRpc(anvil.url), contracts_of(world_session), 0, **kw)
+        f = Follower(engine, SyncRpc(anvil.url), contracts_of(world_session), 0, **kw)
         made.append(f)
         return f
 
@@ -54,7 +54,7 @@ def make_follower(anvil, world_session):
 def indexed(anvil, world_session, scenario, tmp_path_factory):
     """The demo scenario indexed into SQLite once per module (read-only tests use this)."""
     engine = schema.make_engine(schema.sqlite_url(str(tmp_path_factory.mktemp("idx") / "index.db")))
-    f = Follower(engine, RawRpc(anvil.url), contracts_of(world_session), 0)
+    f = Follower(engine, SyncRpc(anvil.url), contracts_of(world_session), 0)
     f.sync_once()
     yield f
     engine.dispose()

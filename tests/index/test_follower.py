@@ -9,7 +9,7 @@ from sqlalchemy import func, select
 from helpers_index import FlakyProxy, contracts_of, fresh_engine, snapshot, wait_for
 from node_api.index import queries, schema
 from node_api.index.follower import Follower, discover_from_registry
-from node_api.index.rpc import RawRpc
+from node_api.core.rpc import SyncRpc
 from testkit.sandbox import SEGREGATED
 
 
@@ -29,7 +29,7 @@ def test_sync_indexes_every_contract_log_up_to_head(backend, tmp_path, make_foll
     engine = fresh_engine(backend, tmp_path)
     f = make_follower(engine)
     written = f.sync_once()
-    rpc = RawRpc(anvil.url)
+    rpc = SyncRpc(anvil.url)
     head = rpc.block_number()
     logs = rpc.get_logs(0, head, list(contracts_of(world_session).values()))
     assert written == len(logs) == _count(engine, schema.events)
@@ -94,7 +94,7 @@ def test_sync_waits_for_confirmations(tmp_path, make_follower, scenario, chain_s
 def test_sync_retries_rpc_errors(tmp_path, anvil, world_session, scenario, indexed):
     engine = fresh_engine("sqlite", tmp_path)
     with FlakyProxy(anvil.url, fail_first=3) as proxy:
-        f = Follower(engine, RawRpc(proxy.url, backoff=0.01), contracts_of(world_session), 0)
+        f = Follower(engine, SyncRpc(proxy.url, backoff=0.01), contracts_of(world_session), 0)
         f.sync_once()
     assert proxy.failures == 3
     assert snapshot(engine, scenario) == snapshot(indexed.engine, scenario)
@@ -103,10 +103,10 @@ def test_sync_retries_rpc_errors(tmp_path, anvil, world_session, scenario, index
 def test_sync_halves_range_when_node_refuses_it(tmp_path, anvil, world_session, scenario, indexed):
     engine = fresh_engine("sqlite", tmp_path)
     with FlakyProxy(anvil.url, max_range=16) as proxy:
-        f = Follower(engine, RawRpc(proxy.url), contracts_of(world_session), 0, max_range=1000)
+        f = Follower(engine, SyncRpc(proxy.url), contracts_of(world_session), 0, max_range=1000)
         f.sync_once()
     assert proxy.too_large >= 1
-    assert f.last_indexed() == RawRpc(anvil.url).block_number()
+    assert f.last_indexed() == SyncRpc(anvil.url).block_number()
     assert snapshot(engine, scenario) == snapshot(indexed.engine, scenario)
 
 
@@ -156,5 +156,5 @@ def test_follower_thread_follows_new_blocks(tmp_path, make_follower, scenario, c
 
 def test_discover_contracts_from_registry_events(anvil, world_session):
     expected = contracts_of(world_session)
-    found = discover_from_registry(RawRpc(anvil.url), expected["registry"])
+    found = discover_from_registry(SyncRpc(anvil.url), expected["registry"])
     assert {k: v.lower() for k, v in found.items()} == {k: v.lower() for k, v in expected.items()}

@@ -26,7 +26,7 @@ from node_api.api.routes import provenance
 from node_api.errors import ApiError
 from node_api.index import lineage, queries, schema
 from node_api.index.follower import Follower
-from node_api.index.rpc import RawRpc
+from node_api.core.rpc import SyncRpc
 from node_api.index.service import IndexService
 from testkit.sandbox import CONTROLLED_BLENDING, SEGREGATED, UNCERTIFIED
 
@@ -91,7 +91,7 @@ def chain_facts(dag, world_session):
 
 
 def _index(engine, anvil, world_session, **kw) -> Follower:
-    f = Follower(engine, RawRpc(anvil.url), contracts_of(world_session), 0, **kw)
+    f = Follower(engine, SyncRpc(anvil.url), contracts_of(world_session), 0, **kw)
     f.sync_once()
     return f
 
@@ -209,9 +209,9 @@ def test_lineage_node_facts_equal_the_batch_query(one_range, dag):
 
 def test_lineage_ingest_block_by_block_stores_identical_rows(one_range, dag, anvil, world_session, tmp_path):
     engine = schema.make_engine(schema.sqlite_url(str(tmp_path / "blocks.db")))
-    first = Follower(engine, RawRpc(anvil.url), contracts_of(world_session), 0)
+    first = Follower(engine, SyncRpc(anvil.url), contracts_of(world_session), 0)
     first.sync_once(until=dag.first_block - 1)
-    by_block = Follower(engine, RawRpc(anvil.url), contracts_of(world_session), 0, max_range=1)
+    by_block = Follower(engine, SyncRpc(anvil.url), contracts_of(world_session), 0, max_range=1)
     by_block.sync_once()  # every DAG batch in its own range: parents always read back from the database
     for table in (schema.lineage, schema.lineage_nodes):
         rows = [select(table).order_by(*table.primary_key.columns)]
@@ -267,7 +267,7 @@ def test_index_from_older_schema_is_rebuilt_from_chain(dag, anvil, world_session
         conn.execute(schema.meta.update().where(schema.meta.c.key == "schema_version").values(value="1"))
         conn.execute(schema.lineage.delete())
         conn.execute(schema.lineage_nodes.delete())
-    again = Follower(engine, RawRpc(anvil.url), contracts_of(world_session), 0)
+    again = Follower(engine, SyncRpc(anvil.url), contracts_of(world_session), 0)
     again.sync_once()
     assert again.status.rebuilds == 1 and f.status.rebuilds == 0
     for root in (dag.yarn, dag.f1):

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 from eth_account import Account
 
-from node_api import fastsig, signing
+from node_api import signing
 from node_api.core.compile import compile_contracts
 from node_api.core.txsign import TxSigner
 from node_api.errors import CONTRACT_ERRORS, contract_error
@@ -38,16 +38,16 @@ def test_fast_digests_and_recovery_match_eth_account():
     t = signing.CustodyTransfer(7, acct.address, Account.create().address, 10, 3, 2, 10**10)
     for typed, struct in [
         (signing.transfer_typed_data(31337, ledger, t), t.transfer_id()),
-        (signing.accept_typed_data(31337, ledger, t, 99), fastsig.accept_hash(t.transfer_id(), 7, 10, 99)),
-        (signing.reject_typed_data(31337, ledger, t, 99), fastsig.reject_hash(t.transfer_id(), 99)),
-        (signing.cancel_typed_data(31337, ledger, t, 99), fastsig.cancel_hash(t.transfer_id(), 99)),
+        (signing.accept_typed_data(31337, ledger, t, 99), signing.accept_hash(t.transfer_id(), 7, 10, 99)),
+        (signing.reject_typed_data(31337, ledger, t, 99), signing.reject_hash(t.transfer_id(), 99)),
+        (signing.cancel_typed_data(31337, ledger, t, 99), signing.cancel_hash(t.transfer_id(), 99)),
     ]:
-        digest = fastsig.typed_digest(fastsig.ledger_separator(31337, ledger), struct)
+        digest = signing.typed_digest(signing.ledger_separator(31337, ledger), struct)
         assert digest == signing.digest(typed)
-        assert fastsig.recover(digest, signing.sign_typed(acct.key, typed)) == acct.address
+        assert signing.recover(digest, signing.sign_typed(acct.key, typed)) == acct.address
     fwd = signing.forward_request_typed_data(31337, ledger, sender=acct.address, to=ledger, data=b"\x01\x02", nonce=4,
                                              deadline=55, gas=70_000)
-    digest = fastsig.typed_digest(fastsig.forwarder_separator(31337, ledger), fastsig.forward_hash(fwd["message"]))
+    digest = signing.typed_digest(signing.forwarder_separator(31337, ledger), signing.forward_hash(fwd["message"]))
     assert digest == signing.digest(fwd)
 
 
