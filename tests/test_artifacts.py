@@ -39,6 +39,7 @@ def test_manifest_describes_the_build(manifest: dict) -> None:
             assert (ARTIFACTS_DIR / target / f"{name}.json").exists(), STALE
 
 
+@pytest.mark.chain  # runs the compiler
 def test_committed_artifacts_match_the_sources(manifest: dict) -> None:
     """Compiles ``contracts/`` (without ``contracts/test``) per target, as ``make artifacts`` does."""
     expected = build.build_manifest({t: {n: {} for n in s["contracts"]} for t, s in manifest["targets"].items()},
@@ -90,6 +91,7 @@ def _build_package(target: Path) -> Path:
     return target
 
 
+@pytest.mark.chain  # starts Anvil
 def test_installed_package_runs_the_node_without_node_modules(tmp_path: Path) -> None:
     """``python -m node_api`` from a built package (no contracts/, no node_modules, no solc) on an
     external chain: it deploys the built artifacts and serves /info."""
