@@ -23,10 +23,10 @@ from .batch_ledger import BatchLedgerReplay
 from .certificates import CertificateReplay
 from .custody import CustodyReplay
 from .events import CONV_IN, Ev, account_key, int_ref
-from .mass_balance import Account, MassBalanceReplay, closing_of
+from .mass_balance import Account, MassBalanceReplay, balance_at, closing_of, statement_at
 from .registry import RegistryReplay
 
-__all__ = ["Account", "Ev", "Replay", "account_key", "closing_of", "int_ref"]
+__all__ = ["Account", "Ev", "Replay", "account_key", "balance_at", "closing_of", "int_ref", "statement_at"]
 
 
 class Replay(RegistryReplay, BatchLedgerReplay, CustodyReplay, MassBalanceReplay, CertificateReplay):
@@ -103,7 +103,14 @@ class Replay(RegistryReplay, BatchLedgerReplay, CustodyReplay, MassBalanceReplay
             if exp:
                 self.f.add("credits.periods", f"account {key[:10]}..: period closing(s) {[x[1] for x in exp]} expected "
                            "but never emitted", [self.accounts[key].opened])
-        # totals
+        self.check_totals()
+        for pid_, pl in self.pledges.items():
+            if pl["used"] is None:
+                self.f.add("certificates.double_attribute", f"pledge {pid_} of {pl['quantity']} taken out of the physical "
+                           "chain but not (yet) issued as certificates", [pl["ref"]], severity="info")
+
+    def check_totals(self) -> None:
+        """The totals that hold after every transaction: physical supply, holdings, certificate supply."""
         supply = sum(self.supply.values())
         if self.created - self.consumed - self.lost != supply:
             self.f.add("physical.totals", f"created {self.created} - consumed {self.consumed} - lost {self.lost} != "
@@ -125,10 +132,6 @@ class Replay(RegistryReplay, BatchLedgerReplay, CustodyReplay, MassBalanceReplay
                            f"retired {iss['retired']} + revoked {revoked}", [iss["ref"]])
             else:
                 self.f.ok("certificates.supply")
-        for pid_, pl in self.pledges.items():
-            if pl["used"] is None:
-                self.f.add("certificates.double_attribute", f"pledge {pid_} of {pl['quantity']} taken out of the physical "
-                           "chain but not (yet) issued as certificates", [pl["ref"]], severity="info")
 
     # ================================================================== helpers for reports and claims
     def holders_of(self, bid: int) -> dict[str, int]:

@@ -7,21 +7,30 @@ from collections import Counter, defaultdict
 
 from ..model import (
     CONTROLLED_BLENDING,
-    IDENTITY_PRESERVED,
     KINDS,
     MASS_BALANCE,
     MERGE,
     ORIGIN,
-    PPM,
     RELEASED,
     ROLE_BRAND,
     ROLE_SUPPLIER,
-    SEGREGATED,
     SPLIT,
     TRANSFORM,
     UNCERTIFIED,
     WARN,
     ZERO,
+)
+from ..rules import (
+    Mix,
+    certified_quantity,
+    converted_credits,
+    mix_add,
+    mix_end,
+    origin_of_new_origin,
+    origin_share_valid,
+    output_claim,
+    transform_bounds,
+    waste_to_regular,
 )
 from .events import Ev
 
@@ -195,43 +204,21 @@ class BatchLedgerReplay:
         else:
             self.f.ok("actors.eligibility")
 
-    def _mix(self, parents: list[tuple[dict, int]], model: int) -> tuple[dict, list[str]]:
-        problems = []
-        mix = {"material": parents[0][0]["material"], "origin": parents[0][0]["origin"], "characteristic": 0,
-               "certified": 0, "total": 0, "mixed": False}
+    @staticmethod
+    def _mix(parents: list[tuple[dict, int]], model: int) -> tuple[Mix, list[str]]:
+        m, problems = None, []
         for p, q in parents:
-            if p["material"] != mix["material"]:
-                problems.append(f"input {p['id']} of material {p['material']} mixed with {mix['material']}")
-            if p["origin"] != mix["origin"]:
-                mix["mixed"] = True
-            if model != UNCERTIFIED and p["model"] != UNCERTIFIED:
-                if mix["characteristic"] == 0:
-                    mix["characteristic"] = p["characteristic"]
-                elif p["characteristic"] != mix["characteristic"]:
-                    problems.append(f"input {p['id']} has characteristic {p['characteristic']}, "
-                                    f"not {mix['characteristic']}")
-            if model >= SEGREGATED and p["model"] < model:
-                problems.append(f"input {p['id']} of model {p['model']} upgraded to {model}")
-            if model == IDENTITY_PRESERVED and p["origin"] != mix["origin"]:
-                problems.append(f"identity preserved output mixes origins {mix['origin']} and {p['origin']}")
-            if p["model"] >= CONTROLLED_BLENDING:
-                mix["certified"] += q * p["share"] // PPM
-            mix["total"] += q
-        if model == CONTROLLED_BLENDING and mix["certified"] == 0:
-            problems.append("controlled blending without certified input")
-        if model == MASS_BALANCE and mix["characteristic"] == 0:
-            problems.append("mass balance output without certified input")
-        return mix, problems
+            m, found = mix_add(m, p, q, model)
+            problems += [x.text for x in found]
+        problems += [x.text for x in mix_end(m, model)]
+        return m, problems
 
     def _check_mix(self, b: dict, parents: list[tuple[dict, int]], e: Ev) -> None:
         model = b["model"]
         mix, problems = self._mix(parents, model)
-        b["mix"] = {"certified": mix["certified"], "total": mix["total"]}
-        share = PPM if model >= SEGREGATED else (mix["certified"] * PPM // mix["total"] if model == CONTROLLED_BLENDING
-                                                 else 0)
-        origin = mix["origin"] if model >= SEGREGATED and not mix["mixed"] else 0
-        characteristic = 0 if model == UNCERTIFIED else mix["characteristic"]
-        material = mix["material"]
+        b["mix"] = {"certified": mix.certified, "total": mix.total}
+        share, origin, characteristic = output_claim(mix, model)
+        material = mix.material
         if b["kind"] == TRANSFORM:
             tr = b["transform"]
             if tr is None:
@@ -241,12 +228,12 @@ class BatchLedgerReplay:
             if proc is None:
                 self.f.add("physical.yield", f"transform {b['id']} through unknown process {tr['processId']}", [e.ref()])
                 return
-            if mix["material"] != proc["input"]:
-                problems.append(f"input material {mix['material']} is not process input {proc['input']}")
+            if mix.material != proc["input"]:
+                problems.append(f"input material {mix.material} is not process input {proc['input']}")
             material = proc["output"]
             conservation = []
-            if tr["inputQuantity"] != mix["total"]:
-                conservation.append(f"recorded input {tr['inputQuantity']} != parents {mix['total']}")
+            if tr["inputQuantity"] != mix.total:
+                conservation.append(f"recorded input {tr['inputQuantity']} != parents {mix.total}")
             if tr["outputQuantity"] != b["quantity"]:
                 conservation.append(f"recorded output {tr['outputQuantity']} != batch {b['quantity']}")
             if tr["loss"] != tr["inputQuantity"] - tr["outputQuantity"]:
@@ -257,22 +244,22 @@ class BatchLedgerReplay:
             else:
                 self.f.ok("physical.conservation")
             self.lost += tr["loss"]
-            maximum = mix["total"] * proc["factor"] // PPM
-            minimum = mix["total"] * (proc["factor"] - proc["tolerance"]) // PPM
+            minimum, maximum = transform_bounds(mix.total, proc["factor"], proc["tolerance"])
             if not minimum <= b["quantity"] <= maximum or b["quantity"] == 0:
                 self.f.add("physical.yield", f"transform {b['id']} ({proc['name']}): output {b['quantity']} outside "
-                           f"[{minimum}, {maximum}] for input {mix['total']}", [tr["ref"], e.ref()],
+                           f"[{minimum}, {maximum}] for input {mix.total}", [tr["ref"], e.ref()],
                            minimum=minimum, maximum=maximum)
             else:
                 self.f.ok("physical.yield")
-            if tr["creditsConverted"] > mix["total"] or (tr["creditsConverted"] and model != MASS_BALANCE) or \
-                    tr["creditsProduced"] != tr["creditsConverted"] * proc["factor"] // PPM:
+            if tr["creditsConverted"] > mix.total or (tr["creditsConverted"] and model != MASS_BALANCE) or \
+                    tr["creditsProduced"] != converted_credits(tr["creditsConverted"], proc["factor"]) or \
+                    (tr["creditsConverted"] and waste_to_regular(self.materials, proc["input"], proc["output"])):
                 self.f.add("credits.bookings", f"transform {b['id']} converted {tr['creditsConverted']} credits into "
-                           f"{tr['creditsProduced']} (factor {proc['factor']}, input {mix['total']})", [tr["ref"]])
-            _, _, problem = self.certified_actor(b["holder"], ROLE_SUPPLIER, proc["output"], mix["characteristic"],
+                           f"{tr['creditsProduced']} (factor {proc['factor']}, input {mix.total})", [tr["ref"]])
+            _, _, problem = self.certified_actor(b["holder"], ROLE_SUPPLIER, proc["output"], mix.characteristic,
                                                  model, e.ts)
         else:
-            _, _, problem = self.certified_actor(b["holder"], ROLE_SUPPLIER, mix["material"], mix["characteristic"],
+            _, _, problem = self.certified_actor(b["holder"], ROLE_SUPPLIER, mix.material, mix.characteristic,
                                                  model, e.ts)
         self._eligible(problem, f"{KINDS[b['kind']].lower()} into batch {b['id']}", e)
         got = (b["material"], b["characteristic"], b["share"], b["origin"])
@@ -300,9 +287,7 @@ class BatchLedgerReplay:
         model, share = b["model"], b["share"]
         if (model == UNCERTIFIED) != (b["characteristic"] == 0):
             problems.append("characteristic inconsistent with model")
-        share_ok = share == PPM if model >= SEGREGATED else (0 < share <= PPM if model == CONTROLLED_BLENDING
-                                                             else share == 0)
-        if not share_ok or b["origin"] != (b["id"] if model >= CONTROLLED_BLENDING else 0):
+        if not origin_share_valid(model, share) or b["origin"] != origin_of_new_origin(model, b["id"]):
             self.f.add("physical.models", f"origin {b['id']}: share {share} / origin {b['origin']} invalid for model "
                        f"{model}", [e.ref()])
         else:
@@ -322,7 +307,7 @@ class BatchLedgerReplay:
                                 f"{b['characteristic']}, model {model}")
             elif cid != info["certificationId"]:
                 problems.append(f"recorded certification {info['certificationId']}, replay finds {cid}")
-            certified = b["quantity"] if model == MASS_BALANCE else b["quantity"] * share // PPM
+            certified = certified_quantity(model, b["quantity"], share)
             used = [c for c in self._tx_capacity if c.a["participantId"] == pid and c.a["material"] == b["material"]
                     and c.a["amount"] == certified]
             if not used:

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from collections import Counter, defaultdict
 
-from ..model import ALL_ROLES, MASS_BALANCE, PPM, RELEASED, ROLE_SUPPLIER, UNCERTIFIED, ZERO
+from ..model import ALL_ROLES, MASS_BALANCE, RELEASED, ROLE_SUPPLIER, UNCERTIFIED, ZERO
+from ..rules import pledge_mismatches, released_certified, retirement_id
 from .events import ACTIVE, Ev
 
 
@@ -13,6 +14,7 @@ class CertificateReplay:
     """State and event handlers of CertificateRegistry (one part of `Replay`)."""
 
     def _init_certificates(self) -> None:
+        self.approvals: dict[tuple[str, str], bool] = {}  # (owner, operator) -> approved for all
         self.issuances: dict[int, dict] = {}
         self.holdings: dict[tuple[str, int], int] = defaultdict(int)
         self.retirements: dict[int, dict] = {}
@@ -20,6 +22,9 @@ class CertificateReplay:
         self.evidence: dict[str, int] = {}
         self.cert_transfers: list[dict] = []
         self.cert_moves: dict[int, list[tuple[str, str, int, dict]]] = defaultdict(list)  # (from, to, units, ref)
+
+    def on_certs_ApprovalForAll(self, e: Ev) -> None:
+        self.approvals[(e.a["account"], e.a["operator"])] = e.a["approved"]
 
     def on_certs_TransferSingle(self, e: Ev) -> None:
         a = e.a
@@ -104,11 +109,8 @@ class CertificateReplay:
             else:
                 if pl["used"] is not None:
                     problems.append(f"pledge already used by certificate {pl['used']}")
-                for k_is, k_pl in (("producer", "producer"), ("material", "material"), ("characteristic", "characteristic")):
-                    if a[k_is] != pl[k_pl]:
-                        problems.append(f"{k_is} {a[k_is]} != pledge's {pl[k_pl]}")
-                if a["amount"] * a["unitSize"] != pl["quantity"]:
-                    problems.append(f"{a['amount']} x {a['unitSize']} != pledged {pl['quantity']}")
+                problems += [x.text for x in pledge_mismatches(pl, a["producer"], a["material"], a["characteristic"],
+                                                               a["amount"], a["unitSize"])]
                 if pl["used"] is None:
                     pl["used"] = cid
             if problems:
@@ -161,7 +163,7 @@ class CertificateReplay:
             return
         n = iss["retirementCount"] + 1
         problems = []
-        if rid != (cid << 32) | n or rid in self.retirements:
+        if rid != retirement_id(cid, n) or rid in self.retirements:
             problems.append(f"retirement id {rid} is not certificate<<32|{n} or was used before")
         if iss["revoked"]:
             problems.append("retired after the issuance was revoked")
@@ -217,7 +219,7 @@ class CertificateReplay:
                 problems.append("continuation held by someone else")
             if (a["material"], a["characteristic"]) != (parent["material"], parent["characteristic"]):
                 problems.append("pledged attributes are not the batch's")
-            if a["quantity"] != child["quantity"] * parent["share"] // PPM:
+            if a["quantity"] != released_certified(child["quantity"], parent["share"]):
                 problems.append(f"pledged {a['quantity']} != released {child['quantity']} x share {parent['share']}")
             parent["release"] = {"pledgeId": a["pledgeId"], "child": child["id"], "ref": e.ref()}
         if problems:

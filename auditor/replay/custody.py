@@ -6,7 +6,8 @@ from __future__ import annotations
 from collections import defaultdict
 
 from .. import eip712
-from ..model import MASS_BALANCE, ROLE_BRAND, ROLE_SUPPLIER, UNCERTIFIED, WARN
+from ..model import MASS_BALANCE, ROLE_BRAND, ROLE_SUPPLIER, WARN
+from ..rules import claim_model
 from .events import Ev
 
 
@@ -48,8 +49,7 @@ class CustodyReplay:
         model = b["model"]
         if t["certifiedQuantity"] and model != MASS_BALANCE:
             self.f.add("credits.bookings", f"declaration on batch {b['id']} of model {model}", [e.ref()])
-        if model == MASS_BALANCE and t["certifiedQuantity"] == 0:
-            model = UNCERTIFIED
+        model = claim_model(model, t["certifiedQuantity"])
         _, fsite, p1 = self.certified_actor(t["from"], ROLE_SUPPLIER, b["material"], b["characteristic"], model, e.ts)
         _, tsite, p2 = self.certified_actor(t["to"], ROLE_SUPPLIER | ROLE_BRAND, b["material"], b["characteristic"],
                                             model, e.ts)

@@ -7,6 +7,7 @@ from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 
 from ..model import ENTRIES, MASS_BALANCE, MERGE, ORIGIN, REASONS, TRANSFORM
+from ..rules import material_group_problem, vintage_alive, waste_to_regular
 from .events import (
     CONV_IN,
     CONV_OUT,
@@ -59,6 +60,51 @@ def _new_statement(opening: int = 0) -> dict[str, int]:
 
 def closing_of(st: dict[str, int]) -> int:
     return st["opening"] + st["inflow"] + st["convertedIn"] - st["outflow"] - st["convertedOut"] - st["lapsed"]
+
+
+def due_lapse(a: Account, x: int, ts: int) -> int:
+    """Credits that lapse at the end of period x, if x has ended by `ts` but the account was not rolled."""
+    n = a.lapse
+    if n == 0 or x + 1 < n or x >= a.period_at(ts):
+        return 0
+    return a.vintages.get(x + 1 - n, 0)
+
+
+def balance_at(a: Account, ts: int) -> int:
+    """MassBalance.balanceOf at `ts`: the stored balance less whatever lapsed since the account was last
+    touched."""
+    balance, n = a.balance, a.lapse
+    if n == 0:
+        return balance
+    q = a.period_at(ts)
+    x = a.period
+    while x < q and x < a.period + n:
+        if x + 1 >= n:
+            balance -= a.vintages.get(x + 1 - n, 0)
+        x += 1
+    return balance
+
+
+def statement_at(a: Account, period: int, ts: int) -> tuple[dict, int]:
+    """MassBalance.statement at `ts`: stored or derived, with the lapse due at the end of a period that ended."""
+    empty = {"opening": 0, "inflow": 0, "convertedIn": 0, "outflow": 0, "convertedOut": 0, "lapsed": 0}
+    if period <= a.period:
+        st = a.statements.get(period)
+        if st is not None:
+            s = dict(st, materialized=True)
+        else:
+            m = period
+            while m not in a.statements:
+                m -= 1
+            s = dict(empty, opening=closing_of(a.statements[m]), materialized=False)
+        if period == a.period:
+            s["lapsed"] += due_lapse(a, period, ts)
+    else:
+        balance = closing_of(a.statements[a.period]) - due_lapse(a, a.period, ts)
+        for x in range(a.period + 1, period):
+            balance -= due_lapse(a, x, ts)
+        s = dict(empty, opening=balance, lapsed=due_lapse(a, period, ts), materialized=False)
+    return s, closing_of(s)
 
 
 class MassBalanceReplay:
@@ -153,7 +199,7 @@ class MassBalanceReplay:
             st["inflow" if entry == IN else "convertedIn"] += amount
             if acct.lapse:
                 vintage = self._vintage_in(acct, e)
-                if vintage + acct.lapse > acct.period:
+                if vintage_alive(vintage, acct.lapse, acct.period):
                     acct.vintages[vintage] = acct.vintages.get(vintage, 0) + amount
                 else:  # credits whose vintage already expired (a late return) lapse at once
                     lapse_now = amount
@@ -350,15 +396,14 @@ class MassBalanceReplay:
             if ao is None or ai is None:
                 problems.append("unknown account")
             else:
-                mo, mi = self.materials.get(ao.material, {}), self.materials.get(ai.material, {})
                 if (ao.participant, ao.site, ao.characteristic) != (ai.participant, ai.site, ai.characteristic):
                     problems.append("moved between participants, sites or characteristics")
                 if o.a["amount"] != i.a["amount"]:
                     problems.append("amounts differ")
-                if not mo.get("group") or mo.get("group") != mi.get("group") or ao.material == ai.material:
-                    problems.append(f"materials {ao.material} -> {ai.material} are not one conversion-factor group")
-                if mo.get("waste") and not mi.get("waste"):
-                    problems.append("credits moved from waste to regular material")
+                for problem in (material_group_problem(self.materials, ao.material, ai.material),
+                                waste_to_regular(self.materials, ao.material, ai.material)):
+                    if problem:
+                        problems.append(problem.text)
                 for m in (ao.material, ai.material):
                     if not self.certification_for(ao.participant, m, ao.characteristic, MASS_BALANCE, o.ts)[0]:
                         problems.append(f"participant not certified mass balance for material {m}")

@@ -6,6 +6,14 @@ from __future__ import annotations
 
 
 from ..model import CERT_STATUS, UNCERTIFIED, Findings
+from ..rules import (
+    Problem,
+    actor_problem,
+    capacity_available,
+    certification_counts,
+    not_certified,
+    status_change_allowed,
+)
 from .events import COVERAGE_SLOTS, ACTIVE, Ev
 
 
@@ -30,33 +38,34 @@ class RegistryReplay:
         self.linked: dict | None = None
 
     # ------------------------------------------------------------------ registry queries (at replay time)
-    def actor(self, wallet: str, roles: int) -> tuple[int, int, str | None]:
+    def actor_check(self, wallet: str, roles: int) -> tuple[int, int, Problem | None]:
         """(participant, site, problem or None) as requireActor would answer now."""
         pid, site = self.wallets.get(wallet, (0, 0))
-        if pid == 0:
-            return 0, 0, f"wallet {wallet} is not registered"
-        p = self.participants.get(pid)
-        if p is None or p["status"] != ACTIVE:
-            return pid, site, f"participant {pid} is not active"
-        if p["roles"] & roles == 0:
-            return pid, site, f"participant {pid} lacks role {roles} (has {p['roles']})"
-        return pid, site, None
+        return pid, site, actor_problem(wallet, pid, self.participants.get(pid), roles)
+
+    def actor(self, wallet: str, roles: int) -> tuple[int, int, str | None]:
+        pid, site, problem = self.actor_check(wallet, roles)
+        return pid, site, problem.text if problem else None
 
     def certification_for(self, pid: int, material: int, characteristic: int, model: int, ts: int) -> tuple[bool, int]:
+        """(valid, id) of the certification that counts: the newest of the remembered ones that covers `model`."""
         for cid in self.coverage.get((pid, material, characteristic), []):
-            c = self.certifications[cid]
-            if c["status"] == ACTIVE and c["validFrom"] <= ts <= c["validTo"] and (c["models"] >> model) & 1:
+            if certification_counts(self.certifications[cid], model, ts):
                 return True, cid
         return False, 0
 
-    def certified_actor(self, wallet: str, roles: int, material: int, characteristic: int, model: int, ts: int):
-        pid, site, problem = self.actor(wallet, roles)
+    def certified_actor_check(self, wallet: str, roles: int, material: int, characteristic: int, model: int,
+                              ts: int) -> tuple[int, int, Problem | None]:
+        """requireActor, then (for a claim-carrying model) requireCertified."""
+        pid, site, problem = self.actor_check(wallet, roles)
         if problem is None and model != UNCERTIFIED:
-            valid, _ = self.certification_for(pid, material, characteristic, model, ts)
-            if not valid:
-                problem = (f"participant {pid} holds no valid certification for material {material}, "
-                           f"characteristic {characteristic}, model {model} at that block")
+            if not self.certification_for(pid, material, characteristic, model, ts)[0]:
+                problem = not_certified(pid, material, characteristic, model)
         return pid, site, problem
+
+    def certified_actor(self, wallet: str, roles: int, material: int, characteristic: int, model: int, ts: int):
+        pid, site, problem = self.certified_actor_check(wallet, roles, material, characteristic, model, ts)
+        return pid, site, problem.text if problem else None
 
     def certification_at(self, cid: int, ts: int) -> str:
         c = self.certifications.get(cid)
@@ -132,7 +141,7 @@ class RegistryReplay:
             self.f.add("registry.consistency", "status change of an unknown certification", [e.ref()])
             return
         frm, to = c["status"], e.a["status"]
-        allowed = (to == 2 and frm == 1) or (to == 1 and frm == 2) or (to == 3 and frm != 3)
+        allowed = status_change_allowed(frm, to)
         if not allowed:
             self.f.add("registry.consistency", f"certification {e.a['certificationId']} went {CERT_STATUS[frm]} -> "
                        f"{CERT_STATUS[to]}, a change the registry must refuse", [c["ref"], e.ref()])
@@ -156,7 +165,7 @@ class RegistryReplay:
             self.f.add("origin.capacity", f"capacity used by participant {a['participantId']} without a capacity set",
                        [e.ref()])
             return
-        available = cap["amount"] - cap["used"] if cap["validFrom"] <= e.ts <= cap["validTo"] else 0
+        available = capacity_available(cap, e.ts)
         problems = []
         if a["amount"] > available:
             problems.append(f"used {a['amount']} with only {available} available in the window")
