@@ -278,6 +278,11 @@ class MassBalanceReplay:
             return self._debit_vintage.get((a["ref"], acct.participant), acct.period)
         return acct.period
 
+    def debit_vintage(self, ref: str, participant: int) -> int | None:
+        """The oldest period the credits of a declared delivery came from (they return with that age), for
+        accounts whose credits lapse; None otherwise."""
+        return self._debit_vintage.get((ref, participant))
+
     def _booking(self, e: Ev, acct: Account) -> dict:
         a = e.a
         return {"period": a["period"], "entry": ENTRIES[a["entry"]], "reason": REASONS[a["reason"]], "amount": a["amount"],
@@ -364,12 +369,20 @@ class MassBalanceReplay:
                 expected[(key, OUT, R_PLEDGED, a["quantity"], int_ref(a["pledgeId"]))] += 1
         actual: Counter = Counter()
         moved = []
+        # A conversion of credits that lapse books its output in one part per vintage (_agedParts): together
+        # they are the one conversion its TransformRecorded names.
+        converted_in: Counter = Counter()
         for e in self._tx_bookings:
             a = e.a
             if a["reason"] == R_MOVED:
                 moved.append(e)
                 continue
+            if a["entry"] == CONV_IN and a["reason"] == R_CONVERSION:
+                converted_in[(a["account"], a["ref"])] += a["amount"]
+                continue
             actual[(a["account"], a["entry"], a["reason"], a["amount"], a["ref"])] += 1
+        for (account, ref), amount in converted_in.items():
+            actual[(account, CONV_IN, R_CONVERSION, amount, ref)] += 1
         if moved:
             self._check_moves(moved)
         missing = expected - actual
