@@ -1424,6 +1424,22 @@ class LedgerMachine(RuleBasedStateMachine):
             return multiple()
         return multiple(*[log.a["batchId"] for log in logs if log.name == "BatchCreated"])
 
+    @rule(target=batches, share=st.integers(1, PPM - 1), odd=st.integers(0, 999))
+    def blend_two_origins(self, share, odd):
+        """A controlled-blending merge of two blended origins of the farm with quantities that do not divide
+        evenly: the output's share is the quantity-weighted share of the inputs, rounded down. (Random merges
+        rarely draw two blended inputs of odd quantities.)"""
+        i = self.env.ids
+        made = [
+            self.do_create_origin("farm2", i.raw, CB, i.recycled, s, q)
+            for s, q in ((share, 1_000_003 + 2 * odd), (400_000 + odd, 700_001))
+        ]
+        if None in made:
+            return multiple(*[b for b in made if b])
+        a = self.addr("farm2")
+        quantities = [self.balance(a, b) - odd for b in made]
+        return multiple(*made, *self.do_merge("farm2", made, quantities, CB))
+
     @rule(target=batches, pick=picks)
     def merge_identity_preserved_across_origins(self, pick):
         """Two identity-preserved batches of one characteristic but different origins held by one supplier,
