@@ -24,9 +24,9 @@ After every step (`@invariant`):
   3. every certificate: issued == held + retired + revoked, from the issuance() view and from the replay;
   4. the views agree with the auditor's replay of ALL events since the deployment block (balances, batch
      records, parents, origins, credit accounts and period statements, issuances, retirements, pledges,
-     transfer statuses, nonces, capacities); every 10 steps the auditor's own view comparison
-     (`auditor.views.ViewCheck`, what `coc-audit --views` runs) must agree too. The replay reads only new
-     blocks at each step.
+     transfer statuses, nonces, capacities). The replay reads only new blocks at each step. Every
+     VIEW_CHECK_EVERY transactions the auditor's own comparison of its replay with every view function
+     (`auditor.views.ViewCheck`, what `coc-audit --views` runs) must agree too.
 A refused operation must change nothing: a fingerprint of the views is compared before and after, and
 the reverted transaction (mined on purpose, with a fixed gas limit) must leave no event.
 
@@ -109,6 +109,7 @@ PARTIES = ("farm", "farm2", "ginner", "ginner_b", "spinner", "brand", "trader")
 OTHERS = ("issuer", "issuer2", "certifier", "auditor")
 EVERYONE = PARTIES + OTHERS
 RECEIVERS = PARTIES + ("issuer", "unregistered")
+VIEW_CHECK_EVERY = 25  # transactions between two runs of the auditor's full view comparison
 SETTINGS = settings(
     max_examples=12,
     stateful_step_count=30,
@@ -870,6 +871,7 @@ class LedgerMachine(RuleBasedStateMachine):
         self.checked_retirements: set[int] = set(self.r.retirements)
         self.time_moved = True
         self.steps = 0
+        self.next_view_check = 0
         env.stats["examples"] += 1
 
     def teardown(self) -> None:
@@ -2361,8 +2363,9 @@ class LedgerMachine(RuleBasedStateMachine):
             assert tuple(res[pos]) == want, f"certification({c}) {res[pos]} != replay {want}"
             pos += 1
         assert pos == len(res)
-        if full:
+        if self.steps >= self.next_view_check:
             self.auditor_views_agree()
+            self.next_view_check = self.steps + VIEW_CHECK_EVERY
         self.dirty.clear()
         self.time_moved = False
 
@@ -2371,7 +2374,7 @@ class LedgerMachine(RuleBasedStateMachine):
         findings = Findings()
         check = ViewCheck(self.env.auditor_rpc, self.r, self.env.addresses, self.follower.last_block,
                           self.follower.last_timestamp)
-        check.run(findings)
+        self.env.stats["views compared by the auditor"] += check.run(findings)
         assert not findings.failures, "the auditor's view check disagrees: " + "; ".join(
             f.message for f in findings.failures[:5]
         )
@@ -2493,10 +2496,12 @@ def test_invariants_hold_under_random_operations(w3, accounts, world_session):
         assert w3.provider.make_request("evm_revert", [snapshot])["result"], "evm_revert failed"
     elapsed = time.monotonic() - started
     refused = {k.split(" ", 1)[1] for k in env.stats if k.startswith("refused ")}
-    print(f"\n{env.stats['examples']} examples, {env.stats['transactions']} transactions in {elapsed:.1f} s")
+    print(f"\n{env.stats['examples']} examples, {env.stats['transactions']} transactions in {elapsed:.1f} s, "
+          f"{env.stats['views compared by the auditor']} views compared by the auditor's ViewCheck")
     print("  operations (succeeded / refused): " + ", ".join(f"{k} {v[0]}/{v[1]}" for k, v in sorted(env.ops.items())))
     print("  refusals: " + ", ".join(f"{k[8:]} {v}" for k, v in sorted(env.stats.items()) if k.startswith("refused ")))
     print(f"  listed refusals not hit by the random steps, run by the scripted top-up: {scripted or 'none'}")
     missing = REQUIRED_REFUSALS - refused
     assert not missing, f"refusals never exercised: {sorted(missing)}"
     assert env.stats["time advances"] > 0
+    assert env.stats["views compared by the auditor"] > 0
