@@ -30,8 +30,10 @@ __all__ = ["Account", "Ev", "Replay", "account_key", "balance_at", "closing_of",
 
 
 class Replay(RegistryReplay, BatchLedgerReplay, CustodyReplay, MassBalanceReplay, CertificateReplay):
-    """The whole ledger replayed: the contracts' parts composed over one set of findings. Each event goes to
-    the handler `on_<contract>_<event>` of the part that owns it."""
+    """The whole ledger replayed: the contracts' parts composed over one set of findings. Each part holds its
+    contract's state and handlers; they are mixed into one object because the contracts' rules ask one another
+    (the ledger asks the registry who may act, mass balance reads batches and wallets), as the contracts call
+    one another. Each event goes to the handler `on_<contract>_<event>` of the part that owns it."""
 
     def __init__(self, chain_id: int, addresses: dict[str, str]):
         self.chain_id = chain_id
@@ -42,7 +44,6 @@ class Replay(RegistryReplay, BatchLedgerReplay, CustodyReplay, MassBalanceReplay
         #: has_code(address) -> bool, set by the driver: a signer with code answers ERC-1271, not ECDSA
         self.has_code: Any = None
         self.unverifiable: list[dict] = []
-        # registry
         self._init_registry()
         self._init_batch_ledger()
         self._init_custody()
