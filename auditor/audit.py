@@ -120,32 +120,22 @@ def block_timestamps(rpc: Rpc, blocks: set[int]) -> dict[int, int]:
     return {b: int(r["timestamp"], 16) for b, r in zip(order, res)}
 
 
-def replay(rpc: Rpc, d: Discovery, progress: ProgressFn | None = None, stats: Stats | None = None,
-           to_block: int | None = None) -> Replay:
-    stats = stats or Stats()
-    dec = Decoder()
-    by_addr = {d.registry: ("registry", dec.by_contract["registry"]), d.ledger: ("ledger", dec.by_contract["ledger"]),
-               d.mass: ("mass", dec.by_contract["mass"]), d.certs: ("certs", dec.by_contract["certs"])}
-    r = Replay(d.chain_id, d.addresses())
-    # ERC-1271: a signer with code cannot be verified from logs; the replay asks which ones have code
-    code_cache: dict[str, bool] = {}
+class LogFeed:
+    """Raw logs of the ledger's contracts -> decoded events -> the replay, one whole transaction at a time.
+    What `replay` runs over a whole history, and what a follower of a live chain runs block by block."""
 
-    def has_code(address: str) -> bool:
-        if address not in code_cache:
-            code_cache[address] = rpc.call("eth_getCode", [address, "latest"]) not in ("0x", "")
-        return code_cache[address]
+    def __init__(self, r: Replay, addresses: dict[str, str]):
+        dec = Decoder()
+        self.r = r
+        self.by_addr = {addresses[c].lower(): (c, dec.by_contract[c]) for c in ("registry", "ledger", "mass", "certs")}
+        self.pending: list[Ev] = []
+        self.current_tx: str | None = None
 
-    r.has_code = has_code
-    end = d.head if to_block is None else to_block
-    pending: list[Ev] = []
-    current_tx = None
-    t_replay = 0.0
-    for logs in fetch_logs(rpc, list(by_addr), d.deploy_block, end, stats, progress=progress):
-        t0 = time.perf_counter()
-        if logs and "blockTimestamp" not in logs[0]:
-            stamps = block_timestamps(rpc, {int(lg["blockNumber"], 16) for lg in logs})
-        else:
-            stamps = None
+    def add(self, logs: list[dict], stamps: dict[int, int] | None = None) -> list[Ev]:
+        """Decodes `logs` (in chain order) and applies every transaction they complete; the last one waits
+        for `flush` (its logs may continue in the next range). Returns the decoded events."""
+        r, by_addr, pending, current_tx = self.r, self.by_addr, self.pending, self.current_tx
+        out = []
         for lg in logs:
             if lg.get("removed"):
                 continue
@@ -164,10 +154,43 @@ def replay(rpc: Rpc, d: Discovery, progress: ProgressFn | None = None, stats: St
                 pending = []
                 current_tx = tx
             pending.append(ev)
+            out.append(ev)
+        self.pending, self.current_tx = pending, current_tx
+        return out
+
+    def flush(self) -> None:
+        """Applies the transaction still waiting (at the end of a range that ends on a whole block)."""
+        if self.pending:
+            self.r.apply_tx(self.pending)
+        self.pending = []
+
+
+def replay(rpc: Rpc, d: Discovery, progress: ProgressFn | None = None, stats: Stats | None = None,
+           to_block: int | None = None) -> Replay:
+    stats = stats or Stats()
+    r = Replay(d.chain_id, d.addresses())
+    feed = LogFeed(r, d.addresses())
+    # ERC-1271: a signer with code cannot be verified from logs; the replay asks which ones have code
+    code_cache: dict[str, bool] = {}
+
+    def has_code(address: str) -> bool:
+        if address not in code_cache:
+            code_cache[address] = rpc.call("eth_getCode", [address, "latest"]) not in ("0x", "")
+        return code_cache[address]
+
+    r.has_code = has_code
+    end = d.head if to_block is None else to_block
+    t_replay = 0.0
+    for logs in fetch_logs(rpc, list(feed.by_addr), d.deploy_block, end, stats, progress=progress):
+        t0 = time.perf_counter()
+        if logs and "blockTimestamp" not in logs[0]:
+            stamps = block_timestamps(rpc, {int(lg["blockNumber"], 16) for lg in logs})
+        else:
+            stamps = None
+        feed.add(logs, stamps)
         t_replay += time.perf_counter() - t0
     t0 = time.perf_counter()
-    if pending:
-        r.apply_tx(pending)
+    feed.flush()
     r.finish()
     stats.seconds_replay = t_replay + time.perf_counter() - t0
     return r

@@ -7,7 +7,7 @@ from typing import Any, Callable
 
 from .abi import function
 from .model import MASS_BALANCE, PPM, ZERO, Findings
-from .replay import Replay, closing_of
+from .replay import Replay, balance_at, statement_at
 
 REG, LED, MB, CER = "ParticipantRegistry", "BatchLedger", "MassBalance", "CertificateRegistry"
 
@@ -126,11 +126,11 @@ class ViewCheck:
             w(MB, "account", (kb,), {"balance": a.balance, "period": a.period, "openedPeriod": a.opened_period,
                                      "periodLength": a.period_length, "anchor": a.anchor,
                                      "lapseAfterPeriods": a.lapse, "open": True}, ev)
-            w(MB, "balanceOf", (kb,), self._virtual_balance(a), ev)
+            w(MB, "balanceOf", (kb,), balance_at(a, self.ts), ev)
             current = a.period_at(self.ts)
             w(MB, "currentPeriod", (kb,), current, ev)
             for p in range(a.opened_period, max(current, a.period) + 1):
-                st, closing = self._statement_view(a, p)
+                st, closing = statement_at(a, p, self.ts)
                 w(MB, "statement", (kb, p), [st, closing], ev)
         # ---------------------------------------------------------- certificates
         w(CER, "certificateCount", (), len(r.issuances))
@@ -154,46 +154,6 @@ class ViewCheck:
                                       "used": p["used"] is not None, "quantity": p["quantity"]}, [p["ref"]])
         for (holder, cid), q in r.holdings.items():
             w(CER, "balanceOf", (holder, cid), q, [r.issuances[cid]["ref"]] if cid in r.issuances else [])
-
-    def _virtual_balance(self, a) -> int:
-        """MassBalance.balanceOf: the stored balance less whatever lapsed since the account was last touched."""
-        balance, n = a.balance, a.lapse
-        if n == 0:
-            return balance
-        q = a.period_at(self.ts)
-        x = a.period
-        while x < q and x < a.period + n:
-            if x + 1 >= n:
-                balance -= a.vintages.get(x + 1 - n, 0)
-            x += 1
-        return balance
-
-    def _due_lapse(self, a, x: int) -> int:
-        n = a.lapse
-        if n == 0 or x + 1 < n or x >= a.period_at(self.ts):
-            return 0
-        return a.vintages.get(x + 1 - n, 0)
-
-    def _statement_view(self, a, period: int) -> tuple[dict, int]:
-        """MassBalance.statement: stored or derived, with the lapse due at the end of a period that ended."""
-        empty = {"opening": 0, "inflow": 0, "convertedIn": 0, "outflow": 0, "convertedOut": 0, "lapsed": 0}
-        if period <= a.period:
-            st = a.statements.get(period)
-            if st is not None:
-                s = dict(st, materialized=True)
-            else:
-                m = period
-                while m not in a.statements:
-                    m -= 1
-                s = dict(empty, opening=closing_of(a.statements[m]), materialized=False)
-            if period == a.period:
-                s["lapsed"] += self._due_lapse(a, period)
-        else:
-            balance = closing_of(a.statements[a.period]) - self._due_lapse(a, a.period)
-            for x in range(a.period + 1, period):
-                balance -= self._due_lapse(a, x)
-            s = dict(empty, opening=balance, lapsed=self._due_lapse(a, period), materialized=False)
-        return s, closing_of(s)
 
 
 def _norm(v: Any) -> Any:
