@@ -17,9 +17,9 @@ answers agree):
      client without an index does) and once with this project's raw decoder (the fastest replay).
      Both replays compute only the ancestor set and the quantities taken (less than the index
      answers), so the ratios are conservative.
-"The answer" is what GET /provenance/batches/{id}/lineage sends: ``lineage.lineage_json`` (query +
+"The answer" is what GET /provenance/batches/{id}/lineage sends: ``read.lineage.lineage_json`` (query +
 JSON bytes); the same route through FastAPI's TestClient, and the object form
-(``queries.lineage``, used inside /provenance/batches/{id}), are timed next to it. Every figure is
+(``read.lineage.lineage``, used inside /provenance/batches/{id}), are timed next to it. Every figure is
 the median of --repeat runs after one warm-up, wall time and CPU time of this process (on a shared
 machine the wall time includes waiting for a core).
 Ledgers are built fast: calldata encoded with eth_abi, signed locally (coincurve), sent as JSON-RPC
@@ -51,9 +51,10 @@ from node_api.core.chain import connect  # noqa: E402
 from node_api.core.compile import compile_contracts  # noqa: E402
 from node_api.core.config import Settings  # noqa: E402
 from node_api.core.deploy import SHORT_NAMES, deploy_all  # noqa: E402
-from node_api.index import lineage, queries, schema  # noqa: E402
+from node_api.index import schema  # noqa: E402
 from node_api.index.abi import abi_type, build_decoders, topic0  # noqa: E402
 from node_api.index.follower import Follower, contract_abis  # noqa: E402
+from node_api.index.read import lineage  # noqa: E402
 from node_api.index.rpc import RawRpc  # noqa: E402
 from testkit.sandbox import DAY, SEGREGATED, Contracts, Sandbox, World, build_world, h  # noqa: E402
 
@@ -220,7 +221,7 @@ def index_lineage(engine: Any, batch_id: int) -> bytes:
 
 def index_lineage_objects(engine: Any, batch_id: int) -> dict[str, Any]:
     with engine.connect() as conn:
-        return queries.lineage(conn, batch_id)
+        return lineage.lineage(conn, batch_id)
 
 
 def route_client(engine: Any) -> Any:
@@ -372,7 +373,7 @@ def main(argv: list[str] | None = None) -> int:
             f"(CPU {CPU_MS['P1']:.1f} ms)")
         log(f"   GET /provenance/batches/P/lineage in-process (TestClient): median {ms_route:.1f} ms "
             f"(CPU {CPU_MS['P via HTTP route']:.1f} ms)")
-        log(f"   object form (queries.lineage, used by /provenance/batches/P): median {ms_objects:.0f} ms "
+        log(f"   object form (read.lineage.lineage, used by /provenance/batches/P): median {ms_objects:.0f} ms "
             f"(CPU {CPU_MS['P as objects']:.0f} ms)")
         taken_p, taken_b = origins_taken(body_p), origins_taken(body_b)
         share = (big_qty // 3) / big_qty

@@ -25,6 +25,8 @@ from typing import Any, Mapping
 
 from sqlalchemy.engine import Engine
 
+from node_api.domain import CONTRACTS
+
 from . import schema
 from .follower import Follower, contract_abis, contracts_from_deployment
 from .rpc import RawRpc
@@ -76,9 +78,7 @@ class IndexService:
         None: the record ``<data_dir>/deployments/<chainId>.json``)."""
         rpc_url = settings.effective_rpc_url
         if deployment is not None:
-            from .follower import SHORT_NAMES  # noqa: PLC0415
-
-            contracts = {SHORT_NAMES[k]: v for k, v in deployment.contracts.items() if k in SHORT_NAMES}
+            contracts = {CONTRACTS[k]: v for k, v in deployment.contracts.items() if k in CONTRACTS}
             start = int(deployment.block_number)
         else:
             chain_id = RawRpc(rpc_url).chain_id()

@@ -1,4 +1,4 @@
-"""Provenance routes: thin wrappers over node_api.index (queries, claims, EPCIS, passport) and the
+"""Provenance routes: thin wrappers over the index's read side (node_api.index.read) and the
 explorer page. The index service is ``request.app.state.index`` (see node_api.index.service)."""
 
 from __future__ import annotations
@@ -13,9 +13,9 @@ from fastapi.responses import HTMLResponse, JSONResponse, Response
 
 from node_api.api.deps import read_access_if_node
 from node_api.errors import ApiError
-from node_api.index import epcis, queries
-from node_api.index.lineage import lineage_json
-from node_api.index.passport import passport
+from node_api.index.read import batches, certificates, custody as custody_, epcis, lineage as lineage_
+from node_api.index.read import participants, provenance as provenance_, transactions
+from node_api.index.read.reference import reference
 from node_api.index.service import IndexService
 
 router = APIRouter(tags=["provenance"])
@@ -70,13 +70,13 @@ def batch_provenance(batch_id: int, request: Request) -> Response:
     """Everything about a token: the batch, its ancestry to every origin, descendants, custody
     chain, certificates retired against it, the claim it supports, and every transaction."""
     with _index(request).engine.connect() as conn:
-        return _json(_found(queries.provenance(conn, batch_id), f"batch {batch_id}"))
+        return _json(_found(provenance_.provenance(conn, batch_id), f"batch {batch_id}"))
 
 
 @router.get("/provenance/batches/{batch_id}/batch", dependencies=READ)
 def batch(batch_id: int, request: Request) -> dict[str, Any]:
     with _index(request).engine.connect() as conn:
-        return _found(queries.batch(conn, batch_id), f"batch {batch_id}")
+        return _found(batches.batch(conn, batch_id, reference(conn)), f"batch {batch_id}")
 
 
 @router.get("/provenance/batches/{batch_id}/lineage", dependencies=READ)
@@ -91,37 +91,37 @@ def lineage(
     batch, the part of this batch it accounts for, the weakest model on its paths and the next batch
     on one path; origins with site, geolocation hash, DDS reference, evidence hash and the producer's
     certification at creation; every batch with its transaction hash and block. The default compact
-    shape is rendered by the database from rows kept at ingest (see node_api.index.lineage)."""
+    shape is joined from fragments rendered at ingest (see node_api.index.lineage_fragments)."""
     with _index(request).engine.connect() as conn:
         if shape == "objects":
-            return _json(_found(queries.lineage(conn, batch_id), f"batch {batch_id}"))
-        return Response(_found(lineage_json(conn, batch_id), f"batch {batch_id}"), media_type="application/json")
+            return _json(_found(lineage_.lineage(conn, batch_id), f"batch {batch_id}"))
+        return Response(_found(lineage_.lineage_json(conn, batch_id), f"batch {batch_id}"), media_type="application/json")
 
 
 @router.get("/provenance/batches/{batch_id}/descendants", dependencies=READ)
 def descendants(batch_id: int, request: Request) -> dict[str, Any]:
     with _index(request).engine.connect() as conn:
-        _found(queries.batch(conn, batch_id), f"batch {batch_id}")
-        return queries.descendants(conn, batch_id)
+        _found(batches.exists(conn, batch_id) or None, f"batch {batch_id}")
+        return batches.descendants(conn, batch_id, reference(conn))
 
 
 @router.get("/provenance/batches/{batch_id}/custody", dependencies=READ)
 def custody(batch_id: int, request: Request, ancestors: bool = True) -> list[dict[str, Any]]:
     with _index(request).engine.connect() as conn:
-        _found(queries.batch(conn, batch_id), f"batch {batch_id}")
-        return queries.custody(conn, batch_id, with_ancestors=ancestors)
+        _found(batches.exists(conn, batch_id) or None, f"batch {batch_id}")
+        return custody_.custody(conn, batch_id, reference(conn), with_ancestors=ancestors)
 
 
 @router.get("/provenance/batches/{batch_id}/claim", dependencies=READ)
 def claim(batch_id: int, request: Request) -> dict[str, Any]:
     with _index(request).engine.connect() as conn:
-        return _found(queries.provenance(conn, batch_id), f"batch {batch_id}")["claim"]
+        return _found(provenance_.provenance(conn, batch_id), f"batch {batch_id}")["claim"]
 
 
 @router.get("/provenance/batches/{batch_id}/passport", dependencies=READ)
 def product_passport(batch_id: int, request: Request) -> Response:
     with _index(request).engine.connect() as conn:
-        return _json(_found(passport(conn, batch_id), f"batch {batch_id}"))
+        return _json(_found(provenance_.passport(conn, batch_id), f"batch {batch_id}"))
 
 
 @router.get("/provenance/batches/{batch_id}/epcis", dependencies=READ)
@@ -148,21 +148,21 @@ def range_epcis(
 def participant(participant_id: int, request: Request) -> dict[str, Any]:
     """Batches held and in transit, credit accounts with period statements, certificates."""
     with _index(request).engine.connect() as conn:
-        return _found(queries.participant(conn, participant_id), f"participant {participant_id}")
+        return _found(participants.participant(conn, participant_id, reference(conn)), f"participant {participant_id}")
 
 
 @router.get("/provenance/certificates/{certificate_id}", dependencies=READ)
 def certificate(certificate_id: int, request: Request) -> dict[str, Any]:
     """A book & claim issuance: holders over time, retirements, revocation."""
     with _index(request).engine.connect() as conn:
-        return _found(queries.certificate(conn, certificate_id), f"certificate {certificate_id}")
+        return _found(certificates.certificate(conn, certificate_id, reference(conn)), f"certificate {certificate_id}")
 
 
 @router.get("/provenance/tx/{tx_hash}", dependencies=READ)
 def transaction(tx_hash: str, request: Request) -> dict[str, Any]:
     """The indexed events of one transaction."""
     with _index(request).engine.connect() as conn:
-        return _found(queries.tx_facts(conn, tx_hash), f"transaction {tx_hash}")
+        return _found(transactions.tx_facts(conn, tx_hash), f"transaction {tx_hash}")
 
 
 @router.get("/explorer", response_class=HTMLResponse)
