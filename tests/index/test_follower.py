@@ -8,9 +8,9 @@ from sqlalchemy import func, select
 
 from helpers_index import FlakyProxy, contracts_of, fresh_engine, snapshot, wait_for
 from node_api.index import schema
+from node_api.index.follower import Follower, discover_from_registry
 from node_api.index.read import batches
 from node_api.index.read.reference import reference
-from node_api.index.follower import Follower, discover_from_registry
 from node_api.index.rpc import RawRpc
 from testkit.sandbox import SEGREGATED
 

@@ -48,6 +48,11 @@ def _found(value: Any, what: str) -> Any:
     return value
 
 
+def _batch_exists(conn: Any, batch_id: int) -> None:
+    if not batches.exists(conn, batch_id):
+        raise ApiError(404, "NotFound", f"batch {batch_id} not found in the index")
+
+
 def _json(value: Any) -> Response:
     """JSON of plain dicts and lists, encoded once (FastAPI's per-object encoder would walk every
     node of a large lineage first)."""
@@ -111,14 +116,14 @@ def lineage(
 @router.get("/provenance/batches/{batch_id}/descendants", response_model=schemas.Descendants, **VALIDATED)
 def descendants(batch_id: int, request: Request) -> dict[str, Any]:
     with _index(request).engine.connect() as conn:
-        _found(batches.exists(conn, batch_id) or None, f"batch {batch_id}")
+        _batch_exists(conn, batch_id)
         return batches.descendants(conn, batch_id, reference(conn))
 
 
 @router.get("/provenance/batches/{batch_id}/custody", response_model=list[schemas.Transfer], **VALIDATED)
 def custody(batch_id: int, request: Request, ancestors: bool = True) -> list[dict[str, Any]]:
     with _index(request).engine.connect() as conn:
-        _found(batches.exists(conn, batch_id) or None, f"batch {batch_id}")
+        _batch_exists(conn, batch_id)
         return custody_.custody(conn, batch_id, reference(conn), with_ancestors=ancestors)
 
 

@@ -16,8 +16,8 @@ from sqlalchemy.engine import Connection
 from node_api.domain import BatchKind, Model
 
 from ..ancestry import NODE_INFO_COLUMNS, NodeInfo, resolve
-from ..spelling import kind_name
 from ..lineage_fragments import EDGE_COLUMNS, NODE_COLUMNS, attribution_sql, close_node, join_answer, parse_node
+from ..spelling import kind_name
 from . import certifications
 from .common import percent_of
 from .reference import Reference, reference
