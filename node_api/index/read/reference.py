@@ -16,6 +16,7 @@ import threading
 import weakref
 from collections import defaultdict
 from dataclasses import dataclass, fields
+from types import MappingProxyType
 from typing import Any, Mapping, TypeVar
 
 from sqlalchemy import Table, select
@@ -97,7 +98,8 @@ class Process:
 
 @dataclass(frozen=True)
 class Reference:
-    """Names of everything that has an id (read-only: shared by every request until reloaded)."""
+    """Names of everything that has an id (read-only: one copy is shared by every request, in every
+    thread, until reloaded)."""
 
     participants: Mapping[int, Participant]
     sites: Mapping[int, Site]
@@ -105,15 +107,16 @@ class Reference:
     characteristics: Mapping[int, Characteristic]
     schemes: Mapping[int, Scheme]
     processes: Mapping[int, Process]
-    wallets: Mapping[str, list[WalletBinding]]  # address -> bindings in chain order
+    wallets: Mapping[str, tuple[WalletBinding, ...]]  # address -> bindings in chain order
     chain_id: int | None
     contracts: Mapping[str, str]  # short name -> address, as the follower recorded them
     version: tuple[Any, ...]
 
     @classmethod
     def load(cls, conn: Connection, meta: Mapping[str, str], version: tuple[Any, ...]) -> "Reference":
-        def rows(table: Table, key: str, kind: type[_T]) -> dict[Any, _T]:
-            return {r._mapping[key]: _of(kind, r) for r in conn.execute(select(table).order_by(table.c[key]))}
+        def rows(table: Table, key: str, kind: type[_T]) -> Mapping[Any, _T]:
+            return MappingProxyType({r._mapping[key]: _of(kind, r)
+                                     for r in conn.execute(select(table).order_by(table.c[key]))})
 
         wallets: dict[str, list[WalletBinding]] = defaultdict(list)
         for r in conn.execute(select(t.wallets).order_by(t.wallets.c.added_block, t.wallets.c.added_log_index)):
@@ -125,9 +128,9 @@ class Reference:
             characteristics=rows(t.characteristics, "characteristic", Characteristic),
             schemes=rows(t.schemes, "scheme", Scheme),
             processes=rows(t.processes, "process_id", Process),
-            wallets=dict(wallets),
+            wallets=MappingProxyType({a: tuple(ws) for a, ws in wallets.items()}),
             chain_id=int(meta["chain_id"]) if "chain_id" in meta else None,
-            contracts=json.loads(meta.get("contracts", "{}")),
+            contracts=MappingProxyType(json.loads(meta.get("contracts", "{}"))),
             version=version,
         )
 
@@ -170,7 +173,7 @@ class Reference:
         out: dict[str, Any] = {"address": checksum(address), "participant_id": None, "participant": None,
                                "site_id": None, "site": None}
         binding = None
-        for w in self.wallets.get(address, []):
+        for w in self.wallets.get(address, ()):
             if block is None or w.added_block <= block:
                 binding = w
         if binding is not None:
