@@ -31,7 +31,6 @@ from .store import RangeWriter
 log = logging.getLogger(__name__)
 
 
-
 def contract_abis(artifacts: Mapping[str, Any] | None = None) -> dict[str, list[dict[str, Any]]]:
     arts = artifacts if artifacts is not None else load_artifacts()
     missing = [n for n in CONTRACTS if n not in arts]
