@@ -17,9 +17,9 @@ answers agree):
      client without an index does) and once with this project's raw decoder (the fastest replay).
      Both replays compute only the ancestor set and the quantities taken (less than the index
      answers), so the ratios are conservative.
-"The answer" is what GET /provenance/batches/{id}/lineage sends: ``lineage.lineage_json`` (query +
+"The answer" is what GET /provenance/batches/{id}/lineage sends: ``read.lineage.lineage_json`` (query +
 JSON bytes); the same route through FastAPI's TestClient, and the object form
-(``queries.lineage``, used inside /provenance/batches/{id}), are timed next to it. Every figure is
+(``read.lineage.lineage``, used inside /provenance/batches/{id}), are timed next to it. Every figure is
 the median of --repeat runs after one warm-up, wall time and CPU time of this process (on a shared
 machine the wall time includes waiting for a core).
 Ledgers are built fast: calldata encoded with eth_abi, signed locally (coincurve), sent as JSON-RPC
@@ -44,17 +44,23 @@ import requests  # noqa: E402
 from eth_abi import encode as abi_encode  # noqa: E402
 from eth_account import Account  # noqa: E402
 from eth_utils import keccak  # noqa: E402
+from fastapi import FastAPI  # noqa: E402
+from fastapi.testclient import TestClient  # noqa: E402
 from web3 import Web3  # noqa: E402
 
+from node_api.api.routes import provenance  # noqa: E402
 from node_api.core.anvil import ANVIL_MNEMONIC, EmbeddedAnvil  # noqa: E402
 from node_api.core.chain import connect  # noqa: E402
 from node_api.core.compile import compile_contracts  # noqa: E402
 from node_api.core.config import Settings  # noqa: E402
-from node_api.core.deploy import SHORT_NAMES, deploy_all  # noqa: E402
-from node_api.index import lineage, queries, schema  # noqa: E402
 from node_api.core.abi import abi_type, build_decoders, topic0  # noqa: E402
-from node_api.index.follower import Follower, contract_abis  # noqa: E402
+from node_api.core.deploy import deploy_all  # noqa: E402
 from node_api.core.rpc import SyncRpc  # noqa: E402
+from node_api.domain import CONTRACTS  # noqa: E402
+from node_api.index import schema  # noqa: E402
+from node_api.index.follower import Follower, contract_abis  # noqa: E402
+from node_api.index.read import lineage  # noqa: E402
+from node_api.index.service import IndexService  # noqa: E402
 from testkit.sandbox import DAY, SEGREGATED, Contracts, Sandbox, World, build_world, h  # noqa: E402
 
 Account.enable_unaudited_hdwallet_features()
@@ -184,10 +190,10 @@ def start_chain() -> tuple[EmbeddedAnvil, Web3, World, dict[str, str], int]:
     artifacts = compile_contracts()
     start_block = w3.eth.block_number + 1
     addresses = deploy_all(w3, accounts[0], artifacts)
-    c = {short: w3.eth.contract(address=addresses[full], abi=artifacts[full]["abi"]) for full, short in SHORT_NAMES.items()}
+    c = {short: w3.eth.contract(address=addresses[full], abi=artifacts[full]["abi"]) for full, short in CONTRACTS.items()}
     world = build_world(Sandbox(w3, Contracts(c["registry"], c["forwarder"], c["mass_balance"], c["ledger"],
                                               c["certificates"]), accounts[0], accounts[19]), accounts)
-    contracts = {short: addresses[full] for full, short in SHORT_NAMES.items()}
+    contracts = {short: addresses[full] for full, short in CONTRACTS.items()}
     return anvil, w3, world, contracts, start_block
 
 
@@ -220,17 +226,11 @@ def index_lineage(engine: Any, batch_id: int) -> bytes:
 
 def index_lineage_objects(engine: Any, batch_id: int) -> dict[str, Any]:
     with engine.connect() as conn:
-        return queries.lineage(conn, batch_id)
+        return lineage.lineage(conn, batch_id)
 
 
 def route_client(engine: Any) -> Any:
     """The real provenance router in a bare FastAPI app, called in-process (TestClient)."""
-    from fastapi import FastAPI  # noqa: PLC0415
-    from fastapi.testclient import TestClient  # noqa: PLC0415
-
-    from node_api.api.routes import provenance  # noqa: PLC0415
-    from node_api.index.service import IndexService  # noqa: PLC0415
-
     app = FastAPI()
     app.include_router(provenance.router)
     app.state.index = IndexService(engine, None)
@@ -372,7 +372,7 @@ def main(argv: list[str] | None = None) -> int:
             f"(CPU {CPU_MS['P1']:.1f} ms)")
         log(f"   GET /provenance/batches/P/lineage in-process (TestClient): median {ms_route:.1f} ms "
             f"(CPU {CPU_MS['P via HTTP route']:.1f} ms)")
-        log(f"   object form (queries.lineage, used by /provenance/batches/P): median {ms_objects:.0f} ms "
+        log(f"   object form (read.lineage.lineage, used by /provenance/batches/P): median {ms_objects:.0f} ms "
             f"(CPU {CPU_MS['P as objects']:.0f} ms)")
         taken_p, taken_b = origins_taken(body_p), origins_taken(body_b)
         share = (big_qty // 3) / big_qty

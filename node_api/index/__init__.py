@@ -1,7 +1,13 @@
 """The provenance index: contract events -> SQL tables -> lineage, claims, EPCIS, passports.
 
-Modules: abi (fast log decoding), rpc (raw JSON-RPC), schema (tables), store (events -> rows),
-follower (the resumable event follower), queries (provenance by token, participant, certificate),
-claims (ISO 22095 claim wording), epcis (EPCIS 2.0 export), passport (DPP-style JSON),
-service (settings -> running index for the node's lifespan).
+Write side (Ponder-style: a schema, one handler per event, a follower):
+  schema          the tables (shared with the read side) and ``idx_meta`` access
+  store           one handler per contract event: events -> rows, one block range per transaction
+  lineage_ingest  the ancestry of each new batch, materialised at ingest
+  follower        the resumable event follower (chain logs -> store)
+  abi, rpc        log decoding and raw JSON-RPC for the follower
+Shared by both sides: ancestry (lineage arithmetic), lineage_fragments (the pre-rendered lineage
+JSON), spelling (how enums and addresses are shown).
+Read side: the ``read`` package (layered; see its docstring).
+service: settings -> a running index (engine + follower) for the node's lifespan.
 """

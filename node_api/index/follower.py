@@ -18,41 +18,32 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
 
-from sqlalchemy import select
 from sqlalchemy.engine import Engine
 
 from node_api.core.abi import EventDecoder, build_decoders, topic0
 from node_api.core.artifacts import load_artifacts
 from node_api.core.rpc import ChainUnavailable, RangeTooLarge, RpcError, SyncRpc
+from node_api.domain import CONTRACTS
 
 from . import schema as t
 from .store import RangeWriter
 
 log = logging.getLogger(__name__)
 
-#: Artifact name -> the short name used in the index (same as node_api.core.deploy.SHORT_NAMES).
-SHORT_NAMES: dict[str, str] = {
-    "ParticipantRegistry": "registry",
-    "CocForwarder": "forwarder",
-    "MassBalance": "mass_balance",
-    "BatchLedger": "ledger",
-    "CertificateRegistry": "certificates",
-}
-
 
 def contract_abis(artifacts: Mapping[str, Any] | None = None) -> dict[str, list[dict[str, Any]]]:
     arts = artifacts if artifacts is not None else load_artifacts()
-    missing = [n for n in SHORT_NAMES if n not in arts]
+    missing = [n for n in CONTRACTS if n not in arts]
     if missing:
         raise RuntimeError(f"no compiled artifacts for {missing}: compile the contracts first")
-    return {short: arts[full]["abi"] for full, short in SHORT_NAMES.items()}
+    return {short: arts[full]["abi"] for full, short in CONTRACTS.items()}
 
 
 def contracts_from_deployment(path: Path) -> tuple[dict[str, str], int]:
     """``({short name: address}, deployment block)`` from a deployment record
     (``<data_dir>/deployments/<chainId>.json`` written by node_api.core.deploy)."""
     data = json.loads(Path(path).read_text())
-    return {SHORT_NAMES[k]: v for k, v in data["contracts"].items() if k in SHORT_NAMES}, int(data["block_number"])
+    return {CONTRACTS[k]: v for k, v in data["contracts"].items() if k in CONTRACTS}, int(data["block_number"])
 
 
 def discover_from_registry(rpc: SyncRpc, registry: str, from_block: int = 0, abis: Mapping[str, list] | None = None) -> dict[str, str]:
@@ -138,16 +129,14 @@ class Follower:
     # ------------------------------------------------------------------ position
     def _meta(self) -> dict[str, str]:
         with self.engine.connect() as conn:
-            return {r.key: r.value for r in conn.execute(select(t.meta))}
+            return t.read_meta(conn)
 
     def last_indexed(self) -> int | None:
         v = self._meta().get("last_block")
         return int(v) if v is not None else None
 
     def _write_meta(self, conn: Any, values: dict[str, Any]) -> None:
-        for k, v in values.items():
-            conn.execute(t.meta.delete().where(t.meta.c.key == k))
-            conn.execute(t.meta.insert().values(key=k, value=str(v)))
+        t.write_meta(conn, values)
 
     def rebuild(self) -> None:
         """Drop every index table and start again from the deployment block."""

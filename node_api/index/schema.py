@@ -23,7 +23,7 @@ from sqlalchemy import (
     create_engine,
     event,
 )
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection, Engine
 
 metadata = MetaData()
 
@@ -45,6 +45,20 @@ def _fact() -> list[Column]:
 
 
 meta = Table("idx_meta", metadata, Column("key", String(64), primary_key=True), Column("value", Text, nullable=False))
+#: ``idx_meta`` key stamped anew by every range that writes reference data (participants, sites,
+#: wallets, materials, schemes, characteristics, processes): what readers' caches are keyed by.
+REFERENCE_VERSION = "reference_version"
+
+
+def read_meta(conn: Connection) -> dict[str, str]:
+    """Every ``idx_meta`` entry (a handful of small rows)."""
+    return {r.key: r.value for r in conn.execute(meta.select())}
+
+
+def write_meta(conn: Connection, values: dict[str, object]) -> None:
+    for k, v in values.items():
+        conn.execute(meta.delete().where(meta.c.key == k))
+        conn.execute(meta.insert().values(key=k, value=str(v)))
 
 #: Every decoded log, verbatim: the "every fact with its transaction" table.
 events = Table(

@@ -27,6 +27,7 @@ from sqlalchemy.engine import Engine
 from node_api.core.artifacts import load_artifacts
 from node_api.core.config import Settings
 from node_api.core.rpc import SyncRpc
+from node_api.domain import CONTRACTS
 
 from . import schema
 from .follower import Follower, contract_abis, contracts_from_deployment
@@ -76,9 +77,7 @@ class IndexService:
         None: the record ``<data_dir>/deployments/<chainId>.json``)."""
         rpc_url = settings.effective_rpc_url
         if deployment is not None:
-            from .follower import SHORT_NAMES  # noqa: PLC0415
-
-            contracts = {SHORT_NAMES[k]: v for k, v in deployment.contracts.items() if k in SHORT_NAMES}
+            contracts = {CONTRACTS[k]: v for k, v in deployment.contracts.items() if k in CONTRACTS}
             start = int(deployment.block_number)
         else:
             with SyncRpc(rpc_url) as rpc:

@@ -4,24 +4,32 @@ Inserts are collected per table and written with executemany (the fast path); th
 that change an earlier row (a transfer settled, a participant suspended, a wallet removed) update
 the pending row in memory when it was created in the same range, else queue an UPDATE that runs
 after the inserts, in chain order. Then the derived lineage rows of the range's new batches are
-computed and written (node_api.index.lineage).
+computed and written (node_api.index.lineage_ingest). A range that registers or changes reference
+data (participants, sites, wallets, materials, schemes, characteristics, processes) also stamps a new
+``reference_version`` in ``idx_meta``, in the same transaction: readers keep that data cached until
+the stamp changes (node_api.index.read.reference).
 """
 
 from __future__ import annotations
 
 import json
+import uuid
 from collections import defaultdict
 from typing import Any, Callable
 
 from sqlalchemy import and_, update
 from sqlalchemy.engine import Connection
 
-from . import lineage
+from node_api.domain import TransferStatus
+
+from . import lineage_ingest
 from . import schema as t
 
 INT64_MAX = (1 << 63) - 1
 
-TRANSFER_STATUS = {"CustodyAccepted": "accepted", "CustodyRejected": "rejected", "CustodyCancelled": "cancelled"}
+#: The event that settles a custody transfer -> the status it leaves (as ``idx_transfers.status`` spells it).
+SETTLED_BY = {"CustodyAccepted": TransferStatus.ACCEPTED, "CustodyRejected": TransferStatus.REJECTED,
+              "CustodyCancelled": TransferStatus.CANCELLED}
 
 
 class IndexOverflow(ValueError):
@@ -40,6 +48,7 @@ class RangeWriter:
         self.pending: dict[tuple[str, Any], dict[str, Any]] = {}
         self.updates: list[tuple[Any, Any, dict[str, Any]]] = []  # (table, where clause, values)
         self.count = 0
+        self.reference_changed = False
 
     # ------------------------------------------------------------------ entry point
     def add(self, contract: str, name: str, args: dict[str, Any], log: dict[str, Any]) -> None:
@@ -54,8 +63,9 @@ class RangeWriter:
         handler = _HANDLERS.get((contract, name)) or _HANDLERS.get(("*", name))
         if handler is not None:
             handler(self, contract, args, fact)
+            self.reference_changed |= (contract, name) in _REFERENCE
 
-    def _pending_or_update(self, table: Any, key: Any, where: Any, values: dict[str, Any]) -> None:
+    def update_row(self, table: Any, key: Any, where: Any, values: dict[str, Any]) -> None:
         row = self.pending.get((table.name, key))
         if row is not None:
             row.update(values)
@@ -76,48 +86,56 @@ class RangeWriter:
         for table, where, values in self.updates:
             conn.execute(update(table).where(where).values(**values))
         # derived: the lineage of the new batches, from their parents' (same transaction)
-        lineage.derive(conn, self.rows.get(t.batches, []), self.rows.get(t.edges, []), self.rows.get(t.origins, []))
+        lineage_ingest.derive(conn, self.rows.get(t.batches, []), self.rows.get(t.edges, []),
+                              self.rows.get(t.origins, []))
+        if self.reference_changed:
+            # any new value will do: readers compare it with the one their cache was loaded under
+            t.write_meta(conn, {t.REFERENCE_VERSION: uuid.uuid4().hex})
 
 
 # ---------------------------------------------------------------------- handlers
 Handler = Callable[[RangeWriter, str, dict[str, Any], dict[str, Any]], None]
 _HANDLERS: dict[tuple[str, str], Handler] = {}
+#: Events that write reference data (what readers cache).
+_REFERENCE: set[tuple[str, str]] = set()
 
 
-def on(contract: str, name: str) -> Callable[[Handler], Handler]:
+def on(contract: str, name: str, *, reference: bool = False) -> Callable[[Handler], Handler]:
     def deco(f: Handler) -> Handler:
         _HANDLERS[(contract, name)] = f
+        if reference:
+            _REFERENCE.add((contract, name))
         return f
 
     return deco
 
 
 # ------------------------------------------------------------ registry
-@on("registry", "ParticipantRegistered")
+@on("registry", "ParticipantRegistered", reference=True)
 def _participant(w: RangeWriter, _c: str, a: dict, f: dict) -> None:
     pid = a["participantId"]
     w.insert(t.participants, {"participant_id": pid, "name": a["name"], "roles": a["roles"], "status": 1, **f}, pid)
 
 
-@on("registry", "ParticipantRolesChanged")
+@on("registry", "ParticipantRolesChanged", reference=True)
 def _roles(w: RangeWriter, _c: str, a: dict, _f: dict) -> None:
     pid = a["participantId"]
-    w._pending_or_update(t.participants, pid, t.participants.c.participant_id == pid, {"roles": a["roles"]})
+    w.update_row(t.participants, pid, t.participants.c.participant_id == pid, {"roles": a["roles"]})
 
 
-@on("registry", "ParticipantStatusChanged")
+@on("registry", "ParticipantStatusChanged", reference=True)
 def _pstatus(w: RangeWriter, _c: str, a: dict, _f: dict) -> None:
     pid = a["participantId"]
-    w._pending_or_update(t.participants, pid, t.participants.c.participant_id == pid, {"status": a["status"]})
+    w.update_row(t.participants, pid, t.participants.c.participant_id == pid, {"status": a["status"]})
 
 
-@on("registry", "SiteAdded")
+@on("registry", "SiteAdded", reference=True)
 def _site(w: RangeWriter, _c: str, a: dict, f: dict) -> None:
     w.insert(t.sites, {"site_id": a["siteId"], "participant_id": a["participantId"], "name": a["name"],
                        "location_ref": a["locationRef"], **f})
 
 
-@on("registry", "WalletAdded")
+@on("registry", "WalletAdded", reference=True)
 def _wallet(w: RangeWriter, _c: str, a: dict, f: dict) -> None:
     addr = a["wallet"]
     w.insert(t.wallets, {"address": addr, "added_block": f["block_number"], "added_log_index": f["log_index"],
@@ -125,7 +143,7 @@ def _wallet(w: RangeWriter, _c: str, a: dict, f: dict) -> None:
                          "tx_hash": f["tx_hash"]}, ("wallet", addr))
 
 
-@on("registry", "WalletRemoved")
+@on("registry", "WalletRemoved", reference=True)
 def _wallet_removed(w: RangeWriter, _c: str, a: dict, f: dict) -> None:
     addr = a["wallet"]
     row = w.pending.pop((t.wallets.name, ("wallet", addr)), None)
@@ -136,24 +154,24 @@ def _wallet_removed(w: RangeWriter, _c: str, a: dict, f: dict) -> None:
                           {"removed_block": f["block_number"]}))
 
 
-@on("registry", "MaterialRegistered")
+@on("registry", "MaterialRegistered", reference=True)
 def _material(w: RangeWriter, _c: str, a: dict, _f: dict) -> None:
     w.insert(t.materials, {"material": a["material"], "name": a["name"], "unit": a["unit"],
                            "material_group": a["group"], "waste": bool(a["waste"])})
 
 
-@on("registry", "SchemeRegistered")
+@on("registry", "SchemeRegistered", reference=True)
 def _scheme(w: RangeWriter, _c: str, a: dict, _f: dict) -> None:
     w.insert(t.schemes, {"scheme": a["scheme"], "name": a["name"], "period_length": a["periodLength"],
                          "anchor": a["anchor"], "lapse_after_periods": a["lapseAfterPeriods"]})
 
 
-@on("registry", "CharacteristicRegistered")
+@on("registry", "CharacteristicRegistered", reference=True)
 def _characteristic(w: RangeWriter, _c: str, a: dict, _f: dict) -> None:
     w.insert(t.characteristics, {"characteristic": a["characteristic"], "name": a["name"], "scheme": a["scheme"]})
 
 
-@on("registry", "ProcessRegistered")
+@on("registry", "ProcessRegistered", reference=True)
 def _process(w: RangeWriter, _c: str, a: dict, _f: dict) -> None:
     w.insert(t.processes, {"process_id": a["processId"], "name": a["name"], "input_material": a["inputMaterial"],
                            "output_material": a["outputMaterial"], "factor": a["factor"], "tolerance": a["tolerance"]})
@@ -215,21 +233,21 @@ def _proposed(w: RangeWriter, _c: str, a: dict, f: dict) -> None:
     w.insert(t.transfers, {
         "transfer_id": tid, "batch_id": a["batchId"], "from_address": a["from"], "to_address": a["to"],
         "quantity": _q(a["quantity"]), "certified_quantity": _q(a["certifiedQuantity"]), "nonce": str(a["nonce"]),
-        "deadline": str(a["deadline"]), "signature": a["signature"], "status": "pending",
+        "deadline": str(a["deadline"]), "signature": a["signature"], "status": TransferStatus.PENDING.label,
         "proposed_block": f["block_number"], "proposed_log_index": f["log_index"], "proposed_tx": f["tx_hash"],
         "proposed_time": f["block_time"], "settled_block": None, "settled_log_index": None, "settled_tx": None,
         "settled_time": None, "settle_deadline": None, "settle_signature": None}, ("transfer", tid))
 
 
-def _settled(w: RangeWriter, _c: str, a: dict, f: dict, status: str) -> None:
+def _settled(w: RangeWriter, _c: str, a: dict, f: dict, status: TransferStatus) -> None:
     tid = a["transferId"]
-    values = {"status": status, "settled_block": f["block_number"], "settled_log_index": f["log_index"],
+    values = {"status": status.label, "settled_block": f["block_number"], "settled_log_index": f["log_index"],
               "settled_tx": f["tx_hash"], "settled_time": f["block_time"], "settle_deadline": str(a["deadline"]),
               "settle_signature": a["signature"]}
-    w._pending_or_update(t.transfers, ("transfer", tid), t.transfers.c.transfer_id == tid, values)
+    w.update_row(t.transfers, ("transfer", tid), t.transfers.c.transfer_id == tid, values)
 
 
-for _name, _status in TRANSFER_STATUS.items():
+for _name, _status in SETTLED_BY.items():
     _HANDLERS[("ledger", _name)] = (lambda s: lambda w, c, a, f: _settled(w, c, a, f, s))(_status)
 
 

@@ -13,7 +13,9 @@ import requests
 
 import pytest
 
-from node_api.index import queries, schema
+from node_api.index import schema
+from node_api.index.read import certificates, participants, provenance
+from node_api.index.read.reference import reference
 
 
 def snapshot(engine, scenario) -> str:
@@ -21,9 +23,9 @@ def snapshot(engine, scenario) -> str:
     with engine.connect() as conn:
         out: dict[str, Any] = {}
         for name in ("product", "blend", "mb_origin", "released", "origin_a", "rest"):
-            out[name] = queries.provenance(conn, getattr(scenario, name))
-        out["participants"] = [queries.participant(conn, pid) for pid in range(1, 11)]
-        out["certificate"] = queries.certificate(conn, scenario.certificate_id)
+            out[name] = provenance.provenance(conn, getattr(scenario, name))
+        out["participants"] = [participants.participant(conn, pid, reference(conn)) for pid in range(1, 11)]
+        out["certificate"] = certificates.certificate(conn, scenario.certificate_id, reference(conn))
     return json.dumps(out, sort_keys=True, default=str)
 
 

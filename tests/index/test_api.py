@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from fastapi import FastAPI
 from fastapi.responses import JSONResponse
 from fastapi.testclient import TestClient
 
 from node_api.api.routes import provenance
+from node_api.api.schemas import provenance as schemas
 from node_api.errors import ApiError
 from node_api.index.service import IndexService
 
@@ -86,3 +89,36 @@ def test_explorer_page_is_self_contained(client):
     assert "<svg" in html and "/provenance/batches/" in html and "/provenance/tx/{tx}" in html
     for external in ("<script src", "<link", "@import", "url(http", "src=\"http", "href=\"http"):
         assert external not in html, external
+
+
+def _as_model_sends_it(model, body: bytes) -> None:
+    """``model`` accepts the answer and, serialised as the routes do, gives back the same bytes."""
+    value = model.model_validate_json(body)
+    again = json.dumps(value.model_dump(mode="json", by_alias=True, exclude_unset=True), separators=(",", ":"),
+                       ensure_ascii=False).encode()
+    assert again == body, model
+
+
+def test_answers_sent_encoded_once_match_their_documented_models(client, scenario):
+    """The routes that send JSON encoded once (no per-request validation) answer what their OpenAPI
+    models say, without a key added, dropped or moved: for every batch of the scenario."""
+    for bid in range(1, scenario.released + 1):
+        base = f"/provenance/batches/{bid}"
+        _as_model_sends_it(schemas.Provenance, client.get(base).content)
+        _as_model_sends_it(schemas.LineageRows, client.get(f"{base}/lineage").content)
+        _as_model_sends_it(schemas.Lineage, client.get(f"{base}/lineage?shape=objects").content)
+        _as_model_sends_it(schemas.Passport, client.get(f"{base}/passport").content)
+        _as_model_sends_it(schemas.EpcisDocument, client.get(f"{base}/epcis").content)
+    _as_model_sends_it(schemas.EpcisDocument, client.get("/provenance/epcis").content)
+
+
+def test_openapi_shows_what_each_provenance_answer_contains(client):
+    spec = client.get("/openapi.json").json()
+    answers = {path: op["get"]["responses"]["200"]["content"]["application/json"]["schema"]
+               for path, op in spec["paths"].items() if path.startswith("/provenance/")}
+    assert len(answers) == 13
+    for path, schema in answers.items():
+        refs = json.dumps(schema)
+        assert "#/components/schemas/" in refs, (path, schema)
+    props = spec["components"]["schemas"]["Claim"]["properties"]
+    assert {"percent", "statements", "evidence", "text"} <= props.keys()

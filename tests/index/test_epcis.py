@@ -11,9 +11,12 @@ from pathlib import Path
 import jsonschema
 import pytest
 
-from node_api.index import epcis
+from node_api.index.read import epcis
 
-SCHEMA_PATH = Path(__file__).resolve().parents[3] / "shared" / "epcis" / "EPCIS-JSON-Schema.json"
+#: ../shared next to the checkout (a worktree of it sits one level deeper: the nearest one up wins)
+SCHEMA_PATH = next((p / "shared" / "epcis" / "EPCIS-JSON-Schema.json" for p in Path(__file__).resolve().parents[3:]
+                    if (p / "shared" / "epcis" / "EPCIS-JSON-Schema.json").exists()),
+                   Path(__file__).resolve().parents[3] / "shared" / "epcis" / "EPCIS-JSON-Schema.json")
 URI = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*:[^\s]+$")
 
 

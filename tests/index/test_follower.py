@@ -7,9 +7,11 @@ import pytest
 from sqlalchemy import func, select
 
 from helpers_index import FlakyProxy, contracts_of, fresh_engine, snapshot, wait_for
-from node_api.index import queries, schema
+from node_api.index import schema
 from node_api.index.follower import Follower, discover_from_registry
 from node_api.core.rpc import SyncRpc
+from node_api.index.read import batches
+from node_api.index.read.reference import reference
 from testkit.sandbox import SEGREGATED
 
 
@@ -119,7 +121,7 @@ def test_sync_rebuilds_when_indexed_block_left_the_chain(tmp_path, make_follower
         ghost = sb.create_origin(w.farm, w.raw_cotton, 777, characteristic=w.organic, model=SEGREGATED)
         f.sync_once()
         with engine.connect() as conn:
-            assert queries.batch(conn, ghost)["quantity"] == 777
+            assert batches.batch(conn, ghost, reference(conn))["quantity"] == 777
     finally:
         assert w3.provider.make_request("evm_revert", [snap])["result"]
     # the chain forgot the ghost batch; a different batch takes its id on the new branch
@@ -132,7 +134,7 @@ def test_sync_rebuilds_when_indexed_block_left_the_chain(tmp_path, make_follower
         f.sync_once()
         assert f.status.rebuilds == 1
         with engine.connect() as conn:
-            b = queries.batch(conn, real)
+            b = batches.batch(conn, real, reference(conn))
         assert b["quantity"] == 555 and b["creator"] == "Second Farm Ltd"
     finally:
         assert w3.provider.make_request("evm_revert", [snap2])["result"]
@@ -147,7 +149,7 @@ def test_follower_thread_follows_new_blocks(tmp_path, make_follower, scenario, c
 
     def seen() -> bool:
         with engine.connect() as conn:
-            return queries.batch(conn, new) is not None
+            return batches.batch(conn, new, reference(conn)) is not None
 
     assert wait_for(seen)
     f.stop()

@@ -24,13 +24,16 @@ from sqlalchemy import func, select, text
 from helpers_index import contracts_of, fresh_engine
 from node_api.api.routes import provenance
 from node_api.errors import ApiError
-from node_api.index import lineage, queries, schema
+from node_api.domain import Model
+from node_api.index import ancestry, lineage_fragments, schema
+from node_api.index.read import batches, lineage
+from node_api.index.read.reference import reference as reference_data
 from node_api.index.follower import Follower
 from node_api.core.rpc import SyncRpc
 from node_api.index.service import IndexService
 from testkit.sandbox import CONTROLLED_BLENDING, SEGREGATED, UNCERTIFIED
 
-MODELS = queries.MODEL_NAMES
+MODELS = Model.labels()
 
 
 @dataclass
@@ -138,7 +141,7 @@ def _close(a: float, b: Fraction) -> bool:
 
 
 def test_lineage_of_every_batch_matches_exact_walk_of_chain(one_range, dag, chain_facts):
-    col = {c: i for i, c in enumerate(lineage.NODE_COLUMNS)}
+    col = {c: i for i, c in enumerate(lineage_fragments.NODE_COLUMNS)}
     for root in dag.ids():
         taken, contrib, weakest = reference(root, chain_facts)
         ans = _answer(one_range, root)
@@ -166,7 +169,7 @@ def test_lineage_of_every_batch_matches_exact_walk_of_chain(one_range, dag, chai
 
 def test_lineage_counts_a_batch_reached_by_three_paths_once_with_all_it_gave(one_range, dag, chain_facts):
     ans = _answer(one_range, dag.m2)
-    col = {c: i for i, c in enumerate(lineage.NODE_COLUMNS)}
+    col = {c: i for i, c in enumerate(lineage_fragments.NODE_COLUMNS)}
     o1 = next(r for r in ans["nodes"] if r[0] == dag.o1)
     # 2 t directly + all 6 t of s2 + 4 t of s1 of which m1 passed on 5/10: 10 t of o1's 12 t
     assert o1[col["quantity_taken"]] == 10_000_000
@@ -176,7 +179,7 @@ def test_lineage_counts_a_batch_reached_by_three_paths_once_with_all_it_gave(one
 
 def test_lineage_objects_carry_paths_percent_and_certification(one_range, dag, world_session):
     with one_range.connect() as conn:
-        lin = queries.lineage(conn, dag.yarn)
+        lin = lineage.lineage(conn, dag.yarn)
     by_id = {o["batch_id"]: o for o in lin["origins"]}
     assert set(by_id) == {dag.o1, dag.o2, dag.o3}
     o3 = by_id[dag.o3]
@@ -203,7 +206,7 @@ def test_lineage_node_facts_equal_the_batch_query(one_range, dag):
         ans = _answer(one_range, dag.yarn)
         for r in ans["nodes"]:
             node = lineage.node_dict(r)
-            b = queries.batch(conn, r[0])
+            b = batches.batch(conn, r[0], reference_data(conn))
             assert {k: b[k] for k in node} == node
 
 
@@ -236,12 +239,12 @@ def test_lineage_split_parts_add_no_rows_anchors_hold_their_ancestry(one_range, 
 
 def test_lineage_reads_two_primary_key_ranges_not_a_scan(one_range, dag):
     with one_range.connect() as conn:
-        for sql in (lineage._ANCHOR_SQL["sqlite"], lineage._SCALED_SQL["sqlite"]):
-            plan = " | ".join(str(r[-1]) for r in conn.execute(text("EXPLAIN QUERY PLAN " + sql), {
+        for sql in (lineage.ANCHOR_SQL["sqlite"], lineage.SCALED_SQL["sqlite"]):
+            plan = " | ".join(r.detail for r in conn.execute(text("EXPLAIN QUERY PLAN " + sql), {
                 "anchor": dag.m2, "ft": 1.0, "fc": 1.0, "w": 4}))
             assert "SEARCH l USING PRIMARY KEY (batch_id=?)" in plan and "SEARCH n USING INTEGER PRIMARY KEY" in plan, plan
             assert "SCAN l" not in plan and "SCAN n" not in plan, plan
-        plan = " | ".join(str(r[-1]) for r in conn.execute(text("EXPLAIN QUERY PLAN " + lineage._CHAIN_SQL),
+        plan = " | ".join(r.detail for r in conn.execute(text("EXPLAIN QUERY PLAN " + lineage.CHAIN_SQL),
                                                              {"root": dag.f1}))
         assert "SCAN idx_lineage_nodes" not in plan and "SCAN n" not in plan, plan
 
@@ -255,7 +258,7 @@ def test_lineage_equal_on_postgresql_bit_for_bit(backend, dag, anvil, world_sess
         strip = lambda rows: [tuple(r)[:-1] for r in rows]  # noqa: E731
         assert strip(a.execute(q).all()) == strip(b.execute(q).all())
         for root in dag.ids():
-            x, y = queries.lineage(a, root), queries.lineage(b, root)
+            x, y = lineage.lineage(a, root), lineage.lineage(b, root)
             assert x == y, root
     engine.dispose()
 
@@ -285,10 +288,10 @@ def test_lineage_route_compact_by_default_objects_on_request(one_range, dag):
         r = client.get(f"/provenance/batches/{dag.f1}/lineage")
         assert r.status_code == 200 and r.headers["content-type"] == "application/json"
         assert r.content == lineage.lineage_json(conn, dag.f1)
-        assert r.json()["shape"] == "rows" and r.json()["columns"] == list(lineage.NODE_COLUMNS)
+        assert r.json()["shape"] == "rows" and r.json()["columns"] == list(lineage_fragments.NODE_COLUMNS)
         objects = client.get(f"/provenance/batches/{dag.f1}/lineage?shape=objects").json()
-        assert objects == json.loads(json.dumps(queries.lineage(conn, dag.f1)))
-        assert queries.expand_lineage(r.json()) == queries.lineage(conn, dag.f1)
+        assert objects == json.loads(json.dumps(lineage.lineage(conn, dag.f1)))
+        assert lineage.expand_lineage(r.json()) == lineage.lineage(conn, dag.f1)
         assert client.get(f"/provenance/batches/{dag.f1}/lineage?shape=graph").status_code == 422
         assert client.get("/provenance/batches/999999/lineage").status_code == 404
 
@@ -296,14 +299,14 @@ def test_lineage_route_compact_by_default_objects_on_request(one_range, dag):
 def test_resolve_composes_a_chain_of_single_parents_exactly():
     # 4 <- 3 <- 2 (anchor with two parents); models 3, 1, 4: weakest on the way up is the minimum so far
     info = {
-        4: lineage.NodeInfo(kind=1, model=3, quantity=30, parent_count=1, parent_id=3, parent_quantity=30),
-        3: lineage.NodeInfo(kind=3, model=1, quantity=90, parent_count=1, parent_id=2, parent_quantity=70),
-        2: lineage.NodeInfo(kind=2, model=4, quantity=100, parent_count=2, parent_id=None, parent_quantity=None),
+        4: ancestry.NodeInfo(kind=1, model=3, quantity=30, parent_count=1, parent_id=3, parent_quantity=30),
+        3: ancestry.NodeInfo(kind=3, model=1, quantity=90, parent_count=1, parent_id=2, parent_quantity=70),
+        2: ancestry.NodeInfo(kind=2, model=4, quantity=100, parent_count=2, parent_id=None, parent_quantity=None),
     }
-    ch = lineage.resolve(4, info.__getitem__)
+    ch = ancestry.resolve(4, info.__getitem__)
     assert ch.anchor == 2 and ch.anchor_has_rows
     # 4 takes all 30 of 3; 3 took 70 of 2 for its 90, so 4 takes 30/90 of 70 of 2
     assert ch.nodes == [(4, 30, 30, 3, None), (3, 30, 30, 1, 4), (2, Fraction(70, 3), 30, 1, 3)]
     assert (ch.ft, ch.fc, ch.w) == (Fraction(70, 300), Fraction(30, 100), 1)
-    origin = lineage.resolve(2, info.__getitem__)
+    origin = ancestry.resolve(2, info.__getitem__)
     assert origin.nodes == [(2, 100, 100, 4, None)] and (origin.ft, origin.fc, origin.w) == (1, 1, 4)

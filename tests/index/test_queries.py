@@ -8,8 +8,8 @@ from fractions import Fraction
 import pytest
 from sqlalchemy import text
 
-from node_api.index import queries
-from node_api.index.passport import passport
+from node_api.index.read import batches, certificates, common, custody, lineage, participants, provenance, transactions
+from node_api.index.read.reference import reference
 from testkit.sandbox import h
 
 
@@ -21,7 +21,7 @@ def conn(indexed):
 
 def test_lineage_product_reaches_both_origins_with_exact_quantities(conn, scenario, world_session):
     w = world_session
-    lin = queries.lineage(conn, scenario.product)
+    lin = lineage.lineage(conn, scenario.product)
     assert lin["ancestor_count"] == 5  # yarn, lint, merged and the two origins
     assert {n["batch_id"] for n in lin["nodes"]} == {scenario.origin_a, scenario.origin_b, scenario.merged,
                                                        scenario.lint, scenario.yarn, scenario.product}
@@ -46,7 +46,7 @@ def test_lineage_product_reaches_both_origins_with_exact_quantities(conn, scenar
 
 def test_lineage_origin_carries_producer_certification_at_creation(conn, scenario, world_session):
     w = world_session
-    lin = queries.lineage(conn, scenario.product)
+    lin = lineage.lineage(conn, scenario.product)
     o = next(o for o in lin["origins"] if o["batch_id"] == scenario.origin_b)
     at = o["certification_at_creation"]
     assert at["certification_id"] == w.certifications[w.farm2.name] == o["certification_id"]
@@ -57,7 +57,7 @@ def test_lineage_origin_carries_producer_certification_at_creation(conn, scenari
 
 
 def test_descendants_of_origin_reach_the_product(conn, scenario):
-    d = queries.descendants(conn, scenario.origin_a)
+    d = batches.descendants(conn, scenario.origin_a, reference(conn))
     ids = {n["batch_id"] for n in d["nodes"]}
     assert {scenario.merged, scenario.lint, scenario.yarn, scenario.product, scenario.rest} <= ids
     assert scenario.origin_b not in ids and scenario.blend not in ids
@@ -65,7 +65,7 @@ def test_descendants_of_origin_reach_the_product(conn, scenario):
 
 def test_custody_chain_has_signer_receiver_and_time_of_each_transfer(conn, scenario, world_session, w3):
     w = world_session
-    chain = queries.custody(conn, scenario.product)
+    chain = custody.custody(conn, scenario.product, reference(conn))
     moves = [(t["batch_id"], t["signer"]["participant"], t["receiver"]["participant"], t["status"]) for t in chain]
     assert moves == [
         (scenario.origin_a, "Organic Farm Co", "Ginning Mill", "accepted"),
@@ -84,7 +84,7 @@ def test_custody_chain_has_signer_receiver_and_time_of_each_transfer(conn, scena
 
 
 def test_claim_segregated_states_exact_percent_from_origins(conn, scenario):
-    c = queries.provenance(conn, scenario.product)["claim"]
+    c = provenance.provenance(conn, scenario.product)["claim"]
     assert c["kind"] == "content" and c["percent"] == "100" and c["model"] == "segregated"
     assert c["text"].startswith("Segregated: this cotton yarn contains 100 % organic material from Organic Farm Co, "
                                 f"Farm Gujarat (origin batch #{scenario.origin_a}, ~57.14 % of this batch)")
@@ -93,7 +93,7 @@ def test_claim_segregated_states_exact_percent_from_origins(conn, scenario):
 
 
 def test_claim_controlled_blending_states_recorded_share(conn, scenario):
-    p = queries.provenance(conn, scenario.blend)
+    p = provenance.provenance(conn, scenario.blend)
     assert p["batch"]["share_ppm"] == 400_000
     c = p["claim"]
     assert c["kind"] == "content_share" and c["percent"] == "40"
@@ -102,7 +102,7 @@ def test_claim_controlled_blending_states_recorded_share(conn, scenario):
 
 
 def test_claim_mass_balance_is_supply_chain_claim_not_content(conn, scenario):
-    c = queries.provenance(conn, scenario.mb_origin)["claim"]
+    c = provenance.provenance(conn, scenario.mb_origin)["claim"]
     assert c["kind"] == "supply_chain" and c["percent"] is None
     assert c["certified_quantity"] == 5_000_000  # 3 t declared to the ginner + 2 t declared to the brand
     assert [d["certified_quantity"] for d in c["declarations"]] == [3_000_000, 2_000_000]
@@ -111,7 +111,7 @@ def test_claim_mass_balance_is_supply_chain_claim_not_content(conn, scenario):
 
 
 def test_claim_book_and_claim_supports_retired_units_with_retirement_ids(conn, scenario):
-    c = queries.provenance(conn, scenario.released)["claim"]
+    c = provenance.provenance(conn, scenario.released)["claim"]
     assert c["model"] == "uncertified" and c["kind"] == "book_and_claim"
     (bc,) = c["book_and_claim"]
     assert bc["certificate_id"] == scenario.certificate_id and bc["units_retired"] == 1
@@ -121,33 +121,33 @@ def test_claim_book_and_claim_supports_retired_units_with_retirement_ids(conn, s
 
 
 def test_claim_uncertified_origin_claims_nothing(conn, scenario):
-    c = queries.provenance(conn, scenario.unc_d)["claim"]
+    c = provenance.provenance(conn, scenario.unc_d)["claim"]
     assert c["kind"] == "none" and c["percent"] is None and c["text"].startswith("Uncertified")
 
 
 def test_participant_shows_batches_held_in_transit_and_credit_statements(conn, scenario, world_session):
     w = world_session
-    spinner = queries.participant(conn, w.spinner.participant_id)
+    spinner = participants.participant(conn, w.spinner.participant_id, reference(conn))
     held = {b["batch_id"]: b["quantity"] for b in spinner["batches_held"]}
     assert held == {scenario.rest: 165_000}  # 1.165 t minus the 1 t in transit to the brand
     (out,) = spinner["in_transit"]["outgoing"]
     assert out["transfer_id"] == scenario.pending_transfer and out["quantity"] == 1_000_000
-    brand = queries.participant(conn, w.brand.participant_id)
+    brand = participants.participant(conn, w.brand.participant_id, reference(conn))
     assert brand["in_transit"]["incoming"][0]["transfer_id"] == scenario.pending_transfer
     assert {b["batch_id"]: b["quantity"] for b in brand["batches_held"]} == {scenario.product: 2_000_000,
                                                                             scenario.mb_origin: 5_000_000}
-    farm = queries.participant(conn, w.farm.participant_id)
+    farm = participants.participant(conn, w.farm.participant_id, reference(conn))
     (acct,) = farm["credit_accounts"]
     assert acct["balance"] == 3_000_000 and acct["characteristic"] == "organic" and acct["scheme"] == "GOTS"
     assert [(s["period"], s["opening"], s["inflow"], s["outflow"], s["closing"]) for s in acct["statements"]] == [
         (0, 0, 5_000_000, 3_000_000, 2_000_000), (1, 2_000_000, 1_000_000, 0, 3_000_000)]
     assert acct["closed_periods"][0]["period"] == 0 and acct["closed_periods"][0]["closing"] == 2_000_000
-    ginner = queries.participant(conn, w.ginner.participant_id)
+    ginner = participants.participant(conn, w.ginner.participant_id, reference(conn))
     assert ginner["credit_accounts"][0]["balance"] == 1_000_000  # 3 t in, 2 t declared onwards
 
 
 def test_certificate_shows_issuance_holders_over_time_and_retirements(conn, scenario, world_session):
-    c = queries.certificate(conn, scenario.certificate_id)
+    c = certificates.certificate(conn, scenario.certificate_id, reference(conn))
     assert c["issuer"] == "Textile Registry" and c["producer"] == "Organic Farm Co" and c["amount"] == 1
     assert c["pledge"]["batch_id"] == scenario.pledged and c["pledge"]["released_batch_id"] == scenario.released
     assert [x["kind"] for x in c["holders_over_time"]] == ["issued", "retired"]
@@ -158,16 +158,16 @@ def test_certificate_shows_issuance_holders_over_time_and_retirements(conn, scen
 
 
 def test_every_fact_names_a_transaction_in_its_block(conn, scenario, w3):
-    facts = queries.provenance(conn, scenario.product)["facts"]
+    facts = provenance.provenance(conn, scenario.product)["facts"]
     assert len(facts) >= 8
     for f in facts:
         assert w3.eth.get_transaction_receipt(f["tx_hash"])["blockNumber"] == f["block_number"]
-    tx = queries.tx_facts(conn, facts[0]["tx_hash"])
+    tx = transactions.tx_facts(conn, facts[0]["tx_hash"])
     assert tx["block_number"] == facts[0]["block_number"] and tx["events"]
 
 
 def test_passport_lists_identity_origins_claims_and_evidence(conn, scenario):
-    p = passport(conn, scenario.product)
+    p = provenance.passport(conn, scenario.product)
     assert p["type"] == "DigitalProductPassport" and p["product"]["token_id"] == scenario.product
     assert [o["batch_id"] for o in p["origins"]] == [scenario.origin_a, scenario.origin_b]
     assert p["claims"][0]["percent"] == "100"
@@ -177,25 +177,23 @@ def test_passport_lists_identity_origins_claims_and_evidence(conn, scenario):
 
 
 def test_unknown_token_answers_none(conn):
-    assert queries.provenance(conn, 10**9) is None and queries.lineage(conn, 10**9) is None
+    assert provenance.provenance(conn, 10**9) is None and lineage.lineage(conn, 10**9) is None
 
 
 def test_lineage_sql_walks_edges_by_index_not_by_scan(conn, scenario):
-    plan = " | ".join(str(r[-1]) for r in conn.execute(text(
-        "EXPLAIN QUERY PLAN " + queries._ANCESTORS_CTE + " SELECT id FROM anc"), {"root": scenario.product}))
+    plan = " | ".join(r.detail for r in conn.execute(text(
+        "EXPLAIN QUERY PLAN " + common.ANCESTORS_CTE + " SELECT id FROM anc"), {"root": scenario.product}))
     assert "SEARCH idx_edges" in plan and "SCAN idx_edges" not in plan, plan
-    plan = " | ".join(str(r[-1]) for r in conn.execute(text(
-        "EXPLAIN QUERY PLAN " + queries._DESCENDANTS_CTE + " SELECT id FROM des"), {"root": scenario.origin_a}))
+    plan = " | ".join(r.detail for r in conn.execute(text(
+        "EXPLAIN QUERY PLAN " + common.DESCENDANTS_CTE + " SELECT id FROM des"), {"root": scenario.origin_a}))
     assert "SEARCH idx_edges" in plan and "SCAN idx_edges" not in plan, plan
 
 
 def test_participant_certifications_valid_as_of_the_index_head(indexed, world_session):
     """A participant's certifications carry their status and validity at the last indexed block:
     the world's certifications are active and within their window there."""
-    from node_api.index import queries
-
     with indexed.engine.connect() as conn:
-        answer = queries.participant(conn, world_session.farm.participant_id)
+        answer = participants.participant(conn, world_session.farm.participant_id, reference(conn))
     assert answer["as_of"]["block_number"] > 0
     certs = answer["certifications"]
     assert certs, "the farm has certifications"

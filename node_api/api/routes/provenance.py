@@ -1,4 +1,4 @@
-"""Provenance routes: thin wrappers over node_api.index (queries, claims, EPCIS, passport) and the
+"""Provenance routes: thin wrappers over the index's read side (node_api.index.read) and the
 explorer page. The index service is ``request.app.state.index`` (see node_api.index.service)."""
 
 from __future__ import annotations
@@ -12,10 +12,11 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 
 from node_api.api.deps import read_access_if_node
+from node_api.api.schemas import provenance as schemas
 from node_api.errors import ApiError
-from node_api.index import epcis, queries
-from node_api.index.lineage import lineage_json
-from node_api.index.passport import passport
+from node_api.index.read import batches, certificates, custody as custody_, epcis, lineage as lineage_
+from node_api.index.read import participants, provenance as provenance_, transactions
+from node_api.index.read.reference import reference
 from node_api.index.service import IndexService
 
 router = APIRouter(tags=["provenance"])
@@ -24,6 +25,14 @@ router = APIRouter(tags=["provenance"])
 READ = [Depends(read_access_if_node)]
 
 EXPLORER_HTML = Path(__file__).resolve().parents[2] / "web" / "explorer.html"
+#: Answers validated against their response model (serialised as built: no key added or reordered).
+VALIDATED: dict[str, Any] = {"dependencies": READ, "response_model_exclude_unset": True}
+
+
+def _encoded_once(model: Any, description: str) -> dict[str, Any]:
+    """Route options of an answer sent as JSON encoded once, for speed: its shape is documented in the
+    OpenAPI ``responses``, not validated per request (tests/index/test_api.py validates it)."""
+    return {"dependencies": READ, "responses": {200: {"model": model, "description": description}}}
 
 
 def _index(request: Request) -> IndexService:
@@ -37,6 +46,11 @@ def _found(value: Any, what: str) -> Any:
     if value is None:
         raise ApiError(404, "NotFound", f"{what} not found in the index")
     return value
+
+
+def _batch_exists(conn: Any, batch_id: int) -> None:
+    if not batches.exists(conn, batch_id):
+        raise ApiError(404, "NotFound", f"batch {batch_id} not found in the index")
 
 
 def _json(value: Any) -> Response:
@@ -59,27 +73,28 @@ def _time(value: str | None, default: int) -> int:
     return int(dt.timestamp())
 
 
-@router.get("/provenance/status", dependencies=READ)
+@router.get("/provenance/status", response_model=schemas.IndexStatus, **VALIDATED)
 def status(request: Request) -> dict[str, Any]:
     """How far behind the chain the index is (blocks and seconds)."""
     return _index(request).status()
 
 
-@router.get("/provenance/batches/{batch_id}", dependencies=READ)
+@router.get("/provenance/batches/{batch_id}", **_encoded_once(schemas.Provenance, "Everything about the token"))
 def batch_provenance(batch_id: int, request: Request) -> Response:
     """Everything about a token: the batch, its ancestry to every origin, descendants, custody
     chain, certificates retired against it, the claim it supports, and every transaction."""
     with _index(request).engine.connect() as conn:
-        return _json(_found(queries.provenance(conn, batch_id), f"batch {batch_id}"))
+        return _json(_found(provenance_.provenance(conn, batch_id), f"batch {batch_id}"))
 
 
-@router.get("/provenance/batches/{batch_id}/batch", dependencies=READ)
+@router.get("/provenance/batches/{batch_id}/batch", response_model=schemas.Batch, **VALIDATED)
 def batch(batch_id: int, request: Request) -> dict[str, Any]:
     with _index(request).engine.connect() as conn:
-        return _found(queries.batch(conn, batch_id), f"batch {batch_id}")
+        return _found(batches.batch(conn, batch_id, reference(conn)), f"batch {batch_id}")
 
 
-@router.get("/provenance/batches/{batch_id}/lineage", dependencies=READ)
+@router.get("/provenance/batches/{batch_id}/lineage", **_encoded_once(
+    schemas.LineageRows | schemas.Lineage, "The ancestry: compact rows (default) or objects (shape=objects)"))
 def lineage(
     batch_id: int,
     request: Request,
@@ -91,40 +106,41 @@ def lineage(
     batch, the part of this batch it accounts for, the weakest model on its paths and the next batch
     on one path; origins with site, geolocation hash, DDS reference, evidence hash and the producer's
     certification at creation; every batch with its transaction hash and block. The default compact
-    shape is rendered by the database from rows kept at ingest (see node_api.index.lineage)."""
+    shape is joined from fragments rendered at ingest (see node_api.index.lineage_fragments)."""
     with _index(request).engine.connect() as conn:
         if shape == "objects":
-            return _json(_found(queries.lineage(conn, batch_id), f"batch {batch_id}"))
-        return Response(_found(lineage_json(conn, batch_id), f"batch {batch_id}"), media_type="application/json")
+            return _json(_found(lineage_.lineage(conn, batch_id), f"batch {batch_id}"))
+        return Response(_found(lineage_.lineage_json(conn, batch_id), f"batch {batch_id}"), media_type="application/json")
 
 
-@router.get("/provenance/batches/{batch_id}/descendants", dependencies=READ)
+@router.get("/provenance/batches/{batch_id}/descendants", response_model=schemas.Descendants, **VALIDATED)
 def descendants(batch_id: int, request: Request) -> dict[str, Any]:
     with _index(request).engine.connect() as conn:
-        _found(queries.batch(conn, batch_id), f"batch {batch_id}")
-        return queries.descendants(conn, batch_id)
+        _batch_exists(conn, batch_id)
+        return batches.descendants(conn, batch_id, reference(conn))
 
 
-@router.get("/provenance/batches/{batch_id}/custody", dependencies=READ)
+@router.get("/provenance/batches/{batch_id}/custody", response_model=list[schemas.Transfer], **VALIDATED)
 def custody(batch_id: int, request: Request, ancestors: bool = True) -> list[dict[str, Any]]:
     with _index(request).engine.connect() as conn:
-        _found(queries.batch(conn, batch_id), f"batch {batch_id}")
-        return queries.custody(conn, batch_id, with_ancestors=ancestors)
+        _batch_exists(conn, batch_id)
+        return custody_.custody(conn, batch_id, reference(conn), with_ancestors=ancestors)
 
 
-@router.get("/provenance/batches/{batch_id}/claim", dependencies=READ)
+@router.get("/provenance/batches/{batch_id}/claim", response_model=schemas.Claim, **VALIDATED)
 def claim(batch_id: int, request: Request) -> dict[str, Any]:
     with _index(request).engine.connect() as conn:
-        return _found(queries.provenance(conn, batch_id), f"batch {batch_id}")["claim"]
+        return _found(provenance_.provenance(conn, batch_id), f"batch {batch_id}")["claim"]
 
 
-@router.get("/provenance/batches/{batch_id}/passport", dependencies=READ)
+@router.get("/provenance/batches/{batch_id}/passport", **_encoded_once(schemas.Passport, "The product passport"))
 def product_passport(batch_id: int, request: Request) -> Response:
     with _index(request).engine.connect() as conn:
-        return _json(_found(passport(conn, batch_id), f"batch {batch_id}"))
+        return _json(_found(provenance_.passport(conn, batch_id), f"batch {batch_id}"))
 
 
-@router.get("/provenance/batches/{batch_id}/epcis", dependencies=READ)
+@router.get("/provenance/batches/{batch_id}/epcis", **_encoded_once(
+    schemas.EpcisDocument, "EPCIS 2.0 document, sent as application/ld+json"))
 def batch_epcis(batch_id: int, request: Request) -> JSONResponse:
     """EPCIS 2.0 document (JSON-LD) of the token's history."""
     with _index(request).engine.connect() as conn:
@@ -132,7 +148,7 @@ def batch_epcis(batch_id: int, request: Request) -> JSONResponse:
     return JSONResponse(doc, media_type="application/ld+json")
 
 
-@router.get("/provenance/epcis", dependencies=READ)
+@router.get("/provenance/epcis", **_encoded_once(schemas.EpcisDocument, "EPCIS 2.0 document, sent as application/ld+json"))
 def range_epcis(
     request: Request,
     start: str | None = Query(None, alias="from", description="unix seconds or ISO 8601"),
@@ -144,25 +160,25 @@ def range_epcis(
     return JSONResponse(doc, media_type="application/ld+json")
 
 
-@router.get("/provenance/participants/{participant_id}", dependencies=READ)
+@router.get("/provenance/participants/{participant_id}", response_model=schemas.Participant, **VALIDATED)
 def participant(participant_id: int, request: Request) -> dict[str, Any]:
     """Batches held and in transit, credit accounts with period statements, certificates."""
     with _index(request).engine.connect() as conn:
-        return _found(queries.participant(conn, participant_id), f"participant {participant_id}")
+        return _found(participants.participant(conn, participant_id, reference(conn)), f"participant {participant_id}")
 
 
-@router.get("/provenance/certificates/{certificate_id}", dependencies=READ)
+@router.get("/provenance/certificates/{certificate_id}", response_model=schemas.Certificate, **VALIDATED)
 def certificate(certificate_id: int, request: Request) -> dict[str, Any]:
     """A book & claim issuance: holders over time, retirements, revocation."""
     with _index(request).engine.connect() as conn:
-        return _found(queries.certificate(conn, certificate_id), f"certificate {certificate_id}")
+        return _found(certificates.certificate(conn, certificate_id, reference(conn)), f"certificate {certificate_id}")
 
 
-@router.get("/provenance/tx/{tx_hash}", dependencies=READ)
+@router.get("/provenance/tx/{tx_hash}", response_model=schemas.Transaction, **VALIDATED)
 def transaction(tx_hash: str, request: Request) -> dict[str, Any]:
     """The indexed events of one transaction."""
     with _index(request).engine.connect() as conn:
-        return _found(queries.tx_facts(conn, tx_hash), f"transaction {tx_hash}")
+        return _found(transactions.tx_facts(conn, tx_hash), f"transaction {tx_hash}")
 
 
 @router.get("/explorer", response_class=HTMLResponse)

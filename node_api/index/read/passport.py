@@ -3,22 +3,13 @@ certifications, custody and links to every evidence hash, all from the index."""
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
-from sqlalchemy import select
-from sqlalchemy.engine import Connection
 
-from . import schema as t
-from .queries import provenance
-
-
-def passport(conn: Connection, batch_id: int) -> dict[str, Any] | None:
-    p = provenance(conn, batch_id)
-    if p is None:
-        return None
-    meta = {r.key: r.value for r in conn.execute(select(t.meta))}
-    ledger = json.loads(meta.get("contracts", "{}")).get("ledger", "0x0").lower()
+def passport_of(p: dict[str, Any], ledger: str, generated_at_block: int | None) -> dict[str, Any]:
+    """The passport of the token a provenance answer ``p`` is about (node_api.index.read.provenance),
+    its identifiers scoped by chain id and ``ledger`` (lowercase address)."""
+    batch_id = p["batch"]["batch_id"]
     b, lin, claim = p["batch"], p["lineage"], p["claim"]
     prefix = f"urn:coc:{p['chain_id']}:{ledger}"
     evidence: list[dict[str, Any]] = []
@@ -47,7 +38,7 @@ def passport(conn: Connection, batch_id: int) -> dict[str, Any] | None:
     return {
         "type": "DigitalProductPassport",
         "id": f"{prefix}:passport:{batch_id}",
-        "generated_at_block": int(meta["last_block"]) if "last_block" in meta else None,
+        "generated_at_block": generated_at_block,
         "chain_id": p["chain_id"],
         "ledger": ledger,
         "product": {

@@ -20,7 +20,6 @@ coc:blockNumber, the transaction it was read from.
 
 from __future__ import annotations
 
-import json
 from collections import defaultdict
 from datetime import datetime, timezone
 from typing import Any
@@ -28,8 +27,12 @@ from typing import Any
 from sqlalchemy import select, text
 from sqlalchemy.engine import Connection
 
-from . import schema as t
-from .queries import _ANCESTORS_CTE, CONSUME_REASONS, KIND_NAMES, MODEL_NAMES, Ref
+from node_api.domain import BatchKind, ConsumeReason, Model, TransferStatus
+
+from .. import schema as t
+from ..spelling import kind_name
+from .common import ANCESTORS_CTE
+from .reference import Reference, reference
 
 EPCIS_CONTEXT = "https://ref.gs1.org/standards/epcis/2.0.0/epcis-context.jsonld"
 COC_NS = "urn:coc:ns:"
@@ -66,7 +69,7 @@ class _Ids:
         return f"{self.prefix}:wallet:{address.lower()}"
 
 
-def _q(ids: _Ids, ref: Ref, batch_row: dict[str, Any], quantity: int) -> dict[str, Any]:
+def _q(ids: _Ids, ref: Reference, batch_row: dict[str, Any], quantity: int) -> dict[str, Any]:
     item: dict[str, Any] = {"epcClass": ids.batch(batch_row["batch_id"]), "quantity": quantity}
     uom = UOM.get(ref.unit(batch_row["material"]).lower())
     if uom:
@@ -79,24 +82,22 @@ def _base(kind: str, ts: int, event_id: str, tx: str, block: int) -> dict[str, A
             "coc:txHash": tx, "coc:blockNumber": block}
 
 
-def _party(ids: _Ids, ref: Ref, address: str, block: int, key: str) -> list[dict[str, str]]:
+def _party(ids: _Ids, ref: Reference, address: str, block: int, key: str) -> list[dict[str, str]]:
     w = ref.who(address, block)
     owner = ids.participant(w["participant_id"]) if w["participant_id"] else ids.wallet(address)
     possessor = ids.site(w["site_id"]) if w["site_id"] else owner
     return [{"type": "owning_party", key: owner}, {"type": "possessing_party", key: possessor}]
 
 
-def _location(ids: _Ids, ref: Ref, address: str, block: int) -> dict[str, Any]:
+def _location(ids: _Ids, ref: Reference, address: str, block: int) -> dict[str, Any]:
     w = ref.who(address, block)
     return {"bizLocation": {"id": ids.site(w["site_id"])}, "readPoint": {"id": ids.site(w["site_id"])}} if w["site_id"] else {}
 
 
-def build_events(conn: Connection, ref: Ref, batch_ids: set[int] | None, time_range: tuple[int, int] | None) -> list[dict[str, Any]]:
+def build_events(conn: Connection, ref: Reference, batch_ids: set[int] | None, time_range: tuple[int, int] | None) -> list[dict[str, Any]]:
     """EPCIS events for the given batches (their creation, custody, consumption), or for every
     event whose block time falls in ``time_range`` (inclusive)."""
-    meta = {r.key: r.value for r in conn.execute(select(t.meta))}
-    ledger = json.loads(meta.get("contracts", "{}")).get("ledger", "0x0")
-    ids = _Ids(ref.chain_id, ledger)
+    ids = _Ids(ref.chain_id, ref.contracts.get("ledger", "0x0"))
     b, e, tr, co, o, tf, pl = t.batches.c, t.edges.c, t.transfers.c, t.consumptions.c, t.origins.c, t.transforms.c, t.pledges.c
 
     def where_batches(col: Any, time_col: Any) -> Any:
@@ -128,12 +129,11 @@ def build_events(conn: Connection, ref: Ref, batch_ids: set[int] | None, time_ra
     # --- creations, grouped by transaction for splits (one split tx makes several lots)
     split_groups: dict[str, list[dict]] = defaultdict(list)
     for r in sorted(created, key=lambda r: (r["block_number"], r["log_index"])):
-        kind = KIND_NAMES[r["kind"]]
         order = (r["block_number"], r["log_index"], 0)
-        common = {"coc:kind": kind, "coc:model": MODEL_NAMES[r["model"]], "coc:sharePpm": r["share"]}
+        common = {"coc:kind": kind_name(r["kind"]), "coc:model": Model(r["model"]).label, "coc:sharePpm": r["share"]}
         if r["characteristic"]:
             common["coc:characteristic"] = ref.characteristic_name(r["characteristic"])
-        if kind == "origin":
+        if r["kind"] == BatchKind.ORIGIN:
             og = origins.get(r["batch_id"], {})
             ev = _base("ObjectEvent", r["block_time"], ids.event(r["tx_hash"], r["log_index"]), r["tx_hash"], r["block_number"])
             ev.update(action="ADD", bizStep="commissioning", disposition="active",
@@ -154,7 +154,7 @@ def build_events(conn: Connection, ref: Ref, batch_ids: set[int] | None, time_ra
             ev["ilmd"] = {k: v for k, v in ev["ilmd"].items() if v is not None}
             ev.update(common)
             events.append((order, ev))
-        elif kind == "split":
+        elif r["kind"] == BatchKind.SPLIT:
             split_groups[r["tx_hash"]].append(r)
         else:
             ins = [_q(ids, ref, rows[p["parent_id"]], p["quantity"]) for p in parents.get(r["batch_id"], [])]
@@ -165,12 +165,13 @@ def build_events(conn: Connection, ref: Ref, batch_ids: set[int] | None, time_ra
                                                   "coc:material": ref.material_name(r["material"])})
             ev.update(_location(ids, ref, r["holder"], r["block_number"]))
             ev.update(common)
-            if kind == "transform" and r["batch_id"] in transforms:
+            if r["kind"] == BatchKind.TRANSFORM and r["batch_id"] in transforms:
                 x = transforms[r["batch_id"]]
-                proc = ref.processes.get(x["process_id"], {})
-                ev.update({"coc:process": proc.get("name"), "coc:factorPpm": proc.get("factor"), "coc:loss": x["loss"],
+                proc = ref.processes.get(x["process_id"])
+                ev.update({"coc:process": proc.name if proc else None, "coc:factorPpm": proc.factor if proc else None,
+                           "coc:loss": x["loss"],
                            "coc:creditsConverted": x["credits_converted"], "coc:creditsProduced": x["credits_produced"]})
-            if kind == "attributes_released" and r["batch_id"] in pledges:
+            if r["kind"] == BatchKind.ATTRIBUTES_RELEASED and r["batch_id"] in pledges:
                 p = pledges[r["batch_id"]]
                 ev["bizTransactionList"] = [{"type": "cert", "bizTransaction": f"{ids.prefix}:pledge:{p['pledge_id']}"}]
                 ev["coc:certifiedQuantityReleased"] = p["quantity"]
@@ -178,7 +179,7 @@ def build_events(conn: Connection, ref: Ref, batch_ids: set[int] | None, time_ra
     for tx, group in split_groups.items():
         # a split is one transformation: all lots the transaction made, not only those asked about
         group = [dict(r._mapping) for r in conn.execute(select(t.batches).where(
-            b.tx_hash == tx, b.kind == KIND_NAMES.index("split")).order_by(b.log_index))]
+            b.tx_hash == tx, b.kind == int(BatchKind.SPLIT)).order_by(b.log_index))]
         missing = [r["batch_id"] for r in group if r["batch_id"] not in parents]
         if missing:
             for r in conn.execute(select(t.edges).where(e.child_id.in_(missing)).order_by(e.child_id, e.position)):
@@ -194,7 +195,7 @@ def build_events(conn: Connection, ref: Ref, batch_ids: set[int] | None, time_ra
         ev.update(inputQuantityList=[_q(ids, ref, rows[pid], q) for pid, q in by_parent.items()],
                   outputQuantityList=[_q(ids, ref, r, r["quantity"]) for r in group],
                   transformationID=ids.tx(tx), bizStep="repackaging", disposition="active",
-                  **{"coc:kind": "split", "coc:model": MODEL_NAMES[first["model"]]})
+                  **{"coc:kind": kind_name(BatchKind.SPLIT), "coc:model": Model(first["model"]).label})
         ev.update(_location(ids, ref, first["holder"], first["block_number"]))
         events.append(((first["block_number"], first["log_index"], 0), ev))
 
@@ -219,9 +220,9 @@ def build_events(conn: Connection, ref: Ref, batch_ids: set[int] | None, time_ra
             ev.update(_location(ids, ref, x["from_address"], x["proposed_block"]))
             events.append(((x["proposed_block"], x["proposed_log_index"], 1), ev))
         if x["settled_tx"] is not None and (time_range is None or time_range[0] <= x["settled_time"] <= time_range[1]):
-            step, disp, at = {"accepted": ("receiving", "active", x["to_address"]),
-                              "rejected": ("void_shipping", "returned", x["from_address"]),
-                              "cancelled": ("void_shipping", "active", x["from_address"])}[x["status"]]
+            step, disp, at = {TransferStatus.ACCEPTED.label: ("receiving", "active", x["to_address"]),
+                              TransferStatus.REJECTED.label: ("void_shipping", "returned", x["from_address"]),
+                              TransferStatus.CANCELLED.label: ("void_shipping", "active", x["from_address"])}[x["status"]]
             ev = _base("ObjectEvent", x["settled_time"], ids.event(x["settled_tx"], x["settled_log_index"]),
                        x["settled_tx"], x["settled_block"])
             ev.update(action="OBSERVE", bizStep=step, disposition=disp, quantityList=q, bizTransactionList=biz,
@@ -229,14 +230,14 @@ def build_events(conn: Connection, ref: Ref, batch_ids: set[int] | None, time_ra
                       destinationList=_party(ids, ref, x["to_address"], x["settled_block"], "destination"),
                       **{"coc:transferId": x["transfer_id"], "coc:status": x["status"],
                          "coc:certifiedQuantity": x["certified_quantity"],
-                         "coc:signedBy": x["from_address"] if x["status"] == "cancelled" else x["to_address"]})
+                         "coc:signedBy": x["from_address"] if x["status"] == TransferStatus.CANCELLED.label else x["to_address"]})
             ev.update(_location(ids, ref, at, x["settled_block"]))
             events.append(((x["settled_block"], x["settled_log_index"], 1), ev))
 
     # --- consumption
     for c in consumptions:
         r = rows[c["batch_id"]]
-        sold = CONSUME_REASONS[c["reason"]] == "sold"
+        sold = c["reason"] == ConsumeReason.SOLD
         ev = _base("ObjectEvent", c["block_time"], ids.event(c["tx_hash"], c["log_index"]), c["tx_hash"], c["block_number"])
         ev.update(action="DELETE", bizStep="retail_selling" if sold else "destroying",
                   disposition="retail_sold" if sold else "destroyed", quantityList=[_q(ids, ref, r, c["quantity"])],
@@ -263,15 +264,14 @@ def token_document(conn: Connection, batch_id: int) -> dict[str, Any] | None:
     """The history of a token: every batch in its ancestry and itself, created, moved, consumed."""
     if conn.execute(select(t.batches.c.batch_id).where(t.batches.c.batch_id == batch_id)).first() is None:
         return None
-    ref = Ref.load(conn)
-    ids = {r[0] for r in conn.execute(text(f"{_ANCESTORS_CTE} SELECT id FROM anc"), {"root": batch_id})}
+    ref = reference(conn)
+    ids = {r.id for r in conn.execute(text(f"{ANCESTORS_CTE} SELECT id FROM anc"), {"root": batch_id})}
     ids.add(batch_id)
     return document(build_events(conn, ref, ids, None))
 
 
 def range_document(conn: Connection, start: int, end: int) -> dict[str, Any]:
     """Every event whose block time is in [start, end] (unix seconds)."""
-    ref = Ref.load(conn)
-    return document(build_events(conn, ref, None, (start, end)))
+    return document(build_events(conn, reference(conn), None, (start, end)))
 
 

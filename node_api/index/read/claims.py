@@ -16,9 +16,10 @@ from __future__ import annotations
 from fractions import Fraction
 from typing import Any
 
-from .queries import MODEL_NAMES, PPM, Ref, fmt_qty, percent
+from node_api.domain import PPM, Model, TransferStatus
 
-IDENTITY_PRESERVED, SEGREGATED, CONTROLLED_BLENDING, MASS_BALANCE, UNCERTIFIED = 4, 3, 2, 1, 0
+from .common import fmt_qty, percent
+from .reference import Reference
 
 
 def _origin_phrase(o: dict[str, Any]) -> str:
@@ -33,16 +34,16 @@ def _join(items: list[str]) -> str:
 
 
 def supported_claim(batch: dict[str, Any], lineage: dict[str, Any], custody: list[dict[str, Any]],
-                    book_and_claim: list[dict[str, Any]], ref: Ref) -> dict[str, Any]:
+                    book_and_claim: list[dict[str, Any]], ref: Reference) -> dict[str, Any]:
     model = batch["model_id"]
     char = batch["characteristic"]
     material = batch["material"]
     unit = batch["unit"]
     scheme = ref.scheme_of(batch["characteristic_id"]) if batch["characteristic_id"] else None
     origins = lineage["origins"]
-    certified_origins = [o for o in origins if o["model_id"] >= CONTROLLED_BLENDING and o["characteristic_id"] == batch["characteristic_id"]]
+    certified_origins = [o for o in origins if o["model_id"] >= Model.CONTROLLED_BLENDING and o["characteristic_id"] == batch["characteristic_id"]]
     out: dict[str, Any] = {
-        "batch_id": batch["batch_id"], "model": MODEL_NAMES[model], "characteristic": char, "scheme": scheme,
+        "batch_id": batch["batch_id"], "model": Model(model).label, "characteristic": char, "scheme": scheme,
         "material": material, "kind": "none", "percent": None, "origins": [], "certified_quantity": None,
         "declarations": [], "book_and_claim": [], "statements": [], "evidence": [],
     }
@@ -56,28 +57,28 @@ def supported_claim(batch: dict[str, Any], lineage: dict[str, Any], custody: lis
                 "unit": o["unit"], "geolocation_hash": o.get("geolocation_hash"),
                 "tx_hash": o["tx_hash"], "block_number": o["block_number"]}
 
-    if model >= SEGREGATED:
+    if model >= Model.SEGREGATED:
         n = percent(Fraction(batch["share_ppm"], PPM))
         out.update(kind="content", percent=n, origins=[cite(o) for o in certified_origins])
-        if model == IDENTITY_PRESERVED and len(certified_origins) == 1:
+        if model == Model.IDENTITY_PRESERVED and len(certified_origins) == 1:
             o = certified_origins[0]
             statements.append(
                 f"Identity preserved: this {material} comes from {o['producer']}, {o['site']} (origin batch "
                 f"#{o['batch_id']}) and contains {n} % {char} material from that origin only ({scheme}).")
         else:
             statements.append(
-                f"{MODEL_NAMES[model].capitalize()}: this {material} contains {n} % {char} material from "
+                f"{Model(model).label.capitalize()}: this {material} contains {n} % {char} material from "
                 f"{_join([_origin_phrase(o) for o in certified_origins])} ({scheme}).")
-    elif model == CONTROLLED_BLENDING:
+    elif model == Model.CONTROLLED_BLENDING:
         n = percent(Fraction(batch["share_ppm"], PPM))
         out.update(kind="content_share", percent=n, origins=[cite(o) for o in certified_origins])
         statements.append(
             f"Controlled blending: this {material} contains {n} % {char} material, the share recorded on chain "
             f"for this batch ({scheme}); the certified part comes from "
             f"{_join([_origin_phrase(o) for o in certified_origins]) or 'no recorded origin'}.")
-    elif model == MASS_BALANCE:
+    elif model == Model.MASS_BALANCE:
         decl = [tr for tr in custody if tr["batch_id"] == batch["batch_id"] and tr["certified_quantity"] > 0
-                and tr["status"] == "accepted"]
+                and tr["status"] == TransferStatus.ACCEPTED.label]
         total = sum(tr["certified_quantity"] for tr in decl)
         out.update(certified_quantity=total, declarations=[{
             "transfer_id": tr["transfer_id"], "from": tr["signer"]["participant"], "to": tr["receiver"]["participant"],
