@@ -1,14 +1,16 @@
 """``python -m node_api`` (``make run``): dev chain + contracts + the node's HTTP API.
 
-Starts the embedded Anvil (unless ``COC_RPC_URL`` points at an existing chain), compiles the
-contracts (cached), deploys them or reuses ``<data_dir>/deployments/<chainId>.json``, then serves
-the API with uvicorn (URL and /docs printed). With ``COC_DEMO=1`` (``make run DEMO=1``) the demo
-scenario is loaded once through the API (a marker in the data dir records that it was). Ctrl-C or
-SIGTERM stops the API, then Anvil cleanly so its state is dumped.
+Starts the embedded Anvil (unless ``COC_RPC_URL`` points at an existing chain), then the node through
+its composition root (node_api.node.Node: contracts deployed or the record in
+``<data_dir>/deployments/<chainId>.json`` reused, relayer, index), then serves the API over it with
+uvicorn (URL and /docs printed). With ``COC_DEMO=1`` (``make run DEMO=1``) the demo scenario is
+loaded once through the API (a marker in the data dir records that it was). Ctrl-C or SIGTERM stops
+the API, then the node, then Anvil cleanly so its state is dumped.
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
 import logging
@@ -21,17 +23,17 @@ import uvicorn
 
 from .api.app import create_app
 from .core.anvil import EmbeddedAnvil
-from .core.chain import connect
-from .core.compile import CompileError, compile_contracts
-from .core.config import get_settings
-from .core.deploy import ensure_deployed
+from .core.compile import CompileError
+from .core.config import Settings, get_settings
+from .node import Node
 
 log = logging.getLogger("node_api")
 
 
 class _Server(uvicorn.Server):
     """uvicorn re-raises SIGINT/SIGTERM after its shutdown, which would kill this process before it
-    stops Anvil; here a signal only asks the server to exit, and main() then stops Anvil cleanly."""
+    stops the node and Anvil; here a signal only asks the server to exit, and main() then stops them
+    cleanly."""
 
     @contextlib.contextmanager
     def capture_signals(self):  # type: ignore[override]
@@ -40,7 +42,7 @@ class _Server(uvicorn.Server):
         yield
 
 
-def _load_demo_once(server: uvicorn.Server, url: str, settings) -> None:
+def _load_demo_once(server: uvicorn.Server, url: str, settings: Settings) -> None:
     marker = settings.data_dir / "demo-loaded.json"
     if marker.exists():
         print(f"demo already loaded ({marker}); delete it or `make clean` to load again", flush=True)
@@ -63,6 +65,35 @@ def _load_demo_once(server: uvicorn.Server, url: str, settings) -> None:
         print(f"[demo] failed: {exc}", file=sys.stderr, flush=True)
 
 
+async def serve(settings: Settings) -> int:
+    try:
+        node = await Node.start(settings)
+    except CompileError as exc:
+        print(exc, file=sys.stderr)
+        return 1
+    try:
+        dep = node.deployment
+        print(("reusing deployment from " if dep.reused else "deployed; record written to ") + str(dep.path))
+        print(f"chain URL: {settings.effective_rpc_url}")
+        print(f"chain id:  {dep.chain_id}")
+        for name, address in dep.contracts.items():
+            print(f"  {name:<20} {address}")
+
+        url = f"http://{settings.api_host}:{settings.api_port}"
+        config = uvicorn.Config(create_app(node=node), host=settings.api_host, port=settings.api_port,
+                                log_level="info", lifespan="on")
+        server = _Server(config)
+        if settings.demo:
+            threading.Thread(target=_load_demo_once, args=(server, url, settings), daemon=True).start()
+        print(f"node API:  {url}", flush=True)
+        print(f"API docs:  {url}/docs", flush=True)
+        print("running; press Ctrl-C to stop", flush=True)
+        await server.serve()  # handles SIGINT/SIGTERM itself
+        return 0
+    finally:
+        await node.stop()
+
+
 def main() -> int:
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     logging.getLogger("httpx").setLevel(logging.WARNING)
@@ -72,30 +103,7 @@ def main() -> int:
         if settings.rpc_url is None:
             anvil = EmbeddedAnvil(settings).start()
             print(f"embedded Anvil started (state: {anvil.state_file})", flush=True)
-        try:
-            artifacts = compile_contracts()
-        except CompileError as exc:
-            print(exc, file=sys.stderr)
-            return 1
-        w3 = connect(settings)
-        dep = ensure_deployed(w3, settings, artifacts)
-        print(("reusing deployment from " if dep.reused else "deployed; record written to ") + str(dep.path))
-        print(f"chain URL: {settings.effective_rpc_url}")
-        print(f"chain id:  {dep.chain_id}")
-        for name, address in dep.contracts.items():
-            print(f"  {name:<20} {address}")
-
-        url = f"http://{settings.api_host}:{settings.api_port}"
-        config = uvicorn.Config(create_app(settings), host=settings.api_host, port=settings.api_port,
-                                log_level="info", lifespan="on")
-        server = _Server(config)
-        if settings.demo:
-            threading.Thread(target=_load_demo_once, args=(server, url, settings), daemon=True).start()
-        print(f"node API:  {url}", flush=True)
-        print(f"API docs:  {url}/docs", flush=True)
-        print("running; press Ctrl-C to stop", flush=True)
-        server.run()  # handles SIGINT/SIGTERM itself
-        return 0
+        return asyncio.run(serve(settings))
     finally:
         if anvil is not None:
             print("stopping Anvil (dumping state)...", flush=True)

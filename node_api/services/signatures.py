@@ -1,0 +1,90 @@
+"""The EIP-712 checks the node makes before relaying: the message's domain, the signature's form, and
+who signed it (recomputed digest, recovered signer).
+
+The only module of the services that computes digests (``fastsig``: the fast path of
+``node_api.signing``, checked against it in tests/node/test_units.py), so the digest implementation
+can be swapped in one place.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal, Mapping
+
+from eth_utils import to_checksum_address
+
+from .. import fastsig, signing
+from ..errors import ApiError
+
+Settle = Literal["accept", "reject", "cancel"]
+
+
+class Digests:
+    """Digests of the messages of one deployment (its forwarder's and its ledger's domains)."""
+
+    def __init__(self, chain_id: int, forwarder: str, ledger: str):
+        self.chain_id = chain_id
+        self._fwd = fastsig.forwarder_separator(chain_id, forwarder)
+        self._ledger = fastsig.ledger_separator(chain_id, ledger)
+
+    def forward(self, message: Mapping[str, Any]) -> bytes:
+        return fastsig.typed_digest(self._fwd, fastsig.forward_hash(message))
+
+    def transfer(self, t: signing.CustodyTransfer) -> bytes:
+        return fastsig.typed_digest(self._ledger, t.transfer_id())
+
+    def acceptance(self, t: signing.CustodyTransfer, deadline: int) -> bytes:
+        return fastsig.typed_digest(self._ledger, fastsig.accept_hash(t.transfer_id(), t.batchId, t.quantity, deadline))
+
+    def settlement(self, kind: Settle, t: signing.CustodyTransfer, deadline: int) -> bytes:
+        if kind == "accept":
+            return self.acceptance(t, deadline)
+        tid = t.transfer_id()
+        sh = fastsig.reject_hash(tid, deadline) if kind == "reject" else fastsig.cancel_hash(tid, deadline)
+        return fastsig.typed_digest(self._ledger, sh)
+
+
+def check_domain(typed: Mapping[str, Any], primary: str, name: str, contract: str, chain_id: int) -> None:
+    """The typed data is a ``primary`` message of the domain ``name`` at ``contract`` on this chain."""
+    dom = typed.get("domain") or {}
+    if typed.get("primaryType") != primary:
+        raise ApiError(422, "WrongMessageType", f"expected a {primary} message, got {typed.get('primaryType')!r}",
+                       {"field": "typedData.primaryType"})
+    try:
+        ok = (
+            dom.get("name") == name
+            and int(dom.get("chainId", -1)) == chain_id
+            and to_checksum_address(dom.get("verifyingContract", "")) == contract
+        )
+    except (ValueError, TypeError):
+        ok = False
+    if not ok:
+        raise ApiError(
+            403, "WrongDomain",
+            f"the message is signed for another domain: expected {name} at {contract} on chain {chain_id}",
+            {"domain": dom},
+        )
+
+
+def signature_bytes(signature: str, field: str = "signature") -> bytes:
+    try:
+        b = bytes.fromhex(signature[2:] if signature.startswith("0x") else signature)
+    except (ValueError, AttributeError):
+        raise ApiError(422, "InvalidRequest", f"{field} is not hex", {"field": field}) from None
+    if len(b) != 65:
+        raise ApiError(422, "InvalidRequest", f"{field} must be 65 bytes, got {len(b)}", {"field": field})
+    return b
+
+
+def require_signer(digest: bytes, sig: bytes, expected: str, what: str) -> str:
+    """The signer recovered from ``sig`` over ``digest``, which must be ``expected``."""
+    try:
+        who = fastsig.recover(digest, sig)
+    except fastsig.BadSignature as exc:
+        raise ApiError(403, "InvalidSignature", f"invalid signature: {exc}") from None
+    if who != expected:
+        raise ApiError(
+            403, "SignatureMismatch",
+            f"the {what} is signed by {who}, but must be signed by {expected}",
+            {"recovered": who, "expected": expected},
+        )
+    return who
