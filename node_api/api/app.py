@@ -24,6 +24,7 @@ from ..errors import ApiError, chain_unavailable
 from ..node import Node
 from ..relayer import RelayError
 from .routes import ROUTERS
+from .schemas.node import ErrorBody
 
 log = logging.getLogger(__name__)
 
@@ -33,6 +34,14 @@ DESCRIPTION = (
     "`POST .../submit` checks signature, role and rule (no gas spent on a refusal) and relays it. "
     "`POST .../<action>` without /prepare signs with a key held by this node (X-API-Key / X-Admin-Key)."
 )
+
+
+#: the shape of every refusal (ApiError.body()), documented on every route
+ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
+    "4XX": {"model": ErrorBody, "description": "Refused: invalid input (422, naming the field), not allowed (401/403), "
+            "unknown (404), against a rule or the state (409); nothing was done"},
+    "5XX": {"model": ErrorBody, "description": "The chain is unreachable (503) or the relay failed (502)"},
+}
 
 
 def _field(loc: Any) -> str:
@@ -56,7 +65,8 @@ def create_app(settings: Settings | None = None, *, node: Node | None = None) ->
             if node is None:
                 await running.stop()
 
-    app = FastAPI(title="Chain-of-custody ledger node", version="0.1.0", description=DESCRIPTION, lifespan=lifespan)
+    app = FastAPI(title="Chain-of-custody ledger node", version="0.1.0", description=DESCRIPTION, lifespan=lifespan,
+                  responses=ERROR_RESPONSES)
     app.state.settings = settings
     add_error_handlers(app)
     for router in ROUTERS:

@@ -38,3 +38,11 @@ class KeystoreCreated(BaseModel):
 
 class KeystoreList(BaseModel):
     addresses: list[str]
+
+
+class ErrorBody(BaseModel):
+    """Every refusal: a stable name, a message naming the rule and the values, and the values."""
+
+    error: str = Field(description="e.g. InvalidRequest, Unauthorized, a contract's custom error name")
+    message: str
+    details: dict[str, Any] = Field(description="decoded contract error arguments, the offending field, ...")
