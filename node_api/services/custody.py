@@ -57,12 +57,13 @@ class Custody:
         nonce = p.nonce if p.nonce is not None else self.relaying.next_nonce(Lane.ledger(sender), int(chain_nonce))
         deadline = p.deadline if p.deadline is not None else now + self.signature_ttl
         t = signing.CustodyTransfer(p.batchId, sender, p.to, p.quantity, p.certifiedQuantity, nonce, deadline)
+        tid = t.transfer_id()
         out = {
             "action": "batches.transfer",
             "signer": sender,
             "typedData": signing.transfer_typed_data(c.chain_id, c.ledger, t),
-            "digest": "0x" + self.digests.transfer(t).hex(),
-            "transferId": "0x" + t.transfer_id().hex(),
+            "digest": "0x" + self.digests.transfer(tid).hex(),
+            "transferId": "0x" + tid.hex(),
         }
         if isinstance(p, PrepareTransferWithAcceptance):
             acc_deadline = p.acceptDeadline if p.acceptDeadline is not None else now + self.signature_ttl
@@ -70,7 +71,7 @@ class Custody:
             out["acceptance"] = {
                 "signer": p.to,
                 "typedData": signing.accept_typed_data(c.chain_id, c.ledger, t, acc_deadline),
-                "digest": "0x" + self.digests.acceptance(t, acc_deadline).hex(),
+                "digest": "0x" + self.digests.acceptance(tid, t, acc_deadline).hex(),
             }
         return out
 
@@ -91,7 +92,8 @@ class Custody:
             assert p.transferId is not None  # PrepareSettle requires one of the two
             t = await self.find_transfer(p.transferId)
         ct = signing.CustodyTransfer.from_message(t.message())
-        tid = "0x" + ct.transfer_id().hex()
+        tid_bytes = ct.transfer_id()
+        tid = "0x" + tid_bytes.hex()
         if p.transferId is not None and p.transferId != tid:
             raise ApiError(422, "InvalidRequest", "transferId does not match the transfer", {"field": "transferId"})
         deadline = p.deadline if p.deadline is not None else await c.chain_time() + self.signature_ttl
@@ -99,7 +101,7 @@ class Custody:
             "action": f"batches.{kind}",
             "signer": settlement_signer(kind, ct),
             "typedData": TYPED_DATA[kind](c.chain_id, c.ledger, ct, deadline),
-            "digest": "0x" + self.digests.settlement(kind, ct, deadline).hex(),
+            "digest": "0x" + self.digests.settlement(kind, tid_bytes, ct, deadline).hex(),
             "transferId": tid,
             "transfer": t.model_dump(by_alias=True),
         }
@@ -123,7 +125,7 @@ class Custody:
         t = self._transfer_from(body)
         ct = signing.CustodyTransfer.from_message(t.message())
         sig = signature_bytes(body.signature)
-        require_signer(self.digests.transfer(ct), sig, t.from_, "custody transfer")
+        require_signer(self.digests.transfer(ct.transfer_id()), sig, t.from_, "custody transfer")
         data = self.contracts.encode(LEDGER, "proposeTransfer", t.as_tuple(), sig)
         lane = Lane.ledger(t.from_)
         await self._simulate(data, lane, t.nonce)
@@ -135,8 +137,9 @@ class Custody:
         ct = signing.CustodyTransfer.from_message(t.message())
         ssig = signature_bytes(body.senderSignature, "senderSignature")
         rsig = signature_bytes(body.receiverSignature, "receiverSignature")
-        require_signer(self.digests.transfer(ct), ssig, t.from_, "custody transfer")
-        require_signer(self.digests.acceptance(ct, body.acceptDeadline), rsig, t.to, "acceptance")
+        tid = ct.transfer_id()
+        require_signer(self.digests.transfer(tid), ssig, t.from_, "custody transfer")
+        require_signer(self.digests.acceptance(tid, ct, body.acceptDeadline), rsig, t.to, "acceptance")
         data = self.contracts.encode(LEDGER, "transferWithAcceptance", t.as_tuple(), ssig, body.acceptDeadline, rsig)
         lane = Lane.ledger(t.from_)
         await self._simulate(data, lane, t.nonce)
@@ -154,7 +157,8 @@ class Custody:
         tid = str(msg["transferId"]).lower()
         t = body.transfer or await self.find_transfer(tid)
         ct = signing.CustodyTransfer.from_message(t.message())
-        if "0x" + ct.transfer_id().hex() != tid:
+        tid_bytes = ct.transfer_id()
+        if "0x" + tid_bytes.hex() != tid:
             raise ApiError(422, "InvalidRequest", "message.transferId does not match the transfer", {"field": "message.transferId"})
         try:
             deadline = int(msg["deadline"])
@@ -164,7 +168,7 @@ class Custody:
             raise ApiError(422, "InvalidRequest", "message.deadline must be an integer", {"field": "message.deadline"}) from None
         sig = signature_bytes(body.signature)
         signer = settlement_signer(kind, t)
-        require_signer(self.digests.settlement(kind, ct, deadline), sig, signer, f"{kind} message")
+        require_signer(self.digests.settlement(kind, tid_bytes, ct, deadline), sig, signer, f"{kind} message")
         data = self.contracts.encode(LEDGER, LEDGER_FUNCTION[kind], t.as_tuple(), deadline, sig)
         await self._simulate(data, Lane.ledger(t.from_), None, proposal_lane=True)
         return await self._relay(data, f"batches.{kind}", signer, Lane.settlement(tid), op_key, item, wait)

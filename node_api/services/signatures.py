@@ -29,18 +29,20 @@ class Digests:
     def forward(self, message: Mapping[str, Any]) -> bytes:
         return fastsig.typed_digest(self._fwd, fastsig.forward_hash(message))
 
-    def transfer(self, t: signing.CustodyTransfer) -> bytes:
-        return fastsig.typed_digest(self._ledger, t.transfer_id())
+    # The custody digests take the transfer id (the CustodyTransfer's struct hash) computed once by
+    # the caller: it is the costly part of a custody check.
+    def transfer(self, transfer_id: bytes) -> bytes:
+        return fastsig.typed_digest(self._ledger, transfer_id)
 
-    def acceptance(self, t: signing.CustodyTransfer, deadline: int) -> bytes:
-        return fastsig.typed_digest(self._ledger, fastsig.accept_hash(t.transfer_id(), t.batchId, t.quantity, deadline))
+    def acceptance(self, transfer_id: bytes, t: signing.CustodyTransfer, deadline: int) -> bytes:
+        return fastsig.typed_digest(self._ledger, fastsig.accept_hash(transfer_id, t.batchId, t.quantity, deadline))
 
-    def settlement(self, kind: Settle, t: signing.CustodyTransfer, deadline: int) -> bytes:
+    def settlement(self, kind: Settle, transfer_id: bytes, t: signing.CustodyTransfer, deadline: int) -> bytes:
         if kind == "accept":
-            return self.acceptance(t, deadline)
-        tid = t.transfer_id()
-        sh = fastsig.reject_hash(tid, deadline) if kind == "reject" else fastsig.cancel_hash(tid, deadline)
-        return fastsig.typed_digest(self._ledger, sh)
+            return self.acceptance(transfer_id, t, deadline)
+        if kind == "reject":
+            return fastsig.typed_digest(self._ledger, fastsig.reject_hash(transfer_id, deadline))
+        return fastsig.typed_digest(self._ledger, fastsig.cancel_hash(transfer_id, deadline))
 
 
 def check_domain(typed: Mapping[str, Any], primary: str, name: str, contract: str, chain_id: int) -> None:
