@@ -45,8 +45,9 @@ artifacts: deps
 	$(PY) -m node_api.core.compile $(foreach v,$(EVM_VERSIONS),--evm-version $(v))
 
 # `make run DEMO=1` loads the demo scenario once (through the HTTP API, every write signed by its actor).
+# The demo is development tooling (testkit/), so DEMO=1 starts the node through testkit.demo_node.
 run: deps
-	$(if $(DEMO),COC_DEMO=1 )$(PY) -m node_api
+	$(PY) -m $(if $(DEMO),testkit.demo_node,node_api)
 
 # The ape smoke test runs first so that the main suite's pytest summary is the last line CI reads.
 test: deps ape-test

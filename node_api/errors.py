@@ -11,25 +11,16 @@ from __future__ import annotations
 
 from typing import Any
 
-MODELS = ["uncertified", "mass balance", "controlled blending", "segregated", "identity preserved"]
-TRANSFER_STATUS = ["none", "pending", "accepted", "rejected", "cancelled"]
-CERT_STATUS = ["none", "active", "suspended", "withdrawn"]
-ROLE_NAMES = {1: "admin", 2: "certifier", 4: "supplier", 8: "issuer", 16: "auditor", 32: "brand"}
+from .domain import CertificationStatus, Model, Role, TransferStatus
 
 
 def role_names(bits: int) -> str:
-    names = [n for b, n in ROLE_NAMES.items() if int(bits) & b]
+    names = Role.names(bits)
     return " or ".join(names) if names else f"roles {bits}"
 
 
-def _model(v: Any) -> str:
-    try:
-        return MODELS[int(v)]
-    except (ValueError, IndexError, TypeError):
-        return str(v)
-
-
 def _enum(names: list[str], v: Any) -> str:
+    """The display name of value ``v`` (names indexed by value); the value itself if it has none."""
     try:
         return names[int(v)]
     except (ValueError, IndexError, TypeError):
@@ -211,15 +202,15 @@ def _derived(name: str, args: dict[str, Any]) -> dict[str, Any]:
     if "role" in args:
         out["role_name"] = role_names(args["role"])
     if "model" in args:
-        out["model_name"] = _model(args["model"])
+        out["model_name"] = _enum(Model.labels(), args["model"])
     for k in ("inputModel", "requested"):
         if k in args:
-            out[f"{k}_name"] = _model(args[k])
+            out[f"{k}_name"] = _enum(Model.labels(), args[k])
     if name == "BatchTransferNotPending":
-        out["status_name"] = _enum(TRANSFER_STATUS, args.get("status"))
+        out["status_name"] = _enum(TransferStatus.labels(), args.get("status"))
     if name == "RegistryCertificationStatusChange":
-        out["from_name"] = _enum(CERT_STATUS, args.get("from"))
-        out["to_name"] = _enum(CERT_STATUS, args.get("to"))
+        out["from_name"] = _enum(CertificationStatus.labels(), args.get("from"))
+        out["to_name"] = _enum(CertificationStatus.labels(), args.get("to"))
     for k, v in list(out.items()):
         if isinstance(v, (bytes, bytearray)):
             out[k] = "0x" + bytes(v).hex()

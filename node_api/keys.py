@@ -17,6 +17,8 @@ from eth_account import Account
 from eth_account.signers.local import LocalAccount
 from eth_utils import to_checksum_address
 
+from .core.config import Settings
+
 
 class KeystoreError(Exception):
     pass
@@ -27,6 +29,11 @@ class Keystores:
         self.dir = Path(directory)
         self.default_password = default_password
         self._cache: dict[str, LocalAccount] = {}
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> "Keystores":
+        """``<data_dir>/keystores``, with the node-wide password of the settings (COC_KEYSTORE_PASSWORD)."""
+        return cls(settings.keystores_dir, settings.keystore_password)
 
     def path(self, address: str) -> Path:
         return self.dir / f"{to_checksum_address(address)}.json"

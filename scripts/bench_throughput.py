@@ -21,9 +21,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import os
-import signal
-import subprocess
 import sys
 import tempfile
 import time
@@ -41,6 +38,7 @@ from node_api.core.anvil import ANVIL_MNEMONIC, EmbeddedAnvil, free_port  # noqa
 from node_api.core.compile import compile_contracts  # noqa: E402
 from node_api.core.config import ANVIL_DEFAULT_KEY  # noqa: E402
 from node_api.core.txsign import TxSigner  # noqa: E402
+from testkit.node_process import node_env, start_node, stop_node  # noqa: E402
 
 Account.enable_unaudited_hdwallet_features()
 GAS = 600_000  # the node's default custody_gas
@@ -77,26 +75,6 @@ def wait_nonce(url: str, address: str, target: int, timeout: float = 300) -> Non
         time.sleep(0.01)
 
 
-def start_node(rpc_url: str, data_dir: Path, port: int, relayer_key: str) -> subprocess.Popen:
-    env = dict(os.environ, COC_RPC_URL=rpc_url, COC_DATA_DIR=str(data_dir), COC_API_PORT=str(port),
-               COC_RELAYER_KEY=relayer_key, COC_NONCE_WAIT_SECONDS="60", COC_DEMO="0")
-    log = open(data_dir / "node.log", "wb")
-    proc = subprocess.Popen([sys.executable, "-m", "node_api"], env=env, stdout=log, stderr=subprocess.STDOUT,
-                            cwd=str(Path(__file__).resolve().parents[1]))
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"node exited ({proc.returncode}); see {data_dir / 'node.log'}")
-        try:
-            if httpx.get(f"http://127.0.0.1:{port}/health", timeout=1).status_code == 200:
-                return proc
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.2)
-    proc.kill()
-    raise RuntimeError("node did not start")
-
-
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--wallets", type=int, default=1000, help="distinct holders (each sends once per round)")
@@ -121,7 +99,8 @@ def main(argv: list[str] | None = None) -> int:
         relayer_node = Account.from_mnemonic(ANVIL_MNEMONIC, account_path="m/44'/60'/0'/0/9")
         relayer_raw = Account.from_mnemonic(ANVIL_MNEMONIC, account_path="m/44'/60'/0'/0/8")
         print("starting the node (deploys the contracts)...", flush=True)
-        node = start_node(url, tmp, port, "0x" + relayer_node.key.hex())
+        node = start_node(node_env(url, tmp, port, "0x" + relayer_node.key.hex(), COC_NONCE_WAIT_SECONDS="60"),
+                          f"http://127.0.0.1:{port}", log=tmp / "node.log")
         info = httpx.get(f"http://127.0.0.1:{port}/info", timeout=10).json()
         chain_id, addr = info["chainId"], info["contracts"]
         reg, ledger = addr["ParticipantRegistry"], addr["BatchLedger"]
@@ -272,12 +251,8 @@ def main(argv: list[str] | None = None) -> int:
             print(f"  ratio HTTP / raw     : {ratio * 100:6.1f} %  (target >= 25 %)")
         return 0 if refused == 0 else 1
     finally:
-        if node is not None and node.poll() is None:
-            node.send_signal(signal.SIGTERM)
-            try:
-                node.wait(20)
-            except subprocess.TimeoutExpired:
-                node.kill()
+        if node is not None:
+            stop_node(node)
         anvil.stop()
 
 

@@ -99,8 +99,7 @@ def test_installed_package_runs_the_node_without_node_modules(tmp_path: Path) ->
     assert (site / "node_api" / "artifacts" / "manifest.json").exists()
     assert not (tmp_path / "node_modules").exists() and not (tmp_path / "contracts").exists()
     port = free_port()
-    env = {**os.environ, "PYTHONPATH": str(site), "COC_DATA_DIR": str(tmp_path / "data"), "COC_API_PORT": str(port),
-           "COC_DEMO": "0"}
+    env = {**os.environ, "PYTHONPATH": str(site), "COC_DATA_DIR": str(tmp_path / "data"), "COC_API_PORT": str(port)}
     where = subprocess.run([sys.executable, "-c", "import node_api; print(node_api.__file__)"], cwd=tmp_path, env=env,
                            capture_output=True, text=True, timeout=60)
     assert where.stdout.strip() == str(site / "node_api" / "__init__.py"), where.stderr
@@ -155,7 +154,7 @@ def test_node_starts_without_the_compiler(tmp_path: Path) -> None:
         "        if name == 'solcx' or name == 'node_api.core.compile':\n"
         "            raise ImportError('blocked: ' + name)\n"
         "sys.meta_path.insert(0, Block())\n"
-        "import node_api.__main__, node_api.service, node_api.api.app, node_api.index.service\n"
+        "import node_api.__main__, node_api.node, node_api.api.app, node_api.index.service\n"
         "from node_api.core.artifacts import load_artifacts\n"
         "from node_api.core.abi import load_abis\n"
         "print(len(load_abis(load_artifacts())))\n"

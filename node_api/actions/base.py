@@ -8,7 +8,7 @@ from typing import Annotated, Any, Callable
 from eth_utils import is_address, keccak, to_checksum_address
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field
 
-from ..errors import MODELS
+from ..domain import Model, Role
 
 UINT32_MAX = 2**32 - 1
 UINT40_MAX = 2**40 - 1
@@ -25,14 +25,15 @@ def _address(v: str) -> str:
 
 
 def _model(v: Any) -> int:
+    names = Model.labels()
     if isinstance(v, str) and not v.isdigit():
         key = v.strip().lower().replace("_", " ").replace("-", " ")
-        if key not in MODELS:
-            raise ValueError(f"unknown chain-of-custody model {v!r}; one of {MODELS}")
-        return MODELS.index(key)
+        if key not in names:
+            raise ValueError(f"unknown chain-of-custody model {v!r}; one of {names}")
+        return names.index(key)
     iv = int(v)
-    if not 0 <= iv < len(MODELS):
-        raise ValueError(f"model must be 0..{len(MODELS) - 1}")
+    if not 0 <= iv < len(names):
+        raise ValueError(f"model must be 0..{len(names) - 1}")
     return iv
 
 
@@ -52,14 +53,15 @@ def _bytes32(v: Any) -> str:
 
 Address = Annotated[str, AfterValidator(_address)]
 Bytes32 = Annotated[str, BeforeValidator(_bytes32)]
-ModelField = Annotated[int, BeforeValidator(_model), Field(description="ISO 22095 model: 0 uncertified, 1 mass balance, 2 controlled blending, 3 segregated, 4 identity preserved (or its name)")]
+ModelField = Annotated[int, BeforeValidator(_model), Field(
+    description="ISO 22095 model: " + ", ".join(f"{m.value} {m.label}" for m in Model) + " (or its name)")]
 U32 = Annotated[int, Field(ge=0, le=UINT32_MAX)]
 U40 = Annotated[int, Field(ge=0, le=UINT40_MAX)]
 U64 = Annotated[int, Field(ge=0, le=UINT64_MAX)]
 U88 = Annotated[int, Field(ge=0, le=UINT88_MAX)]
 U96 = Annotated[int, Field(ge=0, le=UINT96_MAX)]
 U256 = Annotated[int, Field(ge=0, le=UINT256_MAX)]
-Roles = Annotated[int, Field(ge=0, le=255, description="bits: 1 admin, 2 certifier, 4 supplier, 8 issuer, 16 auditor, 32 brand")]
+Roles = Annotated[int, Field(ge=0, le=255, description="bits: " + ", ".join(f"{r.value} {r.name.lower()}" for r in Role))]
 
 
 class Params(BaseModel):

@@ -155,3 +155,13 @@ class SubmitTransferWithAcceptance(Params):
     senderSignature: str
     acceptDeadline: U256
     receiverSignature: str
+
+
+#: The custody actions (the ledger's own messages), by name, with what their /submit takes.
+CUSTODY_ACTIONS: dict[str, type[Params]] = {
+    "batches.transfer": SubmitTransfer,
+    "batches.accept": SubmitSettle,
+    "batches.reject": SubmitSettle,
+    "batches.cancel": SubmitSettle,
+    "batches.transfer-with-acceptance": SubmitTransferWithAcceptance,
+}

@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated
 
 from pydantic import BeforeValidator, Field
 
+from ..domain import CertificationStatus, ParticipantStatus
 from .base import U32, U40, U64, U88, Address, Bytes32, ForwardAction, Params, Roles
 
 R = "ParticipantRegistry"
-CERT_STATUSES = {"active": 1, "suspended": 2, "withdrawn": 3}
 
 
-def _status(names: dict[str, int]):
+def _status(*settable: ParticipantStatus | CertificationStatus):
+    """A status given by value or by display name."""
+    names = {m.label: m.value for m in settable}
+
     def parse(v):
         if isinstance(v, str) and not v.isdigit():
             if v.lower() not in names:
@@ -34,7 +37,8 @@ class SetRoles(Params):
 
 class SetParticipantStatus(Params):
     participantId: U32
-    status: Annotated[int, BeforeValidator(_status({"active": 1, "suspended": 2})), Field(ge=1, le=2, description="active or suspended")]
+    status: Annotated[int, BeforeValidator(_status(ParticipantStatus.ACTIVE, ParticipantStatus.SUSPENDED)),
+                      Field(ge=1, le=2, description="active or suspended")]
 
 
 class AddSite(Params):
@@ -66,7 +70,9 @@ class RecordCertification(Params):
 
 class SetCertificationStatus(Params):
     certificationId: U64
-    status: Annotated[int, BeforeValidator(_status(CERT_STATUSES)), Field(ge=1, le=3, description="active, suspended or withdrawn")]
+    status: Annotated[int, BeforeValidator(_status(CertificationStatus.ACTIVE, CertificationStatus.SUSPENDED,
+                                                   CertificationStatus.WITHDRAWN)),
+                      Field(ge=1, le=3, description="active, suspended or withdrawn")]
     reasonHash: Bytes32 = "0x" + "00" * 32
 
 

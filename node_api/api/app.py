@@ -1,9 +1,11 @@
 """The node's FastAPI application.
 
-``create_app(settings)`` starts the node (chain connection, contracts, relayer, database) in the
-app's lifespan. Errors: every ApiError (including mapped contract reverts) becomes
-``{"error", "message", "details"}`` with its status; invalid input 422 naming the field; an
-unreachable chain 503; anything unexpected 500 without a stack trace (logged on the node).
+``create_app(settings)`` starts the node (node_api.node.Node: chain connection, contracts, relayer,
+database, provenance index) in the app's lifespan and stops it at shutdown; ``create_app(node=...)``
+serves a node started elsewhere (its owner stops it). Errors: every ApiError (including mapped
+contract reverts) becomes ``{"error", "message", "details"}`` with its status; invalid input 422
+naming the field; an unreachable chain 503; anything unexpected 500 without a stack trace (logged on
+the node).
 """
 
 from __future__ import annotations
@@ -19,12 +21,27 @@ from fastapi.responses import JSONResponse
 from ..core.config import Settings, get_settings
 from ..core.rpc import ChainUnavailable
 from ..errors import ApiError, chain_unavailable
+from ..node import Node
 from ..relayer import RelayError
-from ..index.service import start_index
-from ..service import Node
 from .routes import ROUTERS
+from .schemas.node import ErrorBody
 
 log = logging.getLogger(__name__)
+
+DESCRIPTION = (
+    "Every supply chain action as a wallet-signed contract call. For each action: `POST .../prepare` "
+    "returns EIP-712 typed data (for eth_signTypedData_v4) and its digest; sign it anywhere; "
+    "`POST .../submit` checks signature, role and rule (no gas spent on a refusal) and relays it. "
+    "`POST .../<action>` without /prepare signs with a key held by this node (X-API-Key / X-Admin-Key)."
+)
+
+
+#: the shape of every refusal (ApiError.body()), documented on every route
+ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
+    "4XX": {"model": ErrorBody, "description": "Refused: invalid input (422, naming the field), not allowed (401/403), "
+            "unknown (404), against a rule or the state (409); nothing was done"},
+    "5XX": {"model": ErrorBody, "description": "The chain is unreachable (503) or the relay failed (502)"},
+}
 
 
 def _field(loc: Any) -> str:
@@ -32,33 +49,32 @@ def _field(loc: Any) -> str:
     return ".".join(parts) or "body"
 
 
-def create_app(settings: Settings | None = None) -> FastAPI:
-    settings = settings or get_settings()
+def create_app(settings: Settings | None = None, *, node: Node | None = None) -> FastAPI:
+    """The API over ``node`` (already started, stopped by its owner), or over a node started from
+    ``settings`` in the app's lifespan (default: the environment's settings)."""
+    settings = node.settings if node is not None else (settings or get_settings())
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        node = Node(settings)
-        await node.start()
-        app.state.node = node
-        app.state.index = start_index(settings, node.deployment)  # provenance index (node_api.index)
+        running = node if node is not None else await Node.start(settings)
+        app.state.node = running
+        app.state.index = running.index  # the provenance routes reach it through deps.IndexDep
         try:
             yield
         finally:
-            app.state.index and app.state.index.stop()
-            await node.stop()
+            if node is None:
+                await running.stop()
 
-    app = FastAPI(
-        title="Chain-of-custody ledger node",
-        version="0.1.0",
-        description=(
-            "Every supply chain action as a wallet-signed contract call. For each action: `POST .../prepare` "
-            "returns EIP-712 typed data (for eth_signTypedData_v4) and its digest; sign it anywhere; "
-            "`POST .../submit` checks signature, role and rule (no gas spent on a refusal) and relays it. "
-            "`POST .../<action>` without /prepare signs with a key held by this node (X-API-Key / X-Admin-Key)."
-        ),
-        lifespan=lifespan,
-    )
+    app = FastAPI(title="Chain-of-custody ledger node", version="0.1.0", description=DESCRIPTION, lifespan=lifespan,
+                  responses=ERROR_RESPONSES)
+    app.state.settings = settings
+    add_error_handlers(app)
+    for router in ROUTERS:
+        app.include_router(router)
+    return app
 
+
+def add_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(ApiError)
     async def _api_error(_: Request, exc: ApiError) -> JSONResponse:
         return JSONResponse(exc.body(), status_code=exc.status)
@@ -86,7 +102,3 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             {"error": "InternalError", "message": "internal error; the node logged the details", "details": {}},
             status_code=500,
         )
-
-    for router in ROUTERS:
-        app.include_router(router)
-    return app

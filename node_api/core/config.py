@@ -91,8 +91,6 @@ class Settings(BaseSettings):
     rpc_batch_size: int = 200
     #: Resend a transaction unknown to the chain after this many seconds.
     rebroadcast_after: float = 10.0
-    #: Load the demo scenario once at start (``make run DEMO=1`` sets ``COC_DEMO=1``).
-    demo: bool = False
     #: Which build of the contracts the node deploys and decodes with: a target (EVM version) of
     #: ``node_api/artifacts/manifest.json``; None = the manifest's default ("cancun").
     evm_version: str | None = None

@@ -41,12 +41,6 @@ def node_data(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="session")
 def server(node_anvil: EmbeddedAnvil, node_data: Path) -> Iterator[ServerThread]:
-    from node_api.core.compile import CompileError, compile_contracts
-
-    try:
-        compile_contracts()  # cached; a cold compile takes a while and is not the node's startup
-    except CompileError as exc:
-        pytest.fail(f"contracts/ does not compile:\n{exc}", pytrace=False)
     srv = ServerThread(node_settings(node_data, node_anvil.url)).start()
     try:
         yield srv

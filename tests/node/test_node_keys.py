@@ -120,18 +120,18 @@ def test_admin_keystores_are_encrypted_with_the_node_password(api, server, erp):
 def test_node_wide_keystore_password_comes_from_the_environment(server, erp, monkeypatch):
     """After a restart the node decrypts its keystores from disk with COC_KEYSTORE_PASSWORD."""
     from node_api.core.config import Settings
-    from node_api.keys import KeystoreError
-    from node_api.service import Node
+    from node_api.keys import KeystoreError, Keystores
 
+    # the node's keystores as a restarted node builds them from its settings (node_api.node.Node.wire)
     monkeypatch.setenv("COC_KEYSTORE_PASSWORD", server.settings.keystore_password)
-    restarted = Node(Settings(data_dir=server.settings.data_dir))  # nothing cached: decrypts from disk
-    assert restarted.keystores.account(erp.a).address == erp.a
+    restarted = Keystores.from_settings(Settings(data_dir=server.settings.data_dir))  # nothing cached: decrypts from disk
+    assert restarted.account(erp.a).address == erp.a
     monkeypatch.setenv("COC_KEYSTORE_PASSWORD", "not-the-password")
     with pytest.raises(KeystoreError, match="cannot decrypt"):
-        Node(Settings(data_dir=server.settings.data_dir)).keystores.account(erp.b)
+        Keystores.from_settings(Settings(data_dir=server.settings.data_dir)).account(erp.b)
     monkeypatch.delenv("COC_KEYSTORE_PASSWORD")
     with pytest.raises(KeystoreError, match="no password in the environment"):
-        Node(Settings(data_dir=server.settings.data_dir)).keystores.account(erp.b)
+        Keystores.from_settings(Settings(data_dir=server.settings.data_dir)).account(erp.b)
 
 
 def test_node_signed_create_with_api_key_is_attributed_to_the_wallet(api, chain, erp):

@@ -16,22 +16,20 @@ Own Anvil and node: the session chain must keep mining at once for the other nod
 
 from __future__ import annotations
 
-import threading
 import time
 from types import SimpleNamespace
 
 import httpx
 import pytest
-import uvicorn
 from eth_account import Account
 from web3.logs import DISCARD
 
-from node_api.api.app import create_app
-from node_api.core.anvil import EmbeddedAnvil, free_port, rpc_call
+from node_api.core.anvil import EmbeddedAnvil, rpc_call
 from node_api.core.chain import connect
 from node_api.core.config import Settings
 from node_api.core.deploy import SHORT_NAMES
 from nodehelp import forward_body, sign
+from nodeserver import ServerThread
 
 pytestmark = pytest.mark.chain  # starts its own chain and node in module fixtures
 
@@ -39,33 +37,6 @@ ADMIN_KEY = "relayer-test-admin"
 ADMIN = {"X-Admin-Key": ADMIN_KEY}
 SUPPLIER = 4
 REBROADCAST_AFTER = 1.0
-
-
-class _Server:
-    """uvicorn serving the node in a thread (like tests/node/conftest.py's ServerThread)."""
-
-    def __init__(self, settings: Settings):
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.server = uvicorn.Server(uvicorn.Config(create_app(settings), host="127.0.0.1", port=self.port,
-                                                    log_level="warning", lifespan="on"))
-        self.thread = threading.Thread(target=self.server.run, daemon=True)
-
-    def start(self) -> "_Server":
-        self.thread.start()
-        deadline = time.monotonic() + 60
-        while not self.server.started:
-            assert self.thread.is_alive() and time.monotonic() < deadline, "node did not start"
-            time.sleep(0.05)
-        return self
-
-    def stop(self) -> None:
-        self.server.should_exit = True
-        self.thread.join(30)
-
-    @property
-    def node(self):
-        return self.server.config.app.state.node  # type: ignore[union-attr]
 
 
 def _ok(r: httpx.Response, status: int = 200) -> dict:
@@ -81,7 +52,7 @@ def env(tmp_path_factory):
         data_dir=tmp_path_factory.mktemp("relayer-node"), rpc_url=anvil.url, admin_api_key=ADMIN_KEY,
         rebroadcast_after=REBROADCAST_AFTER, nonce_wait_seconds=10.0, wait_timeout=10.0,
     )
-    srv = _Server(settings).start()
+    srv = ServerThread(settings).start()
     try:
         with httpx.Client(base_url=srv.url, timeout=30) as api:
             node = srv.node

@@ -8,8 +8,6 @@ import asyncio
 import os
 import shutil
 import signal
-import subprocess
-import sys
 import time
 
 import httpx
@@ -18,27 +16,11 @@ import pytest
 from node_api import signing
 from node_api.core.anvil import free_port
 from nodehelp import actor, create_uncertified, sign
+from testkit.node_process import node_env, start_node, stop_node
 
 ANVIL_KEY_8 = "0xdbda1821b80551c9d65939329250298aa3472ba22feea921c0cf5d620ea67b97"
 SENDERS = ["farm", "ginner", "cracker", "polymer"]
 PER_SENDER = 15
-
-
-def _start(env: dict[str, str], url: str) -> subprocess.Popen:
-    proc = subprocess.Popen([sys.executable, "-m", "node_api"], env=env, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL)
-    deadline = time.monotonic() + 90
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"node exited with {proc.returncode}")
-        try:
-            if httpx.get(f"{url}/health", timeout=1).status_code == 200:
-                return proc
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.2)
-    proc.kill()
-    raise RuntimeError("node did not start")
 
 
 def test_kill_mid_load_then_restart_loses_and_doubles_nothing(api, demo, chain, server, node_anvil, node_data, tmp_path):
@@ -49,8 +31,7 @@ def test_kill_mid_load_then_restart_loses_and_doubles_nothing(api, demo, chain, 
         shutil.copy(f, data / "deployments" / f.name)  # same contracts, its own database and relayer key
     port = free_port()
     url = f"http://127.0.0.1:{port}"
-    env = dict(os.environ, COC_RPC_URL=node_anvil.url, COC_DATA_DIR=str(data), COC_API_PORT=str(port),
-               COC_RELAYER_KEY=ANVIL_KEY_8, COC_NONCE_WAIT_SECONDS="30", COC_DEMO="0")
+    env = node_env(node_anvil.url, data, port, ANVIL_KEY_8, COC_NONCE_WAIT_SECONDS="30")
     actors = {n: actor(demo, n) for n in SENDERS}
     batches = {n: create_uncertified(api, actors[n], demo.materials["yarn"], 1_000, f"restart:{n}") for n in SENDERS}
     now = chain.w3.eth.get_block("latest")["timestamp"]
@@ -72,7 +53,7 @@ def test_kill_mid_load_then_restart_loses_and_doubles_nothing(api, demo, chain, 
         return await c.post("/batches/transfer-with-acceptance/submit", params={"wait": "false"}, json=body,
                             headers={"Idempotency-Key": key})
 
-    proc = _start(env, url)
+    proc = start_node(env, url, timeout=90)
     acked: dict[str, str] = {}
     try:
         async def load_and_kill():
@@ -97,7 +78,7 @@ def test_kill_mid_load_then_restart_loses_and_doubles_nothing(api, demo, chain, 
         assert 12 <= len(acked) < len(jobs)
         before_restart = dict(acked)
 
-        proc = _start(env, url)  # same data dir: write-ahead log, idempotency keys
+        proc = start_node(env, url, timeout=90)  # same data dir: write-ahead log, idempotency keys
 
         async def retry_all():
             async with httpx.AsyncClient(base_url=url, timeout=60, limits=httpx.Limits(max_connections=100)) as c:
@@ -133,9 +114,4 @@ def test_kill_mid_load_then_restart_loses_and_doubles_nothing(api, demo, chain, 
                                                       "signature": sign(actors["farm"], prep["typedData"])})
             assert r.status_code == 200 and len(r.json()["result"]["batchIds"]) == 2, r.text
     finally:
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGTERM)
-            try:
-                proc.wait(20)
-            except subprocess.TimeoutExpired:
-                proc.kill()
+        stop_node(proc)

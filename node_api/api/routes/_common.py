@@ -4,12 +4,17 @@ FastAPI must see the request models built at runtime)."""
 from typing import Any, Optional
 
 from fastapi import APIRouter
-from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field, create_model
 
-from ... import signing
 from ...actions.base import Address, ForwardAction
-from ..deps import IdempotencyKey, NodeDep, SignerDep
+from ..answers import run_idempotent
+from ..deps import ForwardingDep, IdempotencyDep, IdempotencyKey, SignerDep, Wait
+from ..schemas.transactions import Prepared, TxAnswer
+
+#: 200 with the outcome when mined within the wait time, 202 with the transaction hash otherwise
+TX_RESPONSES: dict[int | str, dict[str, Any]] = {
+    202: {"model": TxAnswer, "description": "Accepted: relayed, not mined yet (poll GET /transactions/{txHash})"},
+}
 
 
 class ForwardSubmit(BaseModel):
@@ -19,21 +24,6 @@ class ForwardSubmit(BaseModel):
     typedData: Optional[dict[str, Any]] = Field(None, description="the typed data exactly as signed")
     message: Optional[dict[str, Any]] = Field(None, description="or only the ForwardRequest message")
     signature: str = Field(description="0x-hex 65-byte signature")
-
-
-def respond(body: dict[str, Any], status: int | None = None) -> JSONResponse:
-    if status is None:
-        status = 200 if body.get("status") == "mined" else 202
-    return JSONResponse(body, status_code=status)
-
-
-async def run_idempotent(node, key, request: Any, run) -> JSONResponse:
-    async def go(op_key):
-        body = await run(op_key)
-        return (200 if body.get("status") == "mined" else 202), body
-
-    status, body = await node.idempotent(key, request, go)
-    return JSONResponse(body, status_code=status)
 
 
 def add_forward_routes(router: APIRouter, action: ForwardAction) -> None:
@@ -52,39 +42,41 @@ def add_forward_routes(router: APIRouter, action: ForwardAction) -> None:
     )
     exclude = {"signer", "nonce", "deadline"}
 
-    async def prepare(body: prepare_model, node: NodeDep):  # type: ignore[valid-type]
-        return await node.prepare_forward(action, body.signer, body, nonce=body.nonce, deadline=body.deadline)
+    async def prepare(body: prepare_model, forwarding: ForwardingDep):  # type: ignore[valid-type]
+        return await forwarding.prepare(action, body.signer, body, nonce=body.nonce, deadline=body.deadline)
 
-    async def submit(body: ForwardSubmit, node: NodeDep, idempotency_key: IdempotencyKey = None, wait: bool = True):
+    async def submit(body: ForwardSubmit, forwarding: ForwardingDep, idempotency: IdempotencyDep,
+                     idempotency_key: IdempotencyKey = None, wait: Wait = True):
         return await run_idempotent(
-            node, idempotency_key, {"action": action.name, **body.model_dump()},
-            lambda op: node.submit_forward(action, body.typedData, body.message, body.signature, op_key=op, wait=wait),
+            idempotency, idempotency_key, {"action": action.name, **body.model_dump()},
+            lambda op: forwarding.submit(action, body.typedData, body.message, body.signature, op_key=op, wait=wait),
         )
 
-    async def node_signed(body: node_model, node: NodeDep, account: SignerDep,  # type: ignore[valid-type]
-                          idempotency_key: IdempotencyKey = None, wait: bool = True):
-        async def run(op):
-            prep = await node.prepare_forward(action, account.address, body, deadline=body.deadline)
-            sig = signing.sign_typed(account.key, prep["typedData"])
-            return await node.submit_forward(action, prep["typedData"], None, "0x" + sig.hex(), op_key=op, wait=wait)
-
-        return await run_idempotent(node, idempotency_key,
-                                    {"action": action.name, "by": account.address, **body.model_dump(exclude=exclude)}, run)
+    async def node_signed(body: node_model, forwarding: ForwardingDep, signer: SignerDep,  # type: ignore[valid-type]
+                          wait: Wait = True):
+        return await signer.act(
+            action.name, body.model_dump(exclude=exclude),
+            prepare=lambda: forwarding.prepare(action, signer.address, body, deadline=body.deadline),
+            submit=lambda typed, sig, op: forwarding.submit(action, typed, None, sig, op_key=op, wait=wait),
+        )
 
     tag = action.resource
     router.add_api_route(
         f"/{action.path}/prepare", prepare, methods=["POST"], name=f"{action.name}.prepare", tags=[tag],
+        response_model=Prepared, response_model_exclude_unset=True,
         summary=f"{action.summary}: prepare (signed by the {action.who})",
         description=f"Returns the ERC-2771 ForwardRequest typed data for `{action.contract}.{action.function}`, "
         "checked against the chain first (a refusal comes back now, without a signature).",
     )
     router.add_api_route(
         f"/{action.path}/submit", submit, methods=["POST"], name=f"{action.name}.submit", tags=[tag],
+        response_model=TxAnswer, responses=TX_RESPONSES,
         summary=f"{action.summary}: submit the signed request",
         description="Checks the signature and simulates the relayed call; relays it. 200 with the outcome when mined "
         "within the wait time, 202 with the transaction hash otherwise (`?wait=false` returns at once).",
     )
     router.add_api_route(
         f"/{action.path}", node_signed, methods=["POST"], name=f"{action.name}.node-signed", tags=[tag],
+        response_model=TxAnswer, responses=TX_RESPONSES,
         summary=f"{action.summary}: signed by a key held by this node (X-API-Key or X-Admin-Key)",
     )

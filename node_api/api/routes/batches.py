@@ -2,7 +2,6 @@ from typing import Literal
 
 from fastapi import APIRouter
 
-from ... import reads, signing
 from ...actions import batches as actions
 from ...actions.batches import (
     PrepareSettle,
@@ -12,91 +11,93 @@ from ...actions.batches import (
     SubmitTransfer,
     SubmitTransferWithAcceptance,
 )
-from ...errors import TRANSFER_STATUS, ApiError
-from ..deps import IdempotencyKey, NodeDep, ReadDep, SignerDep
-from ._common import add_forward_routes, run_idempotent
+from ...errors import ApiError
+from ..answers import run_idempotent
+from ..deps import CustodyDep, IdempotencyDep, IdempotencyKey, ReadDep, ReadsDep, SignerDep, Wait
+from ..schemas.reads import Batch, BatchBalance, TransferState
+from ..schemas.transactions import Prepared, TxAnswer
+from ._common import TX_RESPONSES, add_forward_routes
 
 router = APIRouter(prefix="/batches")
 TAG = ["batches"]
+PREPARED = {"response_model": Prepared, "response_model_exclude_unset": True}
+RELAYED = {"response_model": TxAnswer, "responses": TX_RESPONSES}
 
 for _action in actions.ACTIONS:
     add_forward_routes(router, _action)
 
 
 # ---------------------------------------------------------------- custody: propose
-@router.post("/transfer/prepare", tags=TAG, summary="Custody transfer (proposal): prepare the holder's CustodyTransfer")
-async def transfer_prepare(body: PrepareTransfer, node: NodeDep):
-    return await node.prepare_transfer(body)
+@router.post("/transfer/prepare", tags=TAG, summary="Custody transfer (proposal): prepare the holder's CustodyTransfer",
+             **PREPARED)
+async def transfer_prepare(body: PrepareTransfer, custody: CustodyDep):
+    return await custody.prepare_transfer(body)
 
 
 @router.post("/transfer/submit", tags=TAG, summary="Custody transfer (proposal): submit the holder's signature",
              description="The quantity is in transit (held by the ledger) until the receiver accepts or rejects, "
-             "or the sender cancels.")
-async def transfer_submit(body: SubmitTransfer, node: NodeDep, idempotency_key: IdempotencyKey = None, wait: bool = True):
-    return await run_idempotent(node, idempotency_key, {"action": "batches.transfer", **body.model_dump(by_alias=True)},
-                                lambda op: node.submit_transfer(body, op_key=op, wait=wait))
+             "or the sender cancels.", **RELAYED)
+async def transfer_submit(body: SubmitTransfer, custody: CustodyDep, idempotency: IdempotencyDep,
+                          idempotency_key: IdempotencyKey = None, wait: Wait = True):
+    return await run_idempotent(idempotency, idempotency_key, {"action": "batches.transfer", **body.model_dump(by_alias=True)},
+                                lambda op: custody.submit_transfer(body, op_key=op, wait=wait))
 
 
-@router.post("/transfer", tags=TAG, summary="Custody transfer (proposal) signed by a key held by this node")
-async def transfer_node(body: PrepareTransfer, node: NodeDep, account: SignerDep,
-                        idempotency_key: IdempotencyKey = None, wait: bool = True):
-    if body.from_ != account.address:  # an API key signs for its own wallet only, never re-attributed
+@router.post("/transfer", tags=TAG, summary="Custody transfer (proposal) signed by a key held by this node", **RELAYED)
+async def transfer_node(body: PrepareTransfer, custody: CustodyDep, signer: SignerDep, wait: Wait = True):
+    if body.from_ != signer.address:  # an API key signs for its own wallet only, never re-attributed
         raise ApiError(403, "ApiKeyWalletMismatch",
-                       f"this key signs for {account.address}; it cannot transfer from {body.from_}",
-                       {"apiKeyWallet": account.address, "requested": body.from_})
-
-    async def run(op):
-        prep = await node.prepare_transfer(body)
-        sig = signing.sign_typed(account.key, prep["typedData"])
-        return await node.submit_transfer(SubmitTransfer(typedData=prep["typedData"], signature="0x" + sig.hex()),
-                                          op_key=op, wait=wait)
-
-    return await run_idempotent(node, idempotency_key,
-                                {"action": "batches.transfer", "by": account.address, **body.model_dump(by_alias=True)}, run)
+                       f"this key signs for {signer.address}; it cannot transfer from {body.from_}",
+                       {"apiKeyWallet": signer.address, "requested": body.from_})
+    return await signer.act(
+        "batches.transfer", body.model_dump(by_alias=True),
+        prepare=lambda: custody.prepare_transfer(body),
+        submit=lambda typed, sig, op: custody.submit_transfer(SubmitTransfer(typedData=typed, signature=sig),
+                                                              op_key=op, wait=wait),
+    )
 
 
 # ---------------------------------------------------------------- custody: one transaction, both signatures
 @router.post("/transfer-with-acceptance/prepare", tags=TAG,
-             summary="Transfer with acceptance in one transaction: prepare both messages (sender's and receiver's)")
-async def twa_prepare(body: PrepareTransferWithAcceptance, node: NodeDep):
-    return await node.prepare_transfer(body)
+             summary="Transfer with acceptance in one transaction: prepare both messages (sender's and receiver's)",
+             **PREPARED)
+async def twa_prepare(body: PrepareTransferWithAcceptance, custody: CustodyDep):
+    return await custody.prepare_transfer(body)
 
 
 @router.post("/transfer-with-acceptance/submit", tags=TAG,
-             summary="Transfer with acceptance in one transaction: submit both signatures")
-async def twa_submit(body: SubmitTransferWithAcceptance, node: NodeDep, idempotency_key: IdempotencyKey = None,
-                     wait: bool = True):
+             summary="Transfer with acceptance in one transaction: submit both signatures", **RELAYED)
+async def twa_submit(body: SubmitTransferWithAcceptance, custody: CustodyDep, idempotency: IdempotencyDep,
+                     idempotency_key: IdempotencyKey = None, wait: Wait = True):
     return await run_idempotent(
-        node, idempotency_key, {"action": "batches.transfer-with-acceptance", **body.model_dump(by_alias=True)},
-        lambda op: node.submit_transfer_with_acceptance(body, op_key=op, wait=wait))
+        idempotency, idempotency_key, {"action": "batches.transfer-with-acceptance", **body.model_dump(by_alias=True)},
+        lambda op: custody.submit_transfer_with_acceptance(body, op_key=op, wait=wait))
 
 
 # ---------------------------------------------------------------- custody: accept / reject / cancel
 def _settle_routes(kind: Literal["accept", "reject", "cancel"], who: str) -> None:
-    async def prepare(body: PrepareSettle, node: NodeDep):
-        return await node.prepare_settle(kind, body)
+    async def prepare(body: PrepareSettle, custody: CustodyDep):
+        return await custody.prepare_settle(kind, body)
 
-    async def submit(body: SubmitSettle, node: NodeDep, idempotency_key: IdempotencyKey = None, wait: bool = True):
-        return await run_idempotent(node, idempotency_key, {"action": f"batches.{kind}", **body.model_dump(by_alias=True)},
-                                    lambda op: node.submit_settle(kind, body, op_key=op, wait=wait))
+    async def submit(body: SubmitSettle, custody: CustodyDep, idempotency: IdempotencyDep,
+                     idempotency_key: IdempotencyKey = None, wait: Wait = True):
+        return await run_idempotent(idempotency, idempotency_key,
+                                    {"action": f"batches.{kind}", **body.model_dump(by_alias=True)},
+                                    lambda op: custody.submit_settle(kind, body, op_key=op, wait=wait))
 
-    async def node_signed(body: PrepareSettle, node: NodeDep, account: SignerDep,
-                          idempotency_key: IdempotencyKey = None, wait: bool = True):
-        async def run(op):
-            prep = await node.prepare_settle(kind, body)
-            sig = signing.sign_typed(account.key, prep["typedData"])
-            return await node.submit_settle(
-                kind, SubmitSettle(typedData=prep["typedData"], signature="0x" + sig.hex()), op_key=op, wait=wait)
+    async def node_signed(body: PrepareSettle, custody: CustodyDep, signer: SignerDep, wait: Wait = True):
+        return await signer.act(
+            f"batches.{kind}", body.model_dump(by_alias=True),
+            prepare=lambda: custody.prepare_settle(kind, body),
+            submit=lambda typed, sig, op: custody.submit_settle(kind, SubmitSettle(typedData=typed, signature=sig),
+                                                                op_key=op, wait=wait),
+        )
 
-        return await run_idempotent(node, idempotency_key,
-                                    {"action": f"batches.{kind}", "by": account.address, **body.model_dump(by_alias=True)},
-                                    run)
-
-    router.add_api_route(f"/{kind}/prepare", prepare, methods=["POST"], tags=TAG,
+    router.add_api_route(f"/{kind}/prepare", prepare, methods=["POST"], tags=TAG, **PREPARED,
                          summary=f"{kind.capitalize()} a pending transfer: prepare the {who}'s message")
-    router.add_api_route(f"/{kind}/submit", submit, methods=["POST"], tags=TAG,
+    router.add_api_route(f"/{kind}/submit", submit, methods=["POST"], tags=TAG, **RELAYED,
                          summary=f"{kind.capitalize()} a pending transfer: submit the {who}'s signature")
-    router.add_api_route(f"/{kind}", node_signed, methods=["POST"], tags=TAG,
+    router.add_api_route(f"/{kind}", node_signed, methods=["POST"], tags=TAG, **RELAYED,
                          summary=f"{kind.capitalize()} a pending transfer, signed by a key held by this node")
 
 
@@ -106,17 +107,17 @@ _settle_routes("cancel", "sender")
 
 
 # ---------------------------------------------------------------- reads
-@router.get("/transfers/{transfer_id}", tags=TAG, summary="Status of a custody transfer")
-async def transfer_status(transfer_id: str, node: NodeDep, _: ReadDep):
-    st = await node.view("BatchLedger", "transferStatus", transfer_id)
-    return {"transferId": transfer_id, "status": TRANSFER_STATUS[st]}
+@router.get("/transfers/{transfer_id}", tags=TAG, summary="Status of a custody transfer", response_model=TransferState)
+async def transfer_status(transfer_id: str, reads: ReadsDep, _: ReadDep):
+    return await reads.transfer_status(transfer_id)
 
 
-@router.get("/{batch_id}", tags=TAG, summary="A batch: material, claim, parents, origin, supply")
-async def batch(batch_id: int, node: NodeDep, _: ReadDep):
-    return await reads.batch(node, batch_id)
+@router.get("/{batch_id}", tags=TAG, summary="A batch: material, claim, parents, origin, supply", response_model=Batch)
+async def batch(batch_id: int, reads: ReadsDep, _: ReadDep):
+    return await reads.batch(batch_id)
 
 
-@router.get("/{batch_id}/balance/{address}", tags=TAG, summary="Quantity of a batch held by a wallet")
-async def balance(batch_id: int, address: str, node: NodeDep, _: ReadDep):
-    return {"batchId": batch_id, "address": address, "quantity": await node.view("BatchLedger", "balanceOf", address, batch_id)}
+@router.get("/{batch_id}/balance/{address}", tags=TAG, summary="Quantity of a batch held by a wallet",
+            response_model=BatchBalance)
+async def balance(batch_id: int, address: str, reads: ReadsDep, _: ReadDep):
+    return await reads.balance(batch_id, address)

@@ -1,60 +1,51 @@
 from fastapi import APIRouter
 
-from ... import reads
 from ...actions import participants as actions
 from ...actions.base import Address
-from ..deps import NodeDep, ReadDep
+from ..deps import ReadDep, ReadsDep
+from ..schemas.reads import Certification, CreditAccounts, HeldBatches, HeldCertificates, Participant, PendingTransfers, WalletBinding
 from ._common import add_forward_routes
 
 router = APIRouter(prefix="/participants")
+
+TAG = ["participants"]
 
 for _action in actions.ACTIONS:
     add_forward_routes(router, _action)
 
 
-@router.get("/{participant_id}", tags=["participants"], summary="A participant's roles and status")
-async def participant(participant_id: int, node: NodeDep, _: ReadDep):
-    p = await node.view("ParticipantRegistry", "participant", participant_id)
-    if p["status"] == 0:
-        from ...errors import contract_error
-
-        raise contract_error("RegistryUnknownParticipant", {"participantId": participant_id})
-    return {"participantId": participant_id, **p}
+@router.get("/{participant_id}", tags=TAG, summary="A participant's roles and status", response_model=Participant)
+async def participant(participant_id: int, reads: ReadsDep, _: ReadDep):
+    return await reads.participant(participant_id)
 
 
-@router.get("/wallets/{address}", tags=["participants"], summary="The participant and site a wallet is bound to")
-async def wallet(address: Address, node: NodeDep, _: ReadDep):
-    w = await node.view("ParticipantRegistry", "wallet", address)
-    if not w["participantId"]:
-        from ...errors import contract_error
-
-        raise contract_error("RegistryUnknownWallet", {"wallet": address})
-    p = await node.view("ParticipantRegistry", "participant", w["participantId"])
-    return {"wallet": address, **w, **p}
+@router.get("/wallets/{address}", tags=TAG, summary="The participant and site a wallet is bound to", response_model=WalletBinding)
+async def wallet(address: Address, reads: ReadsDep, _: ReadDep):
+    return await reads.wallet(address)
 
 
-@router.get("/certifications/{certification_id}", tags=["participants"], summary="A recorded certification")
-async def certification(certification_id: int, node: NodeDep, _: ReadDep):
-    return {"certificationId": certification_id,
-            **await node.view("ParticipantRegistry", "certification", certification_id)}
+@router.get("/certifications/{certification_id}", tags=TAG, summary="A recorded certification", response_model=Certification)
+async def certification(certification_id: int, reads: ReadsDep, _: ReadDep):
+    return await reads.certification(certification_id)
 
 
-@router.get("/{address}/batches", tags=["participants"], summary="Batches a wallet holds (quantity > 0)")
-async def held(address: Address, node: NodeDep, _: ReadDep):
-    return {"address": address, "batches": await reads.held_batches(node, address)}
+@router.get("/{address}/batches", tags=TAG, summary="Batches a wallet holds (quantity > 0)", response_model=HeldBatches)
+async def held(address: Address, reads: ReadsDep, _: ReadDep):
+    return {"address": address, "batches": await reads.held_batches(address)}
 
 
-@router.get("/{address}/transfers", tags=["participants"],
+@router.get("/{address}/transfers", tags=TAG, response_model=PendingTransfers,
             summary="Pending custody transfers waiting for this wallet (incoming) or sent by it (outgoing)")
-async def pending(address: Address, node: NodeDep, _: ReadDep):
-    return {"address": address, **await reads.transfers(node, address)}
+async def pending(address: Address, reads: ReadsDep, _: ReadDep):
+    return {"address": address, **await reads.transfers(address)}
 
 
-@router.get("/{address}/credits", tags=["participants"], summary="Mass-balance credit balances of the wallet's site")
-async def credit_balances(address: Address, node: NodeDep, _: ReadDep):
-    return {"address": address, "accounts": await reads.credits(node, address)}
+@router.get("/{address}/credits", tags=TAG, summary="Mass-balance credit balances of the wallet's site",
+            response_model=CreditAccounts)
+async def credit_balances(address: Address, reads: ReadsDep, _: ReadDep):
+    return {"address": address, "accounts": await reads.credits(address)}
 
 
-@router.get("/{address}/certificates", tags=["participants"], summary="Book & claim certificates held")
-async def certs(address: Address, node: NodeDep, _: ReadDep):
-    return {"address": address, "certificates": await reads.certificates_held(node, address)}
+@router.get("/{address}/certificates", tags=TAG, summary="Book & claim certificates held", response_model=HeldCertificates)
+async def certs(address: Address, reads: ReadsDep, _: ReadDep):
+    return {"address": address, "certificates": await reads.certificates_held(address)}

@@ -1,36 +1,29 @@
 from fastapi import APIRouter
 
 from ...actions import processes as actions
-from ..deps import NodeDep, ReadDep
+from ..deps import ReadDep, ReadsDep
+from ..schemas.reads import Characteristic, Material, Process
 from ._common import add_forward_routes
 
 router = APIRouter(prefix="/processes")
+
+TAG = ["processes"]
 
 for _action in actions.ACTIONS:
     add_forward_routes(router, _action)
 
 
-@router.get("/materials/{material_id}", tags=["processes"], summary="A registered material")
-async def material(material_id: int, node: NodeDep, _: ReadDep):
-    m = await node.view("ParticipantRegistry", "material", material_id)
-    if not m["exists"]:
-        from ...errors import contract_error
-
-        raise contract_error("RegistryUnknownMaterial", {"material": material_id})
-    return {"material": material_id, **m}
+@router.get("/materials/{material_id}", tags=TAG, summary="A registered material", response_model=Material)
+async def material(material_id: int, reads: ReadsDep, _: ReadDep):
+    return await reads.material(material_id)
 
 
-@router.get("/characteristics/{characteristic_id}", tags=["processes"], summary="A characteristic and its scheme")
-async def characteristic(characteristic_id: int, node: NodeDep, _: ReadDep):
-    r = await node.view("ParticipantRegistry", "schemeOf", characteristic_id)
-    return {"characteristic": characteristic_id, **r}
+@router.get("/characteristics/{characteristic_id}", tags=TAG, summary="A characteristic and its scheme",
+            response_model=Characteristic)
+async def characteristic(characteristic_id: int, reads: ReadsDep, _: ReadDep):
+    return await reads.characteristic(characteristic_id)
 
 
-@router.get("/{process_id}", tags=["processes"], summary="A registered process and its conversion factor")
-async def process(process_id: int, node: NodeDep, _: ReadDep):
-    p = await node.view("ParticipantRegistry", "process", process_id)
-    if not p["exists"]:
-        from ...errors import contract_error
-
-        raise contract_error("RegistryUnknownProcess", {"processId": process_id})
-    return {"processId": process_id, **p}
+@router.get("/{process_id}", tags=TAG, summary="A registered process and its conversion factor", response_model=Process)
+async def process(process_id: int, reads: ReadsDep, _: ReadDep):
+    return await reads.process(process_id)

@@ -1,11 +1,13 @@
 from fastapi import APIRouter
 
+from ...services.reads import node_info
 from ..deps import NodeDep
+from ..schemas.node import Health, Info
 
 router = APIRouter(tags=["node"])
 
 
-@router.get("/health", summary="Liveness and chain reachability")
+@router.get("/health", summary="Liveness and chain reachability", response_model=Health)
 async def health(node: NodeDep):
     block = await node.rpc.call("eth_getBlockByNumber", ["latest", False])
     return {"status": "ok", "blockNumber": int(block["number"], 16), "timestamp": int(block["timestamp"], 16),
@@ -13,6 +15,6 @@ async def health(node: NodeDep):
             "relayerStats": node.relayer.stats}
 
 
-@router.get("/info", summary="Chain id, contract addresses, EIP-712 domains, relayer, actions")
+@router.get("/info", summary="Chain id, contract addresses, EIP-712 domains, relayer, actions", response_model=Info)
 async def info(node: NodeDep):
-    return node.info()
+    return node_info(node.contracts, node.settings.effective_rpc_url, node.relayer.address)

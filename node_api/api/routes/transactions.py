@@ -2,18 +2,23 @@ import asyncio
 from typing import Any, Optional
 
 from fastapi import APIRouter
+from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from ...actions import FORWARD_ACTIONS
-from ...actions.batches import SubmitSettle, SubmitTransfer, SubmitTransferWithAcceptance
+from ...actions.batches import CUSTODY_ACTIONS, SubmitSettle, SubmitTransfer, SubmitTransferWithAcceptance
 from ...core.rpc import ChainUnavailable
 from ...errors import ApiError, chain_unavailable
-from ..deps import IdempotencyKey, NodeDep, ReadDep
+from ...node import Node
+from ...services.signatures import Settle
+from ..deps import IdempotencyKey, NodeDep, OutcomesDep, ReadDep
+from ..schemas.transactions import BulkAnswer, TxAnswer
 from ._common import ForwardSubmit
 
 router = APIRouter(tags=["transactions"])
 
 MAX_BULK = 2000
+SETTLEMENTS: dict[str, Settle] = {"batches.accept": "accept", "batches.reject": "reject", "batches.cancel": "cancel"}
 
 
 class BulkItem(BaseModel):
@@ -28,31 +33,26 @@ class BulkRequest(BaseModel):
     wait: bool = Field(False, description="wait until every accepted item is mined")
 
 
-CUSTODY = {
-    "batches.transfer": SubmitTransfer,
-    "batches.transfer-with-acceptance": SubmitTransferWithAcceptance,
-    "batches.accept": SubmitSettle,
-    "batches.reject": SubmitSettle,
-    "batches.cancel": SubmitSettle,
-}
-
-
-async def _one(node, index: int, item: BulkItem, op_key: Optional[str], wait: bool) -> dict[str, Any]:
-    try:
-        if item.action in FORWARD_ACTIONS:
-            b = ForwardSubmit.model_validate(item.body)
-            out = await node.submit_forward(FORWARD_ACTIONS[item.action], b.typedData, b.message, b.signature,
+async def _submit(node: Node, index: int, item: BulkItem, op_key: Optional[str], wait: bool) -> dict[str, Any]:
+    if item.action in FORWARD_ACTIONS:
+        b = ForwardSubmit.model_validate(item.body)
+        return await node.forwarding.submit(FORWARD_ACTIONS[item.action], b.typedData, b.message, b.signature,
                                             op_key=op_key, item=index, wait=wait)
-        elif item.action in CUSTODY:
-            b = CUSTODY[item.action].model_validate(item.body)
-            if item.action == "batches.transfer":
-                out = await node.submit_transfer(b, op_key=op_key, item=index, wait=wait)
-            elif item.action == "batches.transfer-with-acceptance":
-                out = await node.submit_transfer_with_acceptance(b, op_key=op_key, item=index, wait=wait)
-            else:
-                out = await node.submit_settle(item.action.split(".")[1], b, op_key=op_key, item=index, wait=wait)
-        else:
-            raise ApiError(422, "UnknownAction", f"unknown action {item.action!r}", {"field": f"items.{index}.action"})
+    if item.action not in CUSTODY_ACTIONS:
+        raise ApiError(422, "UnknownAction", f"unknown action {item.action!r}", {"field": f"items.{index}.action"})
+    body = CUSTODY_ACTIONS[item.action].model_validate(item.body)
+    if isinstance(body, SubmitTransfer):
+        return await node.custody.submit_transfer(body, op_key=op_key, item=index, wait=wait)
+    if isinstance(body, SubmitTransferWithAcceptance):
+        return await node.custody.submit_transfer_with_acceptance(body, op_key=op_key, item=index, wait=wait)
+    assert isinstance(body, SubmitSettle)
+    kind = SETTLEMENTS[item.action]
+    return await node.custody.submit_settle(kind, body, op_key=op_key, item=index, wait=wait)
+
+
+async def _one(node: Node, index: int, item: BulkItem, op_key: Optional[str], wait: bool) -> dict[str, Any]:
+    try:
+        out = await _submit(node, index, item, op_key, wait)
     except ValidationError as exc:
         errs = [{"field": f"items.{index}.body." + ".".join(str(p) for p in e["loc"]), "message": e["msg"]} for e in exc.errors()]
         return {"index": index, "status": "refused", "httpStatus": 422,
@@ -66,7 +66,7 @@ async def _one(node, index: int, item: BulkItem, op_key: Optional[str], wait: bo
     return {"index": index, **out}
 
 
-@router.post("/bulk", summary="Many signed actions in one request (ERP loads)",
+@router.post("/bulk", summary="Many signed actions in one request (ERP loads)", response_model=BulkAnswer,
              description="Each item is what the action's /submit endpoint takes. Items are checked and relayed "
              "concurrently; the answer lists, per item, its transaction hash or its refusal (status, error). "
              "With an Idempotency-Key a retried bulk never executes twice.")
@@ -76,12 +76,11 @@ async def bulk(body: BulkRequest, node: NodeDep, idempotency_key: IdempotencyKey
         refused = sum(1 for r in results if r["status"] == "refused")
         return 200, {"accepted": len(results) - refused, "refused": refused, "items": list(results)}
 
-    status, out = await node.idempotent(idempotency_key, body.model_dump(), run)
-    from fastapi.responses import JSONResponse
-
+    status, out = await node.idempotency.run(idempotency_key, body.model_dump(), run)
     return JSONResponse(out, status_code=status)
 
 
-@router.get("/transactions/{tx_hash}", summary="Status of a relayed transaction: pending, mined, reverted (with reason)")
-async def transaction(tx_hash: str, node: NodeDep, _: ReadDep):
-    return node.tx_status(tx_hash)
+@router.get("/transactions/{tx_hash}", response_model=TxAnswer, response_model_exclude_unset=True,
+            summary="Status of a relayed transaction: pending, mined, reverted (with reason)")
+async def transaction(tx_hash: str, outcomes: OutcomesDep, _: ReadDep):
+    return outcomes.tx_status(tx_hash)

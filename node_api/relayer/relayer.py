@@ -23,69 +23,17 @@ import asyncio
 import json
 import logging
 import time
-from collections import defaultdict
-from dataclasses import dataclass, field
 from typing import Any, Callable
 
-import rlp
-from eth_utils import to_checksum_address
-
-from .core.abi import decode_revert
-from .core.rpc import ChainUnavailable, Rpc, RpcError
-from .core.txsign import TxSigner
-from .db import Database
-from .errors import jsonable
+from ..core.rpc import ChainUnavailable, Rpc, RpcError
+from ..core.txsign import TxSigner
+from ..db import Database
+from .lanes import Lane, LaneTracker
+from .receipts import Receipts, db_outcome
+from .recovery import recover
+from .requests import RelayError, RelayRequest, TxHandle, is_known, is_nonce_taken, is_nonce_too_low
 
 log = logging.getLogger(__name__)
-
-
-class RelayError(Exception):
-    def __init__(self, message: str, *, unavailable: bool = False):
-        super().__init__(message)
-        self.unavailable = unavailable
-
-
-@dataclass
-class RelayRequest:
-    to: str
-    data: bytes
-    gas: int
-    action: str
-    signer: str | None = None
-    op_key: str | None = None
-    item: int | None = None
-    replay: dict[str, Any] | None = None  # the call whose revert explains a failure (forwarded: inner call)
-    #: ordering lane of the signed message's nonce ("fwd:<address>" / "ledger:<address>")
-    lane: str | None = None
-
-
-@dataclass
-class TxHandle:
-    request: RelayRequest
-    sent: asyncio.Future = field(default=None)  # type: ignore[assignment]  # -> tx hash
-    done: asyncio.Future = field(default=None)  # type: ignore[assignment]  # -> outcome dict
-    nonce: int = -1
-    hash: str = ""
-    raw: bytes = b""
-    sent_at: float = 0.0
-    #: earlier transactions of this request that never made it (their rows link to the new one)
-    replaced: list[str] = field(default_factory=list)
-
-
-def _is_nonce_too_low(err: RpcError) -> bool:
-    m = err.message.lower()
-    return "nonce too low" in m or "nonce is too low" in m or "oldnonce" in m.replace(" ", "")
-
-
-def _is_nonce_taken(err: RpcError) -> bool:
-    """The nonce is used by another transaction, mined (too low) or waiting in the pool (a replacement)."""
-    m = err.message.lower()
-    return _is_nonce_too_low(err) or "replacement transaction underpriced" in m or "replacement fee too low" in m
-
-
-def _is_known(err: RpcError) -> bool:
-    m = err.message.lower()
-    return "already known" in m or "known transaction" in m or "already imported" in m
 
 
 class Relayer:
@@ -120,8 +68,8 @@ class Relayer:
         self._needs_resync = True
         self._queue: asyncio.Queue[TxHandle] = asyncio.Queue()
         self._pending: dict[str, TxHandle] = {}
-        self._inflight: dict[str, int] = defaultdict(int)
-        self._progress: dict[str, asyncio.Event] = {}
+        self.lanes = LaneTracker()
+        self.receipts = Receipts(rpc)
         self._tasks: list[asyncio.Task] = []
         self._last_block = -1
         self._last_gas_price_at = 0.0
@@ -144,27 +92,17 @@ class Relayer:
 
     # ------------------------------------------------------------------ API
     def submit(self, request: RelayRequest) -> TxHandle:
-        loop = asyncio.get_running_loop()
-        h = TxHandle(request, loop.create_future(), loop.create_future())
-        h.sent.add_done_callback(_consume_exc)
-        h.done.add_done_callback(_consume_exc)
-        if request.lane:
-            self._inflight[request.lane] += 1
+        h = TxHandle.new(request)
+        self.lanes.add(request.lane)
         self._queue.put_nowait(h)
         return h
 
-    def inflight(self, lane: str) -> int:
-        return self._inflight.get(lane, 0)
+    def inflight(self, lane: Lane) -> int:
+        return self.lanes.inflight(lane)
 
-    async def wait_progress(self, lane: str, timeout: float) -> None:
+    async def wait_progress(self, lane: Lane, timeout: float) -> None:
         """Returns when a transaction of ``lane`` settles, or after ``timeout``."""
-        ev = self._progress.get(lane)
-        if ev is None:
-            ev = self._progress[lane] = asyncio.Event()
-        try:
-            await asyncio.wait_for(ev.wait(), timeout)
-        except asyncio.TimeoutError:
-            pass
+        await self.lanes.wait_progress(lane, timeout)
 
     @property
     def queue_depth(self) -> int:
@@ -199,13 +137,13 @@ class Relayer:
                 await self._send_batch(items)
             except asyncio.CancelledError:
                 for h in items:
-                    _fail(h, RelayError("node stopping", unavailable=True))
+                    h.fail(RelayError("node stopping", unavailable=True))
                 raise
             except Exception as exc:  # noqa: BLE001 - never let the sender die
                 log.exception("relayer send failed")
                 for h in items:
                     self._settle_inflight(h)
-                    _fail(h, RelayError(f"relayer error: {exc}"))
+                    h.fail(RelayError(f"relayer error: {exc}"))
 
     async def _send_batch(self, items: list[TxHandle]) -> None:
         try:
@@ -226,7 +164,7 @@ class Relayer:
             self._needs_resync = True
             for h in items:
                 self._settle_inflight(h)
-                _fail(h, RelayError(str(exc), unavailable=True))
+                h.fail(RelayError(str(exc), unavailable=True))
             return
         # write-ahead: on disk before it can reach the chain
         self.db.insert_txs(
@@ -259,7 +197,7 @@ class Relayer:
                 self.db.update_txs((h.hash, {"status": "abandoned"}) for h in items)
                 for h in items:
                     self._settle_inflight(h)
-                    _fail(h, RelayError(str(exc), unavailable=True))
+                    h.fail(RelayError(str(exc), unavailable=True))
                 return
             # Ambiguous (timeout after sending): treat as sent; the watcher rebroadcasts if unknown.
             results = [h.hash for h in items]
@@ -268,8 +206,8 @@ class Relayer:
         retry: list[TxHandle] = []
         fillers: list[int] = []
         for h, res in zip(items, results):
-            if isinstance(res, RpcError) and not _is_known(res):
-                if _is_nonce_too_low(res):
+            if isinstance(res, RpcError) and not is_known(res):
+                if is_nonce_too_low(res):
                     self._needs_resync = True
                     updates.append((h.hash, {"status": "replaced"}))
                     retry.append(h)
@@ -277,7 +215,7 @@ class Relayer:
                 updates.append((h.hash, {"status": "abandoned", "error": json.dumps({"name": "SendRejected", "message": res.message})}))
                 fillers.append(h.nonce)
                 self._settle_inflight(h)
-                _fail(h, RelayError(f"the chain refused the transaction: {res.message}"))
+                h.fail(RelayError(f"the chain refused the transaction: {res.message}"))
                 continue
             h.sent_at = now
             updates.append((h.hash, {"status": "sent"}))
@@ -301,14 +239,7 @@ class Relayer:
             self._needs_resync = True
 
     def _settle_inflight(self, h: TxHandle) -> None:
-        s = h.request.lane
-        if s:
-            self._inflight[s] -= 1
-            if self._inflight[s] <= 0:
-                self._inflight.pop(s, None)
-            ev = self._progress.pop(s, None)
-            if ev is not None:
-                ev.set()
+        self.lanes.settle(h.request.lane)
 
     # ------------------------------------------------------------------ receipts
     async def _watcher(self) -> None:
@@ -344,8 +275,8 @@ class Relayer:
             if self.confirmations and bn < block + self.confirmations:
                 continue
             h = self._pending.pop(tx_hash)
-            outcome = await self._outcome(h.request, tx_hash, rcpt)
-            updates.append((tx_hash, _db_outcome(outcome)))
+            outcome = await self.receipts.outcome(h.request, tx_hash, rcpt)
+            updates.append((tx_hash, db_outcome(outcome)))
             settled.append((h, outcome))
         if updates:
             self.db.update_txs(updates)
@@ -370,11 +301,11 @@ class Relayer:
             self.stats["rebroadcast"] += 1
             log.warning("rebroadcast dropped transaction %s (nonce %d)", h.hash, h.nonce)
         except RpcError as exc:
-            if _is_known(exc):
+            if is_known(exc):
                 return
             self._pending.pop(h.hash, None)
             self._needs_resync = True
-            if _is_nonce_taken(exc):
+            if is_nonce_taken(exc):
                 # Another transaction has its relayer nonce, and this one is not on chain (it was
                 # not found by hash): the action has not executed. Sign it again with a fresh nonce;
                 # the signed message's own nonce still guarantees it executes at most once.
@@ -386,152 +317,13 @@ class Relayer:
                 return
             self.db.update_txs([(h.hash, {"status": "dropped", "error": json.dumps({"name": "Dropped", "message": exc.message})})])
             self._settle_inflight(h)
-            _fail(h, RelayError(f"transaction {h.hash} was dropped: {exc.message}"))
-
-    async def _outcome(self, req: RelayRequest, tx_hash: str, rcpt: dict[str, Any]) -> dict[str, Any]:
-        status = int(rcpt.get("status", "0x1"), 16)
-        outcome: dict[str, Any] = {
-            "txHash": tx_hash,
-            "action": req.action,
-            "signer": req.signer,
-            "status": "mined" if status == 1 else "reverted",
-            "blockNumber": int(rcpt["blockNumber"], 16),
-            "gasUsed": int(rcpt.get("gasUsed", "0x0"), 16),
-            "logs": [
-                {"address": lg["address"], "topics": lg["topics"], "data": lg["data"]} for lg in rcpt.get("logs", [])
-            ],
-        }
-        if status != 1:
-            outcome["error"] = await self._revert_reason(tx_hash, req.replay, outcome["blockNumber"])
-        return outcome
-
-    async def _revert_reason(self, tx_hash: str, replay: dict[str, Any] | None, block: int) -> dict[str, Any]:
-        """Why a mined transaction reverted, decoded.
-
-        Exact: the revert data of the failing call frame from ``debug_traceTransaction`` (callTracer),
-        so a transaction that conflicts with an earlier one *in the same block* reports the error it
-        actually hit. Where the chain has no debug API: re-run the call that explains it on the state
-        before its block and, if that passes (the conflict came from within the block), on the
-        state after it."""
-        try:
-            trace = await self.rpc.call_direct("debug_traceTransaction", [tx_hash, {"tracer": "callTracer"}])
-        except (RpcError, ChainUnavailable):
-            trace = None
-        if isinstance(trace, dict) and trace.get("error"):
-            name, args = _frame_revert(trace)
-            return {"name": name, "args": jsonable(args)}
-        for at in (block - 1, block):
-            reason = await self._replay(replay, max(at, 0))
-            if reason["name"]:
-                return reason
-        return {"name": "", "args": {}}
-
-    async def _replay(self, replay: dict[str, Any] | None, block: int) -> dict[str, Any]:
-        """Re-run the call that explains a revert on the state of ``block``, and decode it."""
-        if not replay:
-            return {"name": "", "args": {}}
-        try:
-            await self.rpc.call_direct("eth_call", [replay, hex(block)])
-        except RpcError as exc:
-            name, args = decode_revert(exc.revert_data or b"")
-            return {"name": name, "args": jsonable(args)}
-        except ChainUnavailable:
-            pass
-        return {"name": "", "args": {}}
+            h.fail(RelayError(f"transaction {h.hash} was dropped: {exc.message}"))
 
     # ------------------------------------------------------------------ crash recovery
     async def recover(self) -> None:
-        """Bring the write-ahead log in line with the chain (see module docstring)."""
-        rows = self.db.unresolved_txs()
-        if not rows:
-            return
-        receipts = await self.rpc.batch([("eth_getTransactionReceipt", [r["hash"]]) for r in rows])
-        known = await self.rpc.batch([("eth_getTransactionByHash", [r["hash"]]) for r in rows])
-        updates: list[tuple[str, dict[str, Any]]] = []
-        loop = asyncio.get_running_loop()
-        rebroadcast: list[dict[str, Any]] = []
-        for row, rcpt, tx in zip(rows, receipts, known):
-            to, data, gas = _call_of(bytes.fromhex(row["raw"]))  # to sign it again if its nonce is lost
-            req = RelayRequest(
-                to=to, data=data, gas=gas, action=row["action"], signer=row["signer"], op_key=row["op_key"],
-                item=row["item"], replay=json.loads(row["replay"]) if row["replay"] else None,
-            )
-            if isinstance(rcpt, dict) and rcpt.get("blockNumber"):
-                outcome = await self._outcome(req, row["hash"], rcpt)
-                updates.append((row["hash"], _db_outcome(outcome)))
-                continue
-            h = TxHandle(req, loop.create_future(), loop.create_future(), nonce=row["nonce"], hash=row["hash"],
-                         raw=bytes.fromhex(row["raw"]), sent_at=time.monotonic())
-            h.done.add_done_callback(_consume_exc)
-            h.sent.set_result(h.hash)
-            if isinstance(tx, dict):
-                self._pending[h.hash] = h
-                updates.append((row["hash"], {"status": "sent"}))
-            else:
-                rebroadcast.append({"row": row, "handle": h})
-        self.db.update_txs(updates)
-        updates = []
-        for item in rebroadcast:  # nonce order
-            row, h = item["row"], item["handle"]
-            try:
-                await self.rpc.call_direct("eth_sendRawTransaction", ["0x" + row["raw"]])
-                self._pending[h.hash] = h
-                updates.append((row["hash"], {"status": "sent"}))
-                self.stats["rebroadcast"] += 1
-            except RpcError as exc:
-                if _is_known(exc):
-                    self._pending[h.hash] = h
-                    continue
-                updates.append((row["hash"], {"status": "abandoned", "error": json.dumps({"name": "SendRejected", "message": exc.message})}))
-        self.db.update_txs(updates)
-        self._needs_resync = True
-        log.info("relayer recovery: %d unresolved, %d rebroadcast", len(rows), len(rebroadcast))
-
-
-#: errors that only say "the call inside failed": the failing inner frame says why
-_WRAPPERS = {"", "FailedCall"}
-
-
-def _frame_revert(frame: dict[str, Any]) -> tuple[str, dict[str, Any]]:
-    """The decoded revert of a failed callTracer frame: its own revert data, unless that only wraps
-    the failure of a call it made (the forwarder's FailedCall, or no data), then the last failed
-    inner call's."""
-    name, args = decode_revert(frame.get("output") or b"")
-    if name in _WRAPPERS:
-        for child in reversed(frame.get("calls") or []):
-            if child.get("error"):
-                inner = _frame_revert(child)
-                if inner[0]:
-                    return inner
-                break
-    return name, args
-
-
-def _call_of(raw: bytes) -> tuple[str, bytes, int]:
-    """(to, data, gas) of a legacy transaction signed by core.txsign."""
-    fields = rlp.decode(raw)
-    return to_checksum_address(fields[3]), bytes(fields[5]), int.from_bytes(fields[2], "big")
-
-
-def _db_outcome(outcome: dict[str, Any]) -> dict[str, Any]:
-    values: dict[str, Any] = {
-        "status": outcome["status"],
-        "block_number": outcome["blockNumber"],
-        "gas_used": outcome["gasUsed"],
-        "logs": json.dumps(outcome["logs"]),
-    }
-    if "error" in outcome:
-        values["error"] = json.dumps(outcome["error"])
-    return values
-
-
-
-def _fail(h: TxHandle, exc: Exception) -> None:
-    for fut in (h.sent, h.done):
-        if fut is not None and not fut.done():
-            fut.set_exception(exc)
-
-
-def _consume_exc(fut: asyncio.Future) -> None:
-    if not fut.cancelled():
-        fut.exception()
+        """Bring the write-ahead log in line with the chain (see recovery.py)."""
+        recovered = await recover(self.rpc, self.db, self.receipts)
+        if recovered.unresolved:
+            self._pending.update(recovered.pending)
+            self.stats["rebroadcast"] += recovered.rebroadcast
+            self._needs_resync = True

@@ -1,0 +1,140 @@
+"""The node's composition root: builds every service fully wired at start, stops them at the end.
+
+Start, in order: the contracts' ABIs (``contract_artifacts``), the chain (its id), the deployment
+(the record in ``<data_dir>/deployments/<chainId>.json`` if it matches the chain, else deployed now),
+the JSON-RPC client and the node's database, the relayer (recovering its write-ahead log), the
+provenance index (never stops the node from starting), then the services on top:
+
+    Contracts --+-- Outcomes --+-- Idempotency
+                |              +-- Relaying --+-- Forwarding
+                +-- Reads                     +-- Custody
+    Accounts (keystores, API keys, admin wallet)
+
+No HTTP here (node_api.api builds the app on a Node) and no rule of the ledger (the contracts decide).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass
+from typing import Mapping
+
+from .core.abi import ContractABI, load_abis
+from .core.artifacts import Artifact, load_artifacts
+from .core.config import Settings
+from .core.deploy import Deployment, deployment_for
+from .core.rpc import ChainUnavailable, Rpc
+from .core.txsign import TxSigner
+from .db import Database
+from .index.service import IndexService, start_index
+from .keys import Keystores
+from .relayer import Relayer
+from .services.accounts import Accounts, relayer_key
+from .services.contracts import Contracts
+from .services.custody import Custody
+from .services.forwarding import Forwarding
+from .services.idempotency import Idempotency
+from .services.outcomes import Outcomes
+from .services.reads import Reads
+from .services.relaying import Relaying
+from .services.signatures import Digests
+
+log = logging.getLogger(__name__)
+
+
+def contract_artifacts(settings: Settings) -> Mapping[str, Artifact]:
+    """The contracts' ABIs and bytecode, built by ``make artifacts`` and shipped in the package (the
+    one place the node obtains them; the node never compiles)."""
+    return load_artifacts(settings.evm_version)
+
+
+@dataclass(frozen=True)
+class Node:
+    """One node: its settings, deployment and running parts, and the services built on them."""
+
+    settings: Settings
+    deployment: Deployment
+    rpc: Rpc
+    db: Database
+    relayer: Relayer
+    index: IndexService | None
+    contracts: Contracts
+    outcomes: Outcomes
+    relaying: Relaying
+    forwarding: Forwarding
+    custody: Custody
+    idempotency: Idempotency
+    accounts: Accounts
+    reads: Reads
+
+    @classmethod
+    async def start(cls, settings: Settings) -> "Node":
+        s = settings
+        s.data_dir.mkdir(parents=True, exist_ok=True)
+        artifacts = contract_artifacts(s)
+        # the record in <data_dir>/deployments/<chainId>.json if its contracts are on this chain, else deployed now
+        try:
+            deployment = await asyncio.to_thread(deployment_for, s, artifacts)
+        except ChainUnavailable as exc:
+            raise RuntimeError(f"chain unreachable at {s.effective_rpc_url}: {exc}") from None
+        chain_id = deployment.chain_id
+        rpc = Rpc(s.effective_rpc_url, max_batch=s.rpc_batch_size)
+        db = Database(s.effective_database_url)
+        relayer = Relayer(
+            rpc, db, TxSigner(relayer_key(s), chain_id),
+            zero_gas_price=s.zero_gas_price, poll_interval=s.poll_interval, batch_size=s.rpc_batch_size,
+            rebroadcast_after=s.rebroadcast_after, confirmations=s.confirmations,
+        )
+        await relayer.start()
+        index = start_index(s, deployment)  # provenance index (node_api.index)
+        return cls.wire(s, deployment, rpc, db, relayer, index, load_abis(artifacts), chain_id)
+
+    @classmethod
+    def wire(cls, settings: Settings, deployment: Deployment, rpc: Rpc, db: Database, relayer: Relayer,
+             index: IndexService | None, abis: Mapping[str, ContractABI], chain_id: int) -> "Node":
+        """The services on top of the running parts, each given what it uses."""
+        s = settings
+        contracts = Contracts(rpc, chain_id, dict(deployment.contracts), abis, deployment.block_number)
+        digests = Digests(chain_id, contracts.forwarder, contracts.ledger)
+        outcomes = Outcomes(contracts, db)
+        relaying = Relaying(contracts, relayer, outcomes, wait_timeout=s.wait_timeout,
+                            nonce_wait_seconds=s.nonce_wait_seconds)
+        return cls(
+            settings=s, deployment=deployment, rpc=rpc, db=db, relayer=relayer, index=index,
+            contracts=contracts, outcomes=outcomes, relaying=relaying,
+            forwarding=Forwarding(contracts, relaying, digests, signature_ttl=s.signature_ttl,
+                                  gas_margin_ppm=s.forward_gas_margin_ppm, gas_extra=s.forward_gas_extra),
+            custody=Custody(contracts, relaying, digests, signature_ttl=s.signature_ttl, custody_gas=s.custody_gas),
+            idempotency=Idempotency(db, outcomes),
+            accounts=Accounts(db, Keystores.from_settings(s), s.admin_wallet_key or s.deployer_key),
+            reads=Reads(contracts),
+        )
+
+    async def stop(self) -> None:
+        if self.index is not None:
+            self.index.stop()
+        await self.relayer.stop()
+        await self.rpc.aclose()
+        self.db.close()
+
+    # ------------------------------------------------------------------ shorthands (tests, scripts)
+    @property
+    def chain_id(self) -> int:
+        return self.contracts.chain_id
+
+    @property
+    def addresses(self) -> dict[str, str]:
+        return self.contracts.addresses
+
+    @property
+    def abis(self) -> Mapping[str, ContractABI]:
+        return self.contracts.abis
+
+    @property
+    def ledger(self) -> str:
+        return self.contracts.ledger
+
+    @property
+    def forwarder(self) -> str:
+        return self.contracts.forwarder

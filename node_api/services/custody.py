@@ -1,0 +1,204 @@
+"""Custody transfers: the batch ledger's own EIP-712 messages (CustodyTransfer, AcceptTransfer,
+RejectTransfer, CancelTransfer), in four variants: propose, settle (accept / reject / cancel), and
+transfer with acceptance (both signatures, one transaction).
+
+Like forwarding, every check before relaying is the relayed call simulated against the chain. A
+proposal signed ahead of the chain waits for its predecessors in the sender's ledger lane; a
+settlement of a proposal still on its way waits for that proposal.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from .. import signing
+from ..actions.batches import (
+    PrepareSettle,
+    PrepareTransfer,
+    PrepareTransferWithAcceptance,
+    SubmitSettle,
+    SubmitTransfer,
+    SubmitTransferWithAcceptance,
+    Transfer,
+)
+from ..domain import TransferStatus
+from ..errors import ApiError, contract_error
+from ..relayer import Lane, RelayRequest
+from .contracts import LEDGER, Contracts
+from .relaying import Relaying
+from .signatures import Digests, Settle, check_domain, require_signer, signature_bytes
+
+PRIMARY_TYPE: dict[Settle, str] = {"accept": "AcceptTransfer", "reject": "RejectTransfer", "cancel": "CancelTransfer"}
+LEDGER_FUNCTION: dict[Settle, str] = {"accept": "acceptTransfer", "reject": "rejectTransfer", "cancel": "cancelTransfer"}
+TYPED_DATA = {"accept": signing.accept_typed_data, "reject": signing.reject_typed_data,
+              "cancel": signing.cancel_typed_data}
+
+
+def settlement_signer(kind: Settle, t: signing.CustodyTransfer | Transfer) -> str:
+    """The sender cancels; the receiver accepts or rejects."""
+    return t.from_ if kind == "cancel" else t.to
+
+
+class Custody:
+    def __init__(self, contracts: Contracts, relaying: Relaying, digests: Digests, *, signature_ttl: int,
+                 custody_gas: int):
+        self.contracts = contracts
+        self.relaying = relaying
+        self.digests = digests
+        self.signature_ttl = signature_ttl
+        self.custody_gas = custody_gas
+
+    # ------------------------------------------------------------------ prepare
+    async def prepare_transfer(self, p: PrepareTransfer | PrepareTransferWithAcceptance) -> dict[str, Any]:
+        c = self.contracts
+        sender = p.from_
+        chain_nonce, now = await asyncio.gather(c.view(LEDGER, "nonces", sender), c.chain_time())
+        nonce = p.nonce if p.nonce is not None else self.relaying.next_nonce(Lane.ledger(sender), int(chain_nonce))
+        deadline = p.deadline if p.deadline is not None else now + self.signature_ttl
+        t = signing.CustodyTransfer(p.batchId, sender, p.to, p.quantity, p.certifiedQuantity, nonce, deadline)
+        tid = t.transfer_id()
+        out = {
+            "action": "batches.transfer",
+            "signer": sender,
+            "typedData": signing.transfer_typed_data(c.chain_id, c.ledger, t),
+            "digest": "0x" + self.digests.transfer(tid).hex(),
+            "transferId": "0x" + tid.hex(),
+        }
+        if isinstance(p, PrepareTransferWithAcceptance):
+            acc_deadline = p.acceptDeadline if p.acceptDeadline is not None else now + self.signature_ttl
+            out["action"] = "batches.transfer-with-acceptance"
+            out["acceptance"] = {
+                "signer": p.to,
+                "typedData": signing.accept_typed_data(c.chain_id, c.ledger, t, acc_deadline),
+                "digest": "0x" + self.digests.acceptance(tid, t, acc_deadline).hex(),
+            }
+        return out
+
+    async def find_transfer(self, transfer_id: str) -> Transfer:
+        found = await self.contracts.logs(LEDGER, "CustodyProposed", transfer_id)
+        if not found:
+            raise ApiError(404, "UnknownTransfer", f"no custody transfer {transfer_id} was proposed on this ledger",
+                           {"transferId": transfer_id})
+        a = found[0]["args"]
+        return Transfer(batchId=a["batchId"], to=a["to"], quantity=a["quantity"], certifiedQuantity=a["certifiedQuantity"],
+                        nonce=a["nonce"], deadline=a["deadline"], **{"from": a["from"]})
+
+    async def prepare_settle(self, kind: Settle, p: PrepareSettle) -> dict[str, Any]:
+        c = self.contracts
+        if p.transfer is not None:
+            t = p.transfer
+        else:
+            assert p.transferId is not None  # PrepareSettle requires one of the two
+            t = await self.find_transfer(p.transferId)
+        ct = signing.CustodyTransfer.from_message(t.message())
+        tid_bytes = ct.transfer_id()
+        tid = "0x" + tid_bytes.hex()
+        if p.transferId is not None and p.transferId != tid:
+            raise ApiError(422, "InvalidRequest", "transferId does not match the transfer", {"field": "transferId"})
+        deadline = p.deadline if p.deadline is not None else await c.chain_time() + self.signature_ttl
+        return {
+            "action": f"batches.{kind}",
+            "signer": settlement_signer(kind, ct),
+            "typedData": TYPED_DATA[kind](c.chain_id, c.ledger, ct, deadline),
+            "digest": "0x" + self.digests.settlement(kind, tid_bytes, ct, deadline).hex(),
+            "transferId": tid,
+            "transfer": t.model_dump(by_alias=True),
+        }
+
+    # ------------------------------------------------------------------ submit
+    def _check_ledger_domain(self, typed: dict[str, Any], primary: str) -> None:
+        check_domain(typed, primary, signing.LEDGER_DOMAIN_NAME, self.contracts.ledger, self.contracts.chain_id)
+
+    def _transfer_from(self, body: SubmitTransfer) -> Transfer:
+        if body.typedData is not None:
+            self._check_ledger_domain(body.typedData, "CustodyTransfer")
+            try:
+                return Transfer.model_validate(body.typedData.get("message") or {})
+            except Exception as exc:  # noqa: BLE001 - pydantic ValidationError
+                raise ApiError(422, "InvalidRequest", f"typedData.message: {exc}", {"field": "typedData.message"}) from None
+        assert body.message is not None  # SubmitTransfer requires one of the two
+        return body.message
+
+    async def submit_transfer(self, body: SubmitTransfer, *, op_key: str | None = None, item: int | None = None,
+                              wait: bool = True) -> dict[str, Any]:
+        t = self._transfer_from(body)
+        ct = signing.CustodyTransfer.from_message(t.message())
+        sig = signature_bytes(body.signature)
+        require_signer(self.digests.transfer(ct.transfer_id()), sig, t.from_, "custody transfer")
+        data = self.contracts.encode(LEDGER, "proposeTransfer", t.as_tuple(), sig)
+        lane = Lane.ledger(t.from_)
+        await self._simulate(data, lane, t.nonce)
+        return await self._relay(data, "batches.transfer", t.from_, lane, op_key, item, wait)
+
+    async def submit_transfer_with_acceptance(self, body: SubmitTransferWithAcceptance, *, op_key: str | None = None,
+                                              item: int | None = None, wait: bool = True) -> dict[str, Any]:
+        t = body.transfer
+        ct = signing.CustodyTransfer.from_message(t.message())
+        ssig = signature_bytes(body.senderSignature, "senderSignature")
+        rsig = signature_bytes(body.receiverSignature, "receiverSignature")
+        tid = ct.transfer_id()
+        require_signer(self.digests.transfer(tid), ssig, t.from_, "custody transfer")
+        require_signer(self.digests.acceptance(tid, ct, body.acceptDeadline), rsig, t.to, "acceptance")
+        data = self.contracts.encode(LEDGER, "transferWithAcceptance", t.as_tuple(), ssig, body.acceptDeadline, rsig)
+        lane = Lane.ledger(t.from_)
+        await self._simulate(data, lane, t.nonce)
+        return await self._relay(data, "batches.transfer-with-acceptance", t.from_, lane, op_key, item, wait)
+
+    async def submit_settle(self, kind: Settle, body: SubmitSettle, *, op_key: str | None = None,
+                            item: int | None = None, wait: bool = True) -> dict[str, Any]:
+        primary = PRIMARY_TYPE[kind]
+        msg = body.message
+        if body.typedData is not None:
+            self._check_ledger_domain(body.typedData, primary)
+            msg = body.typedData.get("message")
+        if not isinstance(msg, dict) or "transferId" not in msg or "deadline" not in msg:
+            raise ApiError(422, "InvalidRequest", f"the {primary} message needs transferId and deadline", {"field": "message"})
+        tid = str(msg["transferId"]).lower()
+        t = body.transfer or await self.find_transfer(tid)
+        ct = signing.CustodyTransfer.from_message(t.message())
+        tid_bytes = ct.transfer_id()
+        if "0x" + tid_bytes.hex() != tid:
+            raise ApiError(422, "InvalidRequest", "message.transferId does not match the transfer", {"field": "message.transferId"})
+        try:
+            deadline = int(msg["deadline"])
+            if kind == "accept" and (int(msg.get("batchId", -1)) != t.batchId or int(msg.get("quantity", -1)) != t.quantity):
+                raise ApiError(422, "InvalidRequest", "message batchId/quantity do not match the transfer", {"field": "message"})
+        except (TypeError, ValueError):
+            raise ApiError(422, "InvalidRequest", "message.deadline must be an integer", {"field": "message.deadline"}) from None
+        sig = signature_bytes(body.signature)
+        signer = settlement_signer(kind, t)
+        require_signer(self.digests.settlement(kind, tid_bytes, ct, deadline), sig, signer, f"{kind} message")
+        data = self.contracts.encode(LEDGER, LEDGER_FUNCTION[kind], t.as_tuple(), deadline, sig)
+        await self._simulate(data, Lane.ledger(t.from_), None, proposal_lane=True)
+        return await self._relay(data, f"batches.{kind}", signer, Lane.settlement(tid), op_key, item, wait)
+
+    # ------------------------------------------------------------------ checks and relaying
+    async def _simulate(self, data: bytes, lane: Lane, nonce: int | None, *, proposal_lane: bool = False) -> None:
+        """The relayed call simulated until it passes; a message signed ahead of the chain (or a
+        settlement of a proposal in ``lane`` still in flight) waits for the lane first."""
+        call = {"from": self.relaying.address, "to": self.contracts.ledger, "data": "0x" + data.hex(),
+                "gas": hex(self.custody_gas)}
+        give_up = self.relaying.give_up_at()
+        while True:
+            r = await self.contracts.try_call(call)
+            if r is None:
+                return
+            name, args = r
+            if name == "InvalidAccountNonce" and nonce is not None and nonce > int(args.get("currentNonce", 0)):
+                if not await self.relaying.await_nonce(lane, nonce, give_up):
+                    raise contract_error(name, args)
+                continue
+            # accept/reject/cancel of a proposal still on its way to the chain
+            if (self.relaying.before(give_up) and proposal_lane and name == "BatchTransferNotPending"
+                    and int(args.get("status", -1)) == TransferStatus.NONE and self.relaying.inflight(lane)):
+                await self.relaying.wait_progress(lane)
+                continue
+            raise contract_error(name, args)
+
+    async def _relay(self, data: bytes, action: str, signer: str, lane: Lane, op_key: str | None, item: int | None,
+                     wait: bool) -> dict[str, Any]:
+        req = RelayRequest(to=self.contracts.ledger, data=data, gas=self.custody_gas, action=action, signer=signer,
+                           op_key=op_key, item=item, lane=lane)
+        self.relaying.self_replay(req)
+        return await self.relaying.relay(req, wait)
