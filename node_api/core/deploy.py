@@ -2,7 +2,8 @@
 
 Deploy order and wiring (see the contracts' constructors):
   ParticipantRegistry, CocForwarder (OZ ERC2771Forwarder, name "CocForwarder"), MassBalance,
-  BatchLedger, CertificateRegistry; then ``registry.linkContracts(...)`` from the deployer, then
+  BatchLedger (after the OriginAdmission library it links), CertificateRegistry; then
+  ``registry.linkContracts(...)`` from the deployer, then
   ``link()`` on every contract that has one (MassBalance, BatchLedger: each reads the addresses from
   the registry once).
 
@@ -21,12 +22,14 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
 
 from eth_account import Account
 from eth_account.signers.local import LocalAccount
+from eth_utils import keccak
 from web3 import Web3
 
 from .chain import send_tx
@@ -59,6 +62,40 @@ SHORT_NAMES: dict[str, str] = {
 
 class DeployError(RuntimeError):
     pass
+
+
+# ---------------------------------------------------------------------------- library linking
+# A contract that calls an external library function (BatchLedger -> OriginAdmission) compiles to
+# bytecode with a 40-character placeholder where the library's address goes: "__$" + the first 34
+# hex digits of keccak256("<source name>:<library name>") + "$__". The library is deployed once,
+# just before the first contract that needs it, and its address replaces the placeholder.
+_PLACEHOLDER = re.compile(r"__\$([0-9a-f]{34})\$__")
+
+
+def library_placeholder(source_name: str, name: str) -> str:
+    """solc's link placeholder for library ``name`` defined in ``source_name``."""
+    return "__$" + keccak(text=f"{source_name}:{name}").hex()[:34] + "$__"
+
+
+def _link(
+    w3: Web3, deployer: LocalAccount, arts: Mapping[str, Artifact], bytecode: str, libraries: dict[str, str]
+) -> str:
+    """``bytecode`` with every library placeholder replaced; deploys libraries not in ``libraries``
+    (placeholder -> address, filled in as it goes)."""
+    for digest in dict.fromkeys(_PLACEHOLDER.findall(bytecode)):
+        placeholder = f"__${digest}$__"
+        if placeholder not in libraries:
+            name = next(
+                (n for n, a in arts.items() if library_placeholder(a["sourceName"], n) == placeholder), None
+            )
+            if name is None:
+                raise DeployError(f"no artifact for library placeholder {placeholder}")
+            code = _link(w3, deployer, arts, arts[name]["bytecode"], libraries)
+            receipt = send_tx(w3, w3.eth.contract(abi=arts[name]["abi"], bytecode=code).constructor(), deployer)
+            libraries[placeholder] = Web3.to_checksum_address(receipt["contractAddress"])
+            log.info("deployed library %s at %s", name, libraries[placeholder])
+        bytecode = bytecode.replace(placeholder, libraries[placeholder][2:].lower())
+    return bytecode
 
 
 def _role_of_param(param: Mapping[str, Any]) -> str:
@@ -121,13 +158,15 @@ def deploy_all(
 
     ctor_params = {n: _inputs(arts[n]["abi"], "constructor") or [] for n in CONTRACT_ORDER}
     addresses: dict[str, str] = {}
+    libraries: dict[str, str] = {}
     pending = list(CONTRACT_ORDER)
     while pending:
         ready = next((n for n in pending if _needs(ctor_params[n]) <= addresses.keys()), None)
         if ready is None:
             raise DeployError(f"constructor dependency cycle among {pending}")
         pending.remove(ready)
-        factory = w3.eth.contract(abi=arts[ready]["abi"], bytecode=arts[ready]["bytecode"])
+        bytecode = _link(w3, deployer, arts, arts[ready]["bytecode"], libraries)
+        factory = w3.eth.contract(abi=arts[ready]["abi"], bytecode=bytecode)
         args = _resolve_args(ctor_params[ready], deployer, addresses)
         receipt = send_tx(w3, factory.constructor(*args), deployer)
         addresses[ready] = Web3.to_checksum_address(receipt["contractAddress"])
