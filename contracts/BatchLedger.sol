@@ -12,14 +12,14 @@ import {IMassBalance} from "./interfaces/IMassBalance.sol";
 import {ICertificateRegistry} from "./interfaces/ICertificateRegistry.sol";
 import {Model, ROLE_SUPPLIER, ROLE_BRAND} from "./libraries/CocTypes.sol";
 import {ModelRules} from "./libraries/ModelRules.sol";
-import {OriginAdmission} from "./libraries/OriginAdmission.sol";
+import {Origins} from "./libraries/Origins.sol";
 import {CustodyHandshake} from "./ledger/CustodyHandshake.sol";
 
 /// @title BatchLedger
 /// @notice Batches as ERC-1155 tokens. Physical conservation (nothing created except at certified origin,
 /// nothing lost except as recorded consumption or process loss) and the chain-of-custody models are
 /// enforced here; credits are booked through MassBalance, permissions are asked of the registry.
-/// @dev The model rules live in ModelRules (inlined), origin admission in the linked OriginAdmission
+/// @dev The model rules live in ModelRules (inlined), origin admission and recording in the linked Origins
 /// library, the signed custody handshake in CustodyHandshake; this contract holds the batches and says
 /// what each operation does to tokens and credits. ERC1155 comes first among the bases so that its
 /// balances keep storage slot 0.
@@ -61,7 +61,7 @@ contract BatchLedger is ERC1155Supply, ERC2771Context, CustodyHandshake {
     /// @inheritdoc IBatchLedger
     function createOrigin(OriginParams calldata p) external returns (uint256 batchId) {
         address holder = _msgSender();
-        (uint32 participantId, uint32 siteId, uint64 certificationId) = OriginAdmission.admit(
+        (uint32 participantId, uint32 siteId, uint64 certificationId) = Origins.admit(
             registry, ICertificateRegistry(_certificates), _originEvidence, holder, p
         );
         batchId = _newBatch(
@@ -76,15 +76,8 @@ contract BatchLedger is ERC1155Supply, ERC2771Context, CustodyHandshake {
             p.quantity,
             new Parent[](0)
         );
-        _origins[batchId] = Origin(siteId, p.productionDate, certificationId, p.geolocationHash, p.evidenceHash);
-        _originEvidence[p.evidenceHash] = batchId;
         _created += p.quantity;
-        emit OriginRecorded(batchId, siteId, certificationId, p.geolocationHash, p.ddsReference, p.evidenceHash, p.productionDate);
-        if (p.model == Model.MassBalance) {
-            massBalance.credit(
-                participantId, siteId, p.material, p.characteristic, p.quantity, IMassBalance.Reason.OriginCreated, bytes32(batchId)
-            );
-        }
+        Origins.record(_origins, _originEvidence, massBalance, batchId, participantId, siteId, certificationId, p);
     }
 
     // ================================================================ split, merge, transform, consume
@@ -134,7 +127,11 @@ contract BatchLedger is ERC1155Supply, ERC2771Context, CustodyHandshake {
         ModelRules.checkYield(mix.total, outputQuantity, proc.factor, proc.tolerance);
         ModelRules.checkConversion(creditsToConvert, mix.total, model);
         _lost += mix.total - outputQuantity;
-        batchId = _transformOutput(holder, proc, mix, model, outputQuantity, ps);
+        {
+            (uint32 participantId, uint32 siteId) =
+                registry.requireCertifiedActor(holder, ROLE_SUPPLIER, proc.outputMaterial, mix.characteristic, model);
+            batchId = _output(holder, participantId, siteId, proc.outputMaterial, mix, model, BatchKind.Transform, outputQuantity, ps);
+        }
         uint256 produced;
         if (creditsToConvert != 0) {
             IParticipantRegistry.Wallet memory w = registry.wallet(holder);
@@ -143,19 +140,6 @@ contract BatchLedger is ERC1155Supply, ERC2771Context, CustodyHandshake {
             );
         }
         emit TransformRecorded(batchId, processId, mix.total, outputQuantity, mix.total - outputQuantity, creditsToConvert, produced);
-    }
-
-    function _transformOutput(
-        address holder,
-        IParticipantRegistry.Process memory proc,
-        ModelRules.Mix memory mix,
-        Model model,
-        uint256 outputQuantity,
-        Parent[] memory ps
-    ) private returns (uint256) {
-        (uint32 participantId, uint32 siteId) =
-            registry.requireCertifiedActor(holder, ROLE_SUPPLIER, proc.outputMaterial, mix.characteristic, model);
-        return _output(holder, participantId, siteId, proc.outputMaterial, mix, model, BatchKind.Transform, outputQuantity, ps);
     }
 
     /// @inheritdoc IBatchLedger
@@ -373,19 +357,30 @@ contract BatchLedger is ERC1155Supply, ERC2771Context, CustodyHandshake {
         Parent[] memory ps
     ) private returns (uint256 batchId) {
         batchId = ++_batchCount;
-        // Field by field through a storage pointer: the IR pipeline then writes the one packed slot once.
+        // A Batch fills one storage slot. Written as one packed word, in the layout solc gives the struct
+        // (fields from the low-order bytes up), because the IR pipeline would otherwise read and write the
+        // slot once per field (about 1,400 gas more per batch). batch() reads it back field by field, so
+        // the tests of every batch's fields check this packing.
+        uint256 packed = uint256(material) | uint256(characteristic) << 32 | uint256(uint8(model)) << 64
+            | uint256(share) << 72 | uint256(participantId) << 104 | uint256(originId) << 136
+            | uint256(uint8(kind)) << 200 | uint256(uint40(block.timestamp)) << 208;
         Batch storage b = _batches[batchId];
-        b.material = material;
-        b.characteristic = characteristic;
-        b.model = model;
-        b.share = share;
-        b.creator = participantId;
-        b.origin = originId;
-        b.kind = kind;
-        b.createdAt = uint40(block.timestamp);
+        assembly ("memory-safe") {
+            sstore(b.slot, packed)
+        }
+        // The parents, likewise one packed word each (a Parent fills one slot), into the new batch's
+        // empty array: length, then the elements from keccak256(slot) on. An origin has none and
+        // touches no slot (a write of zero to a cold slot would still cost 2,200 gas).
         Parent[] storage stored = _parents[batchId];
-        for (uint256 i = 0; i < ps.length; ++i) {
-            stored.push(ps[i]);
+        uint256 count = ps.length;
+        if (count != 0) assembly ("memory-safe") {
+            sstore(stored.slot, count)
+            mstore(0, stored.slot)
+            let data := keccak256(0, 0x20)
+            for { let i := 0 } lt(i, count) { i := add(i, 1) } {
+                let p := mload(add(ps, mul(add(i, 1), 0x20)))
+                sstore(add(data, i), or(mload(p), shl(64, mload(add(p, 0x20)))))
+            }
         }
         _mint(holder, batchId, quantity, "");
         emit BatchCreated(batchId, participantId, holder, kind, material, characteristic, model, share, originId, quantity, ps);
@@ -397,7 +392,9 @@ contract BatchLedger is ERC1155Supply, ERC2771Context, CustodyHandshake {
         ps[0] = Parent(uint64(batchId), SafeCast.toUint96(quantity));
     }
 
-    function _batch(uint256 batchId) private view returns (Batch memory b) {
+    /// @dev The stored batch, which must exist. A storage pointer: callers copy what they need, and the
+    /// IR pipeline allocates no zeroed memory struct for a return value that is overwritten at once.
+    function _batch(uint256 batchId) private view returns (Batch storage b) {
         b = _batches[batchId];
         if (b.createdAt == 0) revert BatchUnknown(batchId);
     }

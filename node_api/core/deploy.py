@@ -2,7 +2,7 @@
 
 Deploy order and wiring (see the contracts' constructors):
   ParticipantRegistry, CocForwarder (OZ ERC2771Forwarder, name "CocForwarder"), MassBalance,
-  BatchLedger (after the OriginAdmission library it links), CertificateRegistry; then
+  BatchLedger (after the Origins library it links), CertificateRegistry; then
   ``registry.linkContracts(...)`` from the deployer, then
   ``link()`` on every contract that has one (MassBalance, BatchLedger: each reads the addresses from
   the registry once).
@@ -65,7 +65,7 @@ class DeployError(RuntimeError):
 
 
 # ---------------------------------------------------------------------------- library linking
-# A contract that calls an external library function (BatchLedger -> OriginAdmission) compiles to
+# A contract that calls an external library function (BatchLedger -> Origins) compiles to
 # bytecode with a 40-character placeholder where the library's address goes: "__$" + the first 34
 # hex digits of keccak256("<source name>:<library name>") + "$__". The library is deployed once,
 # just before the first contract that needs it, and its address replaces the placeholder.

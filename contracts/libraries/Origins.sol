@@ -3,20 +3,23 @@ pragma solidity 0.8.30;
 
 import {IBatchLedger} from "../interfaces/IBatchLedger.sol";
 import {IParticipantRegistry} from "../interfaces/IParticipantRegistry.sol";
+import {IMassBalance} from "../interfaces/IMassBalance.sol";
 import {ICertificateRegistry} from "../interfaces/ICertificateRegistry.sol";
 import {Model, ROLE_SUPPLIER} from "./CocTypes.sol";
 import {ModelRules} from "./ModelRules.sol";
 
-/// @title OriginAdmission
-/// @notice Admits a new origin batch before BatchLedger mints it: the holder is a supplier at a site, the
-/// material is registered, the quantity is not zero, the evidence is new to every origin and certificate,
-/// the production date is not in the future, the model's claim is one an origin may carry, and certified
-/// material is covered by a certification and counts against the producer's certified capacity.
+/// @title Origins
+/// @notice Origin batches, before and after BatchLedger mints them. Before: admission (the holder is a
+/// supplier at a site, the material is registered, the quantity is not zero, the evidence is new to every
+/// origin and certificate, the production date is not in the future, the model's claim is one an origin
+/// may carry, and certified material is covered by a certification and counts against the producer's
+/// certified capacity). After: the origin record, its evidence, its event and a mass-balance origin's credits.
 /// @dev An external library, deployed once and linked into BatchLedger (deploy.py does both): its code runs
-/// by DELEGATECALL in the ledger's context, so it reads the ledger's evidence mapping and calls the
-/// registries as the ledger, while its bytes do not count against the ledger's EIP-170 size. Origin
-/// creation is the rarest and costliest ledger operation, so the call's cost lands where it matters least.
-library OriginAdmission {
+/// by DELEGATECALL in the ledger's context, so it reads and writes the ledger's origin mappings, emits the
+/// ledger's event and calls the registries as the ledger, while its bytes do not count against the ledger's
+/// EIP-170 size. Origin creation is the rarest and costliest ledger operation, so the calls' cost lands
+/// where it matters least.
+library Origins {
     /// @notice Checks origin `p` for `holder`; uses certified capacity for a certified origin.
     /// @param registry The participant registry (roles, sites, materials, certifications, capacity).
     /// @param certificates The certificate registry, or address(0) before the ledger is linked.
@@ -50,5 +53,37 @@ library OriginAdmission {
             revert IParticipantRegistry.RegistryNotCertified(participantId, p.material, p.characteristic, p.model);
         }
         registry.useCapacity(participantId, p.material, ModelRules.certifiedAtOrigin(p.model, p.quantity, p.share));
+    }
+
+    /// @notice Records origin batch `batchId` just minted from `p`: its origin data, its evidence, the
+    /// OriginRecorded event, and for mass balance the origin's credits at the holder's site.
+    /// @param origins The ledger's batch id -> origin mapping.
+    /// @param originEvidence The ledger's evidence hash -> origin batch mapping.
+    /// @param massBalance The mass-balance book.
+    /// @param batchId The origin batch just minted.
+    /// @param participantId The holder's participant, as admitted.
+    /// @param siteId The holder wallet's site, as admitted.
+    /// @param certificationId The covering certification, as admitted (0: uncertified).
+    /// @param p The origin's parameters as submitted to BatchLedger.createOrigin.
+    function record(
+        mapping(uint256 => IBatchLedger.Origin) storage origins,
+        mapping(bytes32 => uint256) storage originEvidence,
+        IMassBalance massBalance,
+        uint256 batchId,
+        uint32 participantId,
+        uint32 siteId,
+        uint64 certificationId,
+        IBatchLedger.OriginParams calldata p
+    ) external {
+        origins[batchId] = IBatchLedger.Origin(siteId, p.productionDate, certificationId, p.geolocationHash, p.evidenceHash);
+        originEvidence[p.evidenceHash] = batchId;
+        emit IBatchLedger.OriginRecorded(
+            batchId, siteId, certificationId, p.geolocationHash, p.ddsReference, p.evidenceHash, p.productionDate
+        );
+        if (p.model == Model.MassBalance) {
+            massBalance.credit(
+                participantId, siteId, p.material, p.characteristic, p.quantity, IMassBalance.Reason.OriginCreated, bytes32(batchId)
+            );
+        }
     }
 }
