@@ -75,7 +75,16 @@ library Origins {
         uint64 certificationId,
         IBatchLedger.OriginParams calldata p
     ) external {
-        origins[batchId] = IBatchLedger.Origin(siteId, p.productionDate, certificationId, p.geolocationHash, p.evidenceHash);
+        // Origin's first slot packs siteId, productionDate and certificationId (from the low-order bytes
+        // up, as solc lays the struct out): written as one word, because the IR pipeline would otherwise
+        // read and write that slot once per field. origin() reads it back field by field.
+        IBatchLedger.Origin storage o = origins[batchId];
+        uint256 packed = uint256(siteId) | uint256(p.productionDate) << 32 | uint256(certificationId) << 72;
+        assembly ("memory-safe") {
+            sstore(o.slot, packed)
+        }
+        o.geolocationHash = p.geolocationHash;
+        o.evidenceHash = p.evidenceHash;
         originEvidence[p.evidenceHash] = batchId;
         emit IBatchLedger.OriginRecorded(
             batchId, siteId, certificationId, p.geolocationHash, p.ddsReference, p.evidenceHash, p.productionDate
