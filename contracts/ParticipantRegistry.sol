@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
-pragma solidity ^0.8.24;
+pragma solidity 0.8.30;
 
 import {ERC2771Context} from "@openzeppelin/contracts/metatx/ERC2771Context.sol";
 import {IParticipantRegistry} from "./interfaces/IParticipantRegistry.sol";
@@ -264,10 +264,12 @@ contract ParticipantRegistry is IParticipantRegistry, ERC2771Context {
 
     /// @inheritdoc IParticipantRegistry
     function requireActor(address account, uint8 roles) public view returns (uint32 participantId, uint32 siteId) {
-        Wallet memory w = _wallets[account];
+        // Storage pointers, not memory copies: the IR pipeline reads each packed slot once either way,
+        // but a memory copy also allocates and validates every field.
+        Wallet storage w = _wallets[account];
         participantId = w.participantId;
         if (participantId == 0) revert RegistryUnknownWallet(account);
-        Participant memory p = _participants[participantId];
+        Participant storage p = _participants[participantId];
         if (p.status != ParticipantStatus.Active) revert RegistryParticipantSuspended(participantId);
         if (p.roles & roles == 0) revert RegistryMissingRole(account, participantId, roles);
         siteId = w.siteId;
@@ -313,7 +315,7 @@ contract ParticipantRegistry is IParticipantRegistry, ERC2771Context {
             uint64 id = uint64(packed);
             packed >>= 64;
             if (id <= certificationId) continue;
-            Certification memory c = _certifications[id];
+            Certification storage c = _certifications[id];
             if (
                 c.status == CertificationStatus.Active && block.timestamp >= c.validFrom
                     && block.timestamp <= c.validTo && (c.models >> uint8(model)) & 1 == 1

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
-pragma solidity ^0.8.24;
+pragma solidity 0.8.30;
 
 import {Model} from "../libraries/CocTypes.sol";
 
@@ -214,13 +214,18 @@ interface IBatchLedger {
         returns (uint32 material, uint32 characteristic, uint256 certifiedQuantity, uint256 childId);
 
     // ---------------------------------------------------------------- views
+    /// @notice A batch's claim and provenance as created (reverts BatchUnknown for an id never created).
     function batch(uint256 batchId) external view returns (Batch memory);
+    /// @notice The batches (and quantities of them) a batch was made from; none for an origin.
     function parents(uint256 batchId) external view returns (Parent[] memory);
+    /// @notice The origin record of an origin batch (all zero for any other batch).
     function origin(uint256 batchId) external view returns (Origin memory);
     /// @notice The origin batch an evidence hash backs (0: none). Evidence backs one origin or one
     /// certificate issuance, never both, so the same production is never claimed twice.
     function originByEvidence(bytes32 evidenceHash) external view returns (uint256 batchId);
+    /// @notice The state of a two-step transfer (None for a one-transaction transfer or an unknown id).
     function transferStatus(bytes32 transferId) external view returns (TransferStatus);
+    /// @notice The number of batches created so far (batch ids run from 1 to this).
     function batchCount() external view returns (uint64);
     /// @notice Physical conservation totals: supply == created - consumed - lost at all times.
     function totals() external view returns (uint256 created, uint256 consumed, uint256 lost, uint256 supply);

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
-pragma solidity ^0.8.24;
+pragma solidity 0.8.30;
 
 /// @title Book & claim certificates
 /// @notice ERC-1155 where a token id is one issuance and a unit is a fixed amount of certified production

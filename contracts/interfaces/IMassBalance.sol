@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
-pragma solidity ^0.8.24;
+pragma solidity 0.8.30;
 
 /// @title Mass-balance credit accounts
 /// @notice One account per participant, site, material and sustainability characteristic (ISCC, ISO 22095-2

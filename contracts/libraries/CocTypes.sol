@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
-pragma solidity ^0.8.24;
+pragma solidity 0.8.30;
 
 /// @title Shared chain-of-custody types
 /// @notice One place for the vocabulary every contract of the ledger speaks: the ISO 22095

@@ -2,7 +2,8 @@
 
 Deploy order and wiring (see the contracts' constructors):
   ParticipantRegistry, CocForwarder (OZ ERC2771Forwarder, name "CocForwarder"), MassBalance,
-  BatchLedger, CertificateRegistry; then ``registry.linkContracts(...)`` from the deployer, then
+  BatchLedger (after the Origins library it links), CertificateRegistry; then
+  ``registry.linkContracts(...)`` from the deployer, then
   ``link()`` on every contract that has one (MassBalance, BatchLedger: each reads the addresses from
   the registry once).
 
@@ -32,6 +33,7 @@ from typing import Any, Mapping
 
 from eth_account import Account
 from eth_account.signers.local import LocalAccount
+from eth_utils import keccak
 from web3 import Web3
 
 from ..domain import CONTRACTS
@@ -60,6 +62,18 @@ SHORT_NAMES: dict[str, str] = CONTRACTS
 
 class DeployError(RuntimeError):
     pass
+
+
+# ---------------------------------------------------------------------------- library linking
+# A contract that calls an external library function (BatchLedger -> Origins) compiles to
+# bytecode with a 40-character placeholder where the library's address goes: "__$" + the first 34
+# hex digits of keccak256("<source name>:<library name>") + "$__" (the artifact's linkReferences say
+# where). The library is deployed once, just before the first contract that needs it.
+
+
+def library_placeholder(source_name: str, name: str) -> str:
+    """solc's link placeholder for library ``name`` defined in ``source_name``."""
+    return "__$" + keccak(text=f"{source_name}:{name}").hex()[:34] + "$__"
 
 
 def _role_of_param(param: Mapping[str, Any]) -> str:

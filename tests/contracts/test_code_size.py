@@ -1,10 +1,13 @@
-"""EIP-170: every contract deploys within 24,576 bytes, on an Anvil that enforces the limit."""
+"""Code size: every deployed contract leaves 4 KiB of headroom under EIP-170 (at most 20,480 bytes of
+runtime code), so the next rules fit; and within EIP-170 itself, on an Anvil that enforces the limit."""
 
 import pytest
 
 from node_api.core.chain import ContractRevert, deploy_contract
 
 EIP170_LIMIT = 24_576
+HEADROOM = 4_096
+SIZE_BOUND = EIP170_LIMIT - HEADROOM  # 20,480
 
 
 def _init_code_returning(size: int) -> dict:
@@ -16,6 +19,13 @@ def test_deploy_everyContractWithinEip170(deployed, w3):
     for name, address in deployed.addresses.items():
         size = len(w3.eth.get_code(address))
         assert 0 < size <= EIP170_LIMIT, f"{name} runtime code is {size} bytes"
+
+
+def test_deploy_everyContractLeaves4KiBHeadroom(deployed, w3):
+    assert len(deployed.addresses) == 5
+    sizes = {name: len(w3.eth.get_code(address)) for name, address in deployed.addresses.items()}
+    over = {name: size for name, size in sizes.items() if not 0 < size <= SIZE_BOUND}
+    assert not over, f"runtime code over {SIZE_BOUND:,} bytes: {over}"
 
 
 def test_anvil_enforcesCodeSizeLimit(w3, accounts, chain_snapshot):
