@@ -3,8 +3,8 @@
   python scripts/deploy.py --rpc-url http://127.0.0.1:8545 [--key 0xHEX]
   ape run deploy [--network ethereum:local:foundry]      (ape's provider; COC_DEPLOYER_KEY or Anvil key 0)
 
-Both paths compile with node_api.core.compile (cached in build/) and deploy with
-node_api.core.deploy.deploy_all through web3 with a locally signed key, so the result is the same
+Both paths deploy the built contracts the node ships with (node_api/artifacts, `make artifacts`)
+with node_api.core.deploy.deploy_all through web3 with a locally signed key, so the result is the same
 as `make run`'s. Prints ``{"chainId": ..., "contracts": {name: address}}`` as JSON on stdout.
 """
 
