@@ -24,12 +24,12 @@ from sqlalchemy import (
     String,
     Table,
     Text,
-    create_engine,
-    event,
     select,
     update,
 )
 from sqlalchemy.engine import Engine
+
+from .core.database import make_engine
 
 metadata = MetaData()
 
@@ -81,17 +81,7 @@ def hash_key(key: str) -> str:
 class Database:
     def __init__(self, url: str):
         self.url = url
-        kwargs: dict[str, Any] = {}
-        if url.startswith("sqlite"):
-            kwargs["connect_args"] = {"check_same_thread": False, "timeout": 30}
-        self.engine: Engine = create_engine(url, **kwargs)
-        if url.startswith("sqlite"):
-            @event.listens_for(self.engine, "connect")
-            def _pragmas(dbapi_conn: Any, _rec: Any) -> None:  # noqa: ANN401
-                cur = dbapi_conn.cursor()
-                cur.execute("PRAGMA journal_mode=WAL")
-                cur.execute("PRAGMA synchronous=NORMAL")
-                cur.close()
+        self.engine: Engine = make_engine(url)
         metadata.create_all(self.engine)
 
     def close(self) -> None:

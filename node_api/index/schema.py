@@ -20,10 +20,10 @@ from sqlalchemy import (
     String,
     Table,
     Text,
-    create_engine,
-    event,
 )
 from sqlalchemy.engine import Connection, Engine
+
+from node_api.core.database import make_engine as core_make_engine
 
 metadata = MetaData()
 
@@ -426,28 +426,11 @@ def sqlite_url(path: str) -> str:
 
 
 def make_engine(url: str) -> Engine:
-    """Engine for ``url``; SQLite gets WAL and relaxed fsync (the chain is the source of truth:
-    a lost tail of the index is re-read from the chain on the next start)."""
-    if url.startswith("postgres://"):
-        url = "postgresql+psycopg://" + url[len("postgres://"):]
-    elif url.startswith("postgresql://"):
-        url = "postgresql+psycopg://" + url[len("postgresql://"):]
-    if url.startswith("sqlite"):
-        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
-
-        @event.listens_for(engine, "connect")
-        def _pragmas(dbapi_conn, _record):  # noqa: ANN001
-            cur = dbapi_conn.cursor()
-            cur.execute("PRAGMA journal_mode=WAL")
-            cur.execute("PRAGMA synchronous=NORMAL")
-            cur.execute("PRAGMA foreign_keys=OFF")
-            cur.execute("PRAGMA temp_store=MEMORY")  # the recursive UNION's dedupe b-tree
-            cur.execute("PRAGMA mmap_size=268435456")
-            cur.execute("PRAGMA cache_size=-65536")
-            cur.close()
-
-        return engine
-    return create_engine(url, pool_pre_ping=True)
+    """Engine for ``url`` (the node's one factory). SQLite's extra settings here suit the index:
+    the recursive lineage query dedupes in a temp b-tree, and reads are served from a large cache and
+    a memory map. A lost tail of the index is re-read from the chain on the next start."""
+    return core_make_engine(url, sqlite_pragmas=(
+        "foreign_keys=OFF", "temp_store=MEMORY", "mmap_size=268435456", "cache_size=-65536"))
 
 
 def create_all(engine: Engine) -> None:

@@ -285,7 +285,9 @@ class CertificationAt(Certification):
     valid_at_time: bool
 
 
-class Statement(Answer):
+class PeriodFlows(Answer):
+    """A credit account's period: opening, flows in field order, closing."""
+
     period: int
     opening: int
     inflow: int
@@ -294,18 +296,13 @@ class Statement(Answer):
     converted_out: int
     lapsed: int
     closing: int
+
+
+class Statement(PeriodFlows):
     bookings: int
 
 
-class ClosedPeriod(Answer):
-    period: int
-    opening: int
-    inflow: int
-    converted_in: int
-    outflow: int
-    converted_out: int
-    lapsed: int
-    closing: int
+class ClosedPeriod(PeriodFlows):
     tx_hash: str
     block_number: int
 

@@ -124,7 +124,9 @@ class CreditAccounts(BaseModel):
     accounts: list[CreditAccount]
 
 
-class HeldCertificate(BaseModel):
+class IssuanceTerms(BaseModel):
+    """The terms every view of a book & claim issuance shares."""
+
     certificateId: int
     issuer: int
     producer: int
@@ -135,6 +137,9 @@ class HeldCertificate(BaseModel):
     revoked: bool
     source: int
     unitSize: int
+
+
+class HeldCertificate(IssuanceTerms):
     retired: int
     retirementCount: int
     issued: int
@@ -231,17 +236,7 @@ class Pledge(BaseModel):
     quantity: int
 
 
-class Issuance(BaseModel):
-    certificateId: int
-    issuer: int
-    producer: int
-    material: int
-    characteristic: int
-    periodStart: int
-    periodEnd: int
-    revoked: bool
-    source: int
-    unitSize: int
+class Issuance(IssuanceTerms):
     amount: int
     retired: int
     retirementCount: int
