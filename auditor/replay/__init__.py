@@ -7,9 +7,10 @@ balances from TransferSingle: `batch_ledger.py`; transfers and their signatures:
 (issuances, holdings, retirements, revocations, pledges: `certificates.py`). The forwarder emits nothing the
 ledger's state depends on, so it has no part.
 
-Events are handled one transaction at a time: each event updates the state and is checked against the
-state at that point; at the end of the transaction the token flows and credit bookings it caused are
-reconciled with the events that explain them.
+Events are handled one transaction at a time, in a canonical order that does not depend on the order of the
+transaction's logs (`order.py`: hooks of contract wallets emit events out of order); each event updates the
+state and is checked against the state at that point; at the end of the transaction the token flows and credit
+bookings it caused are reconciled with the events that explain them.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from .certificates import CertificateReplay
 from .custody import CustodyReplay
 from .events import CONV_IN, Ev, account_key, int_ref
 from .mass_balance import Account, MassBalanceReplay, balance_at, closing_of, statement_at
+from .order import canonical_order
 from .registry import RegistryReplay
 
 __all__ = ["Account", "Ev", "Replay", "account_key", "balance_at", "closing_of", "int_ref", "statement_at"]
@@ -64,6 +66,7 @@ class Replay(RegistryReplay, BatchLedgerReplay, CustodyReplay, MassBalanceReplay
     # ================================================================== driving
     def apply_tx(self, evs: list[Ev]) -> None:
         self.txs += 1
+        evs = canonical_order(evs, self._balance_before)
         self._tx_ledger: list[Ev] = []
         self._tx_moves: dict = {}  # (addr, batch) -> net delta from TransferSingle
         self._tx_bookings: list[Ev] = []
@@ -85,6 +88,10 @@ class Replay(RegistryReplay, BatchLedgerReplay, CustodyReplay, MassBalanceReplay
         self._reconcile_tx(evs)
         last = evs[-1]
         self.last_block, self.last_ts = last.block, last.ts
+
+    def _balance_before(self, account: str) -> int | None:
+        acct = self.accounts.get(account)
+        return None if acct is None else acct.balance
 
     # ================================================================== per-transaction reconciliation
     def _reconcile_tx(self, evs: list[Ev]) -> None:

@@ -97,6 +97,9 @@ class BatchLedgerReplay:
             self.f.add("physical.conservation", "origin recorded for an unknown batch", [e.ref()])
             return
         b["originInfo"] = dict(e.a, ref=e.ref())
+        # known at once, not only when the transaction is reconciled: an issuance in the same transaction (from a
+        # hook) on the origin's own evidence must be seen whatever the order of the logs (G, F)
+        self.origin_evidence.setdefault(e.a["evidenceHash"], e.a["batchId"])
         self._tx_ledger.append(e)
 
     def on_ledger_TransformRecorded(self, e: Ev) -> None:
@@ -295,7 +298,7 @@ class BatchLedgerReplay:
         if info["productionDate"] > e.ts or info["evidenceHash"] == "0x" + "00" * 32:
             problems.append("production date in the future or no evidence")
         first = self.origin_evidence.get(info["evidenceHash"])
-        if first is not None:
+        if first is not None and first != b["id"]:
             self.f.add("actors.eligibility", f"origin batch {b['id']} reuses the evidence of origin batch {first}",
                        [self.batches[first]["ref"], e.ref()], severity=WARN)
         else:
