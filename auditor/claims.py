@@ -382,3 +382,24 @@ def explain_retirement(r: Replay, rid: int) -> dict[str, Any]:
     else:
         out["verdict"] = "valid"
     return out
+
+
+def claim_refs(r: Replay, result: dict[str, Any]) -> list[dict[str, Any]]:
+    """The event references (transaction, block, log index) behind a claim's verdict (C4): the token's
+    creation and lineage, its custody and declarations, or the issuance, its retirements and revocation."""
+    token = result.get("tokenId")
+    if result.get("model") == "book and claim":
+        iss = r.issuances.get(token)
+        if iss is None:
+            return []
+        return [iss["ref"]] + [r.retirements[x]["ref"] for x in iss["retirements"]] + _refs(iss["revokedRef"])
+    if token not in r.batches:
+        return []
+    refs = [r.batches[x]["ref"] for x in [token] + r.ancestors(token)]
+    for t in r.batches[token]["transfers"]:
+        refs += [r.transfers[t]["proposed"]] + _refs(r.transfers[t]["settled"])
+    return refs
+
+
+def _refs(ref: dict | None) -> list[dict]:
+    return [ref] if ref else []

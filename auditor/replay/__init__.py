@@ -86,8 +86,9 @@ class Replay(RegistryReplay, BatchLedgerReplay, CustodyReplay, MassBalanceReplay
             if handler is not None:
                 handler(e)
         self._reconcile_tx(evs)
-        last = evs[-1]
+        last = max(evs, key=lambda e: e.li)
         self.last_block, self.last_ts = last.block, last.ts
+        self.f.position = last.ref()
 
     def _balance_before(self, account: str) -> int | None:
         acct = self.accounts.get(account)
@@ -127,7 +128,8 @@ class Replay(RegistryReplay, BatchLedgerReplay, CustodyReplay, MassBalanceReplay
             self.f.ok("physical.totals")
         neg = [(h, b, v) for (h, b), v in self.balances.items() if v < 0]
         for h, b, v in neg:
-            self.f.add("physical.totals", f"holder {h} has negative balance {v} of batch {b}", [])
+            self.f.add("physical.totals", f"holder {h} has negative balance {v} of batch {b}",
+                       list(self.batch_moves.get(b, []))[-3:])
         # certificates: issued == held + retired + revoked
         held: Counter = Counter()
         for (h, cid), v in self.holdings.items():
