@@ -57,6 +57,11 @@ class Replay(RegistryReplay, BatchLedgerReplay, CustodyReplay, MassBalanceReplay
         self.last_block = 0
         self.last_ts = 0
         self.signatures_checked = 0
+        #: every replayed transaction's events in log order, and every block's time (what the node's
+        #: transaction facts, EPCIS documents and passports are compared with)
+        self.tx_events: dict[str, list[Ev]] = {}
+        self.event_at: dict[tuple[str, int], Ev] = {}
+        self.block_time: dict[int, int] = {}
 
     @property
     def operations(self) -> int:
@@ -66,6 +71,10 @@ class Replay(RegistryReplay, BatchLedgerReplay, CustodyReplay, MassBalanceReplay
     # ================================================================== driving
     def apply_tx(self, evs: list[Ev]) -> None:
         self.txs += 1
+        self.tx_events[evs[0].tx] = sorted(evs, key=lambda e: e.li)
+        for e in evs:
+            self.event_at[(e.tx, e.li)] = e
+        self.block_time[evs[0].block] = evs[0].ts
         evs = canonical_order(evs, self._balance_before)
         self._tx_ledger: list[Ev] = []
         self._tx_moves: dict = {}  # (addr, batch) -> net delta from TransferSingle
