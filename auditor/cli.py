@@ -24,7 +24,8 @@ from .audit import AuditError, Stats, discover, replay
 from .claims import ClaimError, claim_refs, explain_retirement, parse_claim_text, verify_claim
 from .model import FAIL, jsonable
 from .nodecompare import NodeComparator
-from .report import mass_balance_report, render_html
+from .report import book_and_claim_report, mass_balance_report, site_statements
+from .report_html import render_html
 from .rpc import Rpc, RpcError
 from .views import ViewCheck
 
@@ -90,6 +91,7 @@ def run_audit(rpc_url: str, registry: str, *, from_block: int | None = None, vie
         "rules": r.f.by_rule(),
         "findings": [f.to_json() for f in r.f.items],
         "massBalance": mass_balance_report(r, d.head_ts),
+        "report": {"sites": site_statements(r, d.head_ts), "bookAndClaim": book_and_claim_report(r)},
         "pendingTransfers": [{"transferId": t["id"], "batchId": t["batchId"], "from": t["from"], "to": t["to"],
                               "quantity": t["quantity"], "tx": t["proposed"]["tx"]}
                              for t in r.transfers.values() if t["status"] == 1],
