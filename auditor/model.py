@@ -48,7 +48,7 @@ RULES: dict[str, str] = {
     "the balance each booking reports equals the replayed balance",
     "credits.periods": "every period statement (PeriodClosed) equals the replayed sums, lapse included",
     "certificates.supply": "per issuance: issued == held + retired + revoked",
-    "certificates.evidence": "no evidence hash backs two issuances",
+    "certificates.evidence": "no evidence hash backs two issuances, nor two origin batches",
     "certificates.single_claim": "retired units are burned once, retirement ids are sequential, nothing of a revoked "
     "issuance moves, certificates move only between registered active participants",
     "certificates.double_attribute": "no attribute is claimed both physically and as a certificate: pledged credits "

@@ -17,7 +17,6 @@ from ..model import (
     SPLIT,
     TRANSFORM,
     UNCERTIFIED,
-    WARN,
     ZERO,
 )
 from ..rules import (
@@ -299,10 +298,13 @@ class BatchLedgerReplay:
             problems.append("production date in the future or no evidence")
         first = self.origin_evidence.get(info["evidenceHash"])
         if first is not None and first != b["id"]:
-            self.f.add("actors.eligibility", f"origin batch {b['id']} reuses the evidence of origin batch {first}",
-                       [self.batches[first]["ref"], e.ref()], severity=WARN)
+            # BatchLedger refuses a second origin on one evidence (BatchEvidenceAlreadyUsed): one seen on chain
+            # means the same production claimed twice (finding F: a receiver hook re-entering createOrigin)
+            self.f.add("certificates.evidence", f"origin batch {b['id']} reuses the evidence of origin batch {first}: "
+                       "the same production claimed twice", [self.batches[first]["ref"], e.ref()])
         else:
             self.origin_evidence[info["evidenceHash"]] = b["id"]
+            self.f.ok("certificates.evidence")
         if model != UNCERTIFIED:
             valid, cid = self.certification_for(pid, b["material"], b["characteristic"], model, e.ts)
             if not valid:

@@ -107,3 +107,36 @@ def test_hook_like_orders_are_replayed_as_the_contract_executed_them(env):
                       "accounts": {k: a.balance for k, a in x.accounts.items()}})
 
     assert summary(r) == summary(base)
+
+
+def _with(e: Ev, tx: Ev, **args: Any) -> Ev:
+    return Ev(e.name, e.c, dict(e.a, **args), tx.block, tx.ts, tx.tx, e.li)
+
+
+def test_reentrant_origin_and_issuance_on_one_evidence_fail_the_audit(env):
+    """Finding F, as the auditor sees it: a receiver hook re-entering createOrigin leaves two origin batches on
+    one evidence hash, or a certificate issued (inside the hook, so in the same transaction, logged before the
+    origin's own events) on the batch's own evidence. The contracts refuse both outside such a hook; on chain
+    either is the same production claimed twice, and the audit fails (it exited 0: the reuse was a warning, and
+    an issuance logged before the origin's evidence was recorded went unseen). Built from the demo's real
+    logs: two origin transactions, and an origin and a verified-production issuance, each pair put into one
+    transaction with the evidence of the second rewritten to the first's."""
+    (rpc, d), txs = transactions(env)
+    origins = [i for i, evs in enumerate(txs) if any(e.name == "OriginRecorded" for e in evs)
+               and any(e.name == "BatchCreated" and e.a["model"] for e in evs)]
+    first, second = origins[0], origins[1]
+    evidence = next(e for e in txs[first] if e.name == "OriginRecorded").a["evidenceHash"]
+    last = txs[second][-1]
+    merged = [_with(e, last) for e in txs[first]] + [
+        _with(e, last, evidenceHash=evidence) if e.name == "OriginRecorded" else _with(e, last) for e in txs[second]]
+    r = replay_txs(rpc, d, txs[:first] + txs[first + 1:second] + [list(reversed(merged))] + txs[second + 1:])
+    assert [f.rule for f in r.f.failures if "reuses the evidence" in f.message] == ["certificates.evidence"]
+    # a verified-production issuance on the evidence of a certified origin, inside the origin's transaction
+    verified = next(i for i, evs in enumerate(txs) if i > first and any(
+        e.name == "CertificatesIssued" and not e.a["pledgeId"] for e in evs))
+    last = txs[first][-1]
+    hooked = [_with(e, last, evidenceHash=evidence) if e.name == "CertificatesIssued" else _with(e, last)
+              for e in txs[verified]] + list(txs[first])  # the hook's events are logged first
+    r = replay_txs(rpc, d, txs[:first] + [hooked] + [t for i, t in enumerate(txs[first + 1:], first + 1) if i != verified])
+    assert any(f.rule == "certificates.double_attribute" and "evidence of certified origin" in f.message
+               for f in r.f.failures), [f.message for f in r.f.failures]
