@@ -74,10 +74,18 @@ def discover(rpc: Rpc, registry: str, from_block: int | None = None) -> Discover
     head_block = rpc.call("eth_getBlockByNumber", ["latest", False])
     head = int(head_block["number"], 16)
     chain_id = int(rpc.call("eth_chainId"), 16)
+    # an address without code answers every eth_call with empty data: say so instead of failing to decode it
+    if rpc.call("eth_getCode", [registry, hex(head)]) in ("0x", "", None):
+        raise AuditError(f"no contract at {registry} on chain {chain_id} (block {head}): not a ParticipantRegistry")
     reg = "ParticipantRegistry"
     addrs = {}
     for name in ("forwarder", "batchLedger", "massBalance", "certificateRegistry"):
-        addrs[name] = _call(rpc, registry, reg, name, block=hex(head)).lower()
+        try:
+            addrs[name] = _call(rpc, registry, reg, name, block=hex(head)).lower()
+        except RpcError as exc:
+            raise AuditError(f"{registry} does not answer ParticipantRegistry.{name}(): {exc}") from exc
+        except Exception as exc:  # noqa: BLE001 - code that answers something else (eth_abi's decoding errors)
+            raise AuditError(f"{registry} is not a ParticipantRegistry ({name}() answered no address)") from exc
     if int(addrs["batchLedger"], 16) == 0:
         raise AuditError("the registry has no linked contracts (linkContracts was never called)")
     start = deployment_block(rpc, registry, head) if from_block is None else from_block

@@ -7,11 +7,14 @@ Claim file (JSON): {"tokenId": 9, "model": "controlled blending", "characteristi
 For book & claim the token id is the certificate (issuance) id and the quantity is in base units
 (units x unit size); "units" may be given instead.
 A phrase ("contains 40 % organic cotton", "supports 3 t organic cotton") is parsed into the same fields.
+
+The rules are those of docs/claims.md (C1, C2, ...); each check below cites its rule.
 """
 
 from __future__ import annotations
 
 import re
+from fractions import Fraction
 from typing import Any
 
 from .model import (
@@ -53,22 +56,101 @@ def model_of(value: Any) -> int | None:
     return m
 
 
-def characteristic_of(r: Replay, value: Any) -> int:
-    if isinstance(value, int) or (isinstance(value, str) and value.isdigit()):
+def characteristic_of(r: Replay, value: Any, own: int | None = None) -> int:
+    """C1: a characteristic by id; a name only when unambiguous. Two schemes may register the same name: the
+    name then resolves to `own` (the characteristic the claimed token carries) when it is a candidate, and is
+    an error naming every candidate otherwise. Never "the first one with that name"."""
+    if isinstance(value, int) or (isinstance(value, str) and value.strip().isdigit()):
         cid = int(value)
         if cid not in r.characteristics:
             raise ClaimError(f"unknown characteristic {cid}")
         return cid
     text = str(value).lower()
-    for cid, c in sorted(r.characteristics.items(), key=lambda kv: -len(kv[1]["name"])):
-        if c["name"].lower() in text:
-            return cid
-    raise ClaimError(f"no registered characteristic named in {value!r} "
-                     f"(known: {[c['name'] for c in r.characteristics.values()]})")
+    named = [(cid, c) for cid, c in r.characteristics.items() if c["name"] and c["name"].lower() in text]
+    if not named:
+        raise ClaimError(f"no registered characteristic named in {value!r} "
+                         f"(known: {sorted({c['name'] for c in r.characteristics.values()})})")
+    longest = max(len(c["name"]) for _, c in named)  # "organic cotton" is meant, not "organic" within it
+    candidates = sorted(cid for cid, c in named if len(c["name"]) == longest)
+    if len(candidates) == 1:
+        return candidates[0]
+    if own in candidates:
+        return int(own)
+    # a scheme named in the text settles it ("organic (EU organic)")
+    by_scheme = [cid for cid in candidates
+                 if (r.schemes.get(r.characteristics[cid]["scheme"], {}).get("name") or "\0").lower() in text]
+    if len(by_scheme) == 1:
+        return by_scheme[0]
+    names = ", ".join(f"{cid} ({r.characteristics[cid]['name']!r} of scheme "
+                      f"{r.schemes.get(r.characteristics[cid]['scheme'], {}).get('name', r.characteristics[cid]['scheme'])!r})"
+                      for cid in candidates)
+    raise ClaimError(f"characteristic name in {value!r} is ambiguous: candidates {names}; "
+                     "the claimed token carries none of them (C1): name it by id")
+
+
+# C8 / C10: mass balance and book & claim never support content wording. Content wording is refused first;
+# what is left must use supply-chain wording, or it is refused as well (the burden is on the claim).
+CONTENT_WORDING = re.compile(
+    r"%|\b(contain\w*|content|made|consist\w*|compos\w*|compris\w*|includ\w*|incorporat\w*|percent|per\s*cent"
+    r"|pct|share|proportion|of which|inside|in (this|the|each|every) (product|item|bottle|garment|batch))\b"
+    r"|\b(this|the|each|every|our) (product|item|bottle|garment|batch|shirt|fabric|yarn|pack\w*) (is|are)\b",
+    re.I)
+SUPPLY_WORDING = re.compile(
+    r"\b(supports?|supported|supporting|sourced|sourcing|attribut\w*|allocat\w*|linked to|used|purchased|bought"
+    r"|mass[- ]balance[d]?|book (and|&) claim|credits?)\b", re.I)
+
+
+def wording_problem(text: str | None) -> str | None:
+    """Why `text` cannot state a mass-balance or book & claim claim (C8, C10), or None when it may."""
+    if not text:
+        return None
+    m = CONTENT_WORDING.search(text)
+    if m:
+        return (f"content wording ({m.group(0).strip()!r}) states what the product physically contains; mass "
+                "balance and book & claim support only supply-chain wording (\"supports N t certified ... input\")")
+    if not SUPPLY_WORDING.search(text):
+        return ("wording not recognised as a supply-chain claim; state it as \"supports N t certified ... input\" "
+                "or \"sourced / attributed under mass balance\"")
+    return None
+
+
+def _without_name(text: str | None, name: str) -> str | None:
+    """The claim's words without the characteristic's own name (a name such as "recycled content" is no
+    content wording)."""
+    return re.sub(re.escape(name), " ", text, flags=re.I) if text and name else text
+
+
+def released_quantity(r: Replay, bid: int) -> Fraction:
+    """C9: the physical quantity of batch `bid` whose attributes went into certificates, directly (a release
+    child) or through the batches made from it (the released fraction of a child times the input it took).
+    Iterative post-order: lineages may be deeper than Python's recursion limit."""
+    memo: dict[int, Fraction] = {}
+    stack = [(bid, False)]
+    while stack:
+        x, done = stack.pop()
+        if x in memo:
+            continue
+        b = r.batches[x]
+        kids = [c for c in b["children"] if c in r.batches]
+        if not done:
+            stack.append((x, True))
+            stack.extend((c, False) for c in kids if c not in memo and r.batches[c]["kind"] != RELEASED)
+            continue
+        total = Fraction(0)
+        for c in kids:
+            ch = r.batches[c]
+            q_in = sum(q for p, q in ch["parents"] if p == x)
+            if ch["kind"] == RELEASED:
+                total += q_in
+            elif ch["quantity"]:
+                total += memo.get(c, Fraction(0)) * q_in / ch["quantity"]
+        memo[x] = min(total, Fraction(b["quantity"]))
+    return memo[bid]
 
 
 def parse_claim_text(r: Replay, text: str, token_id: int, model: str | None = None) -> dict[str, Any]:
-    claim: dict[str, Any] = {"tokenId": int(token_id), "text": text, "characteristic": characteristic_of(r, text)}
+    # the characteristic is resolved in verify_claim, where the token's own characteristic is known (C1)
+    claim: dict[str, Any] = {"tokenId": int(token_id), "text": text, "characteristic": text}
     pct = re.search(r"(\d+(?:[.,]\d+)?)\s*(?:%|percent|per cent)", text, re.I)
     qty = re.search(r"(\d+(?:[.,]\d+)?)\s*(t|tonnes?|kg|g)\b", text, re.I)
     if pct:
@@ -112,10 +194,15 @@ def lineage_evidence(r: Replay, bid: int) -> list[dict[str, Any]]:
 
 def verify_claim(r: Replay, claim: dict[str, Any]) -> dict[str, Any]:
     token = int(claim["tokenId"])
-    characteristic = characteristic_of(r, claim.get("characteristic", ""))
-    cname = r.characteristics[characteristic]["name"]
     requested = model_of(claim.get("model"))
-    result: dict[str, Any] = {"claim": claim, "tokenId": token, "characteristic": cname}
+    if requested == BOOK_AND_CLAIM:
+        own = (r.issuances.get(token) or {}).get("characteristic")
+    else:
+        own = (r.batches.get(token) or {}).get("characteristic")
+    characteristic = characteristic_of(r, claim.get("characteristic", ""), own)  # C1
+    cname = r.characteristics[characteristic]["name"]
+    result: dict[str, Any] = {"claim": claim, "tokenId": token, "characteristic": cname,
+                              "characteristicId": characteristic}
     if requested == BOOK_AND_CLAIM:
         return _verify_book_and_claim(r, claim, token, characteristic, result)
     b = r.batches.get(token)
@@ -133,7 +220,7 @@ def verify_claim(r: Replay, claim: dict[str, Any]) -> dict[str, Any]:
         return dict(result, verdict="supported" if ok else "not supported", supported=figure, reason=reason)
 
     if requested is not None and requested != model and not (requested < model and requested != UNCERTIFIED):
-        # a weaker model than the batch carries may be claimed (IP -> segregated -> ...), never a stronger one
+        # C2: a weaker model than the batch carries may be claimed (IP -> segregated -> ...), never a stronger one
         return verdict(False, {"model": MODELS[model]}, f"the batch carries {MODELS[model]}, the claim asks for "
                        f"{MODELS[requested]}")
     if model == UNCERTIFIED or b["characteristic"] != characteristic:
@@ -146,7 +233,8 @@ def verify_claim(r: Replay, claim: dict[str, Any]) -> dict[str, Any]:
         elif model != UNCERTIFIED:
             why = f"the batch's characteristic is {r.characteristics.get(b['characteristic'], {}).get('name')}"
         return verdict(False, {"sharePercent": 0}, why)
-    if model in (SEGREGATED, IDENTITY_PRESERVED, CONTROLLED_BLENDING):
+    claimed_model = model if requested is None else requested
+    if model in (SEGREGATED, IDENTITY_PRESERVED, CONTROLLED_BLENDING) and claimed_model != MASS_BALANCE:
         problems = _lineage_problems(r, token, characteristic)
         if problems:
             return verdict(False, {"sharePercent": 0}, "lineage does not support a physical claim: " + "; ".join(problems))
@@ -156,24 +244,40 @@ def verify_claim(r: Replay, claim: dict[str, Any]) -> dict[str, Any]:
         else:
             figure["origins"] = sorted(x for x in r.ancestors(token) if r.batches[x]["kind"] == 0
                                        and r.batches[x]["model"] != UNCERTIFIED)
-        if quantity is not None:
-            certified = b["quantity"] * b["share"] // PPM
-            figure["certifiedQuantity"] = certified
+        # C9: what was released into certificates (from this batch or the batches made from it) is no longer
+        # claimable physically: the certified quantity is that of the part still carrying the claim
+        released = released_quantity(r, token)
+        kept = b["quantity"] - released
+        certified = int(kept * b["share"] // PPM)
+        figure.update(certifiedQuantity=certified, releasedQuantity=int(released),
+                      releasedCertifiedQuantity=b["quantity"] * b["share"] // PPM - certified)
+        rel_note = (f" after {int(released)} released into certificates (C9)" if released else "")
+        if kept <= 0:
+            return verdict(False, figure, f"all of batch {token} was released into certificates: it supports no "
+                           "physical claim (C9)")
+        if quantity is not None:  # C5-C7 with C9
             return verdict(int(quantity) <= certified, figure, f"the batch of {b['quantity']} contains {certified} "
-                           f"{cname} ({b['share'] / 10_000:g} %)")
+                           f"{cname} ({b['share'] / 10_000:g} %){rel_note}; the claim states {quantity}")
         if share_ppm is None:
-            return verdict(b["share"] > 0, figure, f"contains {b['share'] / 10_000:g} % {cname}")
+            return verdict(b["share"] > 0, figure, f"contains {b['share'] / 10_000:g} % {cname}{rel_note}")
         return verdict(share_ppm <= b["share"], figure, f"the chain supports {b['share'] / 10_000:g} % {cname}, "
                        f"the claim states {share_ppm / 10_000:g} %")
-    # mass balance: a supply-chain-level claim from the declarations on deliveries of this batch, never content
+    # C8, C8a: mass balance: a supply-chain-level claim from the declarations on accepted deliveries of this
+    # batch (only the delivered part), never content
     declared = [(t, r.transfers[t]) for t in b["transfers"] if r.transfers[t]["status"] == 2
                 and r.transfers[t]["certifiedQuantity"]]
     total = sum(t["certifiedQuantity"] for _, t in declared)
-    figure = {"model": MODELS[model], "declaredCertifiedQuantity": total,
+    figure = {"model": MODELS[MASS_BALANCE], "declaredCertifiedQuantity": total,
+              "deliveredQuantity": sum(t["quantity"] for _, t in declared),
               "declarations": [{"transferId": tid, "from": t["from"], "to": t["to"], "quantity": t["quantity"],
                                 "certifiedQuantity": t["certifiedQuantity"], "tx": t["proposed"]["tx"]}
                                for tid, t in declared]}
     result["evidenceTxs"] = sorted({t["proposed"]["tx"] for _, t in declared} | {t["settled"]["tx"] for _, t in declared})
+    # C8: no content wording, whatever the phrasing (a weaker model claimed on a physical batch is held to the
+    # weaker model's words)
+    problem = wording_problem(_without_name(claim.get("text"), cname))
+    if problem is not None:
+        return verdict(False, figure, problem + " (C8)")
     if share_ppm is not None:
         return verdict(False, figure, "mass balance supports a supply-chain-level claim (\"supports N certified "
                        f"{cname} input\"), never a content share; declared: {total}")
@@ -222,13 +326,17 @@ def _verify_book_and_claim(r: Replay, claim: dict, cid: int, characteristic: int
     result["evidenceTxs"] = [iss["ref"]["tx"]] + [x["ref"]["tx"] for x in rets] + _tx(iss["revokedRef"])
     result["evidence"] = {"issuance": retirement_issuance(r, cid), "retirements": [explain_retirement(r, x["retirementId"])
                                                                                   for x in rets]}
+    problem = wording_problem(_without_name(claim.get("text"), r.characteristics[characteristic]["name"]))  # C10: book & claim is never content either
+    if problem is not None or claim.get("share") is not None:
+        return dict(result, verdict="not supported", supported=figure,
+                    reason=(problem or "book & claim supports no content share") + " (C10)")
     asked = claim.get("quantity")
     if asked is None and claim.get("units") is not None:
         asked = int(claim["units"]) * iss["unitSize"]
     if iss["characteristic"] != characteristic:
         return dict(result, verdict="not supported", supported=figure,
                     reason=f"certificate {cid} is for characteristic {iss['characteristic']}")
-    if iss["revoked"]:
+    if iss["revoked"]:  # C12: revoked units support nothing, retired before the revocation or not
         return dict(result, verdict="not supported", supported=figure,
                     reason=f"issuance {cid} was revoked (tx {iss['revokedRef']['tx']}): its retirements support no claim")
     ok = units > 0 and (asked is None or int(asked) <= units * iss["unitSize"])
@@ -274,3 +382,24 @@ def explain_retirement(r: Replay, rid: int) -> dict[str, Any]:
     else:
         out["verdict"] = "valid"
     return out
+
+
+def claim_refs(r: Replay, result: dict[str, Any]) -> list[dict[str, Any]]:
+    """The event references (transaction, block, log index) behind a claim's verdict (C4): the token's
+    creation and lineage, its custody and declarations, or the issuance, its retirements and revocation."""
+    token = result.get("tokenId")
+    if result.get("model") == "book and claim":
+        iss = r.issuances.get(token)
+        if iss is None:
+            return []
+        return [iss["ref"]] + [r.retirements[x]["ref"] for x in iss["retirements"]] + _refs(iss["revokedRef"])
+    if token not in r.batches:
+        return []
+    refs = [r.batches[x]["ref"] for x in [token] + r.ancestors(token)]
+    for t in r.batches[token]["transfers"]:
+        refs += [r.transfers[t]["proposed"]] + _refs(r.transfers[t]["settled"])
+    return refs
+
+
+def _refs(ref: dict | None) -> list[dict]:
+    return [ref] if ref else []

@@ -21,10 +21,11 @@ from typing import Any
 
 from . import __version__
 from .audit import AuditError, Stats, discover, replay
-from .claims import ClaimError, explain_retirement, parse_claim_text, verify_claim
+from .claims import ClaimError, claim_refs, explain_retirement, parse_claim_text, verify_claim
 from .model import FAIL, jsonable
 from .nodecompare import NodeComparator
-from .report import mass_balance_report, render_html
+from .report import book_and_claim_report, mass_balance_report, site_statements
+from .report_html import render_html
 from .rpc import Rpc, RpcError
 from .views import ViewCheck
 
@@ -55,7 +56,7 @@ def run_audit(rpc_url: str, registry: str, *, from_block: int | None = None, vie
         except (ClaimError, KeyError, ValueError) as exc:
             res = {"verdict": "not supported", "reason": f"invalid claim: {exc}", "claim": claim or claim_text}
         if res["verdict"] != "supported":
-            r.f.add("claims", f"claim not supported: {res.get('reason')}", [],
+            r.f.add("claims", f"claim not supported: {res.get('reason')}", claim_refs(r, res),
                     supported=res.get("supported"), evidenceTxs=res.get("evidenceTxs", []))
         else:
             r.f.ok("claims")
@@ -63,10 +64,10 @@ def run_audit(rpc_url: str, registry: str, *, from_block: int | None = None, vie
     if retirement is not None:
         res = explain_retirement(r, int(retirement))
         if res.get("verdict") != "valid":
-            iss = res.get("issuance") or {}
+            x = r.retirements.get(int(retirement))
+            iss = r.issuances.get(x["certificateId"]) if x else None
             r.f.add("claims", f"retirement {retirement}: {res.get('verdict')}",
-                    [{"event": "CertificatesRetired", "tx": res.get("tx"), "block": res.get("block")},
-                     {"event": "IssuanceRevoked", **(iss.get("revocation") or {})} if iss.get("revoked") else None])
+                    [x["ref"] if x else None, iss["revokedRef"] if iss else None])
         else:
             r.f.ok("claims")
         out["retirement"] = res
@@ -90,6 +91,7 @@ def run_audit(rpc_url: str, registry: str, *, from_block: int | None = None, vie
         "rules": r.f.by_rule(),
         "findings": [f.to_json() for f in r.f.items],
         "massBalance": mass_balance_report(r, d.head_ts),
+        "report": {"sites": site_statements(r, d.head_ts), "bookAndClaim": book_and_claim_report(r)},
         "pendingTransfers": [{"transferId": t["id"], "batchId": t["batchId"], "from": t["from"], "to": t["to"],
                               "quantity": t["quantity"], "tx": t["proposed"]["tx"]}
                              for t in r.transfers.values() if t["status"] == 1],

@@ -48,7 +48,7 @@ RULES: dict[str, str] = {
     "the balance each booking reports equals the replayed balance",
     "credits.periods": "every period statement (PeriodClosed) equals the replayed sums, lapse included",
     "certificates.supply": "per issuance: issued == held + retired + revoked",
-    "certificates.evidence": "no evidence hash backs two issuances",
+    "certificates.evidence": "no evidence hash backs two issuances, nor two origin batches",
     "certificates.single_claim": "retired units are burned once, retirement ids are sequential, nothing of a revoked "
     "issuance moves, certificates move only between registered active participants",
     "certificates.double_attribute": "no attribute is claimed both physically and as a certificate: pledged credits "
@@ -81,17 +81,33 @@ class Finding:
         }
 
 
+REF_KEYS = ("tx", "block", "logIndex")
+
+
+def is_ref(e: Any) -> bool:
+    """An event reference a reader can look up: transaction, block and log index."""
+    return isinstance(e, dict) and all(e.get(k) is not None for k in REF_KEYS)
+
+
 class Findings:
+    """Every finding carries at least one event reference (transaction, block, log index): the events that
+    prove it, or, for a finding about the whole ledger (a total, the node's status), the last event replayed,
+    the position at which the replay saw it (`position`, kept by the replay)."""
+
     def __init__(self) -> None:
         self.items: list[Finding] = []
         self.checks: Counter[str] = Counter()
+        self.position: dict[str, Any] | None = None
 
     def ok(self, rule: str, n: int = 1) -> None:
         self.checks[rule] += n
 
     def add(self, rule: str, message: str, evidence: list | None = None, severity: str = FAIL, **details: Any) -> None:
         self.checks[rule] += 1
-        self.items.append(Finding(rule, severity, message, [e for e in (evidence or []) if e], details))
+        refs = [e for e in (evidence or []) if e]
+        if not any(is_ref(e) for e in refs) and self.position is not None:
+            refs.append(dict(self.position, event=f"(replayed up to) {self.position.get('event')}"))
+        self.items.append(Finding(rule, severity, message, refs, details))
 
     @property
     def failures(self) -> list[Finding]:

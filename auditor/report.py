@@ -1,14 +1,19 @@
-"""Reports: per-participant, per-period mass-balance statements (JSON) and a self-contained HTML report
-with an inline SVG chart of every credit balance over time (no external JS or CSS)."""
+"""What the audit report states, as data (the JSON report; `report_html.py` renders it): per-account,
+per-period mass-balance statements; one statement per site covering all its materials (physical stock beside
+booked credits, deliveries and credits in transit at the end of the audited period, certificate numbers per
+account, conversions with process and factor linking their in and out legs); and the book & claim register
+(issuances, retirements per beneficiary and period, revocations). Every quantity also comes as text in its
+material's unit (`units.qty`: never raw grams)."""
 
 from __future__ import annotations
 
 import datetime as _dt
-import html
+from collections import defaultdict
 from typing import Any
 
-from .model import RULES
+from .model import CERT_STATUS, SOURCES
 from .replay import Account, Replay, closing_of
+from .units import qty
 
 INPUT_REASONS = {"OriginCreated": "origin", "Delivery": "received", "DeliveryReturned": "returned",
                  "Downgrade": "downgraded"}
@@ -70,104 +75,160 @@ def mass_balance_report(r: Replay, now_ts: int) -> list[dict[str, Any]]:
             "balance": a.balance, "statements": account_statements(r, a, now_ts),
             "history": [{"ts": ts, "balance": bal, "tx": ref["tx"]} for ts, bal, ref in a.history],
             "physicalGap": "none: physical quantities are tracked on chain, book and physical stock cannot drift",
+            "certificates": certificate_numbers(r, a.participant, a.material, a.characteristic),
         })
     return out
 
 
-# ---------------------------------------------------------------------------------------------- HTML
-def _svg_chart(history: list[dict], end_ts: int, width: int = 640, height: int = 180) -> str:
-    if not history:
-        return ""
-    pts = [(h["ts"], h["balance"]) for h in history]
-    t0, t1 = pts[0][0], max(end_ts, pts[-1][0], pts[0][0] + 1)
-    vmax = max(1, max(v for _, v in pts))
-    pad_l, pad_b, pad_t, pad_r = 70, 24, 10, 10
-    w, h = width - pad_l - pad_r, height - pad_b - pad_t
-
-    def x(t: int) -> float:
-        return pad_l + (t - t0) / (t1 - t0) * w
-
-    def y(v: int) -> float:
-        return pad_t + h - v / vmax * h
-
-    path = [f"M{x(pts[0][0]):.1f},{y(pts[0][1]):.1f}"]
-    for (ta, va), (tb, vb) in zip(pts, pts[1:]):
-        path.append(f"H{x(tb):.1f}V{y(vb):.1f}")
-    path.append(f"H{x(t1):.1f}")
-    dots = "".join(f'<circle cx="{x(t):.1f}" cy="{y(v):.1f}" r="2.5"><title>{_date(t)}: {v}</title></circle>'
-                   for t, v in pts)
-    return (
-        f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" role="img" '
-        f'aria-label="credit balance over time">'
-        f'<line x1="{pad_l}" y1="{pad_t + h}" x2="{pad_l + w}" y2="{pad_t + h}" stroke="#888"/>'
-        f'<line x1="{pad_l}" y1="{pad_t}" x2="{pad_l}" y2="{pad_t + h}" stroke="#888"/>'
-        f'<text x="{pad_l - 6}" y="{pad_t + 10}" text-anchor="end" font-size="11">{vmax:,}</text>'
-        f'<text x="{pad_l - 6}" y="{pad_t + h}" text-anchor="end" font-size="11">0</text>'
-        f'<text x="{pad_l}" y="{height - 6}" font-size="11">{_date(t0)}</text>'
-        f'<text x="{pad_l + w}" y="{height - 6}" text-anchor="end" font-size="11">{_date(t1)}</text>'
-        f'<path d="{"".join(path)}" fill="none" stroke="#2a7" stroke-width="2"/>'
-        f'<g fill="#185">{dots}</g></svg>'
-    )
+def certificate_numbers(r: Replay, pid: int, material: int | None = None,
+                        characteristic: int | None = None) -> list[dict[str, Any]]:
+    """The certifications of participant `pid` (covering `material` and `characteristic` when given)."""
+    out = []
+    for cid, c in sorted(r.certifications.items()):
+        if c["holder"] != pid or (material is not None and material not in c["materials"]) or (
+                characteristic is not None and characteristic not in c["characteristics"]):
+            continue
+        out.append({"certificationId": cid, "number": c["number"], "scheme": r.schemes.get(c["scheme"], {}).get("name"),
+                    "status": CERT_STATUS[c["status"]], "validFrom": _date(c["validFrom"]),
+                    "validTo": _date(c["validTo"])})
+    return out
 
 
-def render_html(result: dict[str, Any]) -> str:
-    e = html.escape
-    rows = []
-    for rule, c in result["rules"].items():
-        status = "FAIL" if c["failures"] else ("warn" if c["warnings"] else ("ok" if c["checks"] else "—"))
-        rows.append(f'<tr class="{status.lower()}"><td>{e(rule)}</td><td>{e(RULES.get(rule, ""))}</td>'
-                    f'<td>{c["checks"]}</td><td>{c["failures"]}</td><td>{status}</td></tr>')
-    findings = []
-    for f in result["findings"]:
-        ev = "<br>".join(f'{e(x.get("event", ""))} tx {e(str(x.get("tx", "")))} block {x.get("block")} log '
-                         f'{x.get("logIndex")}' for x in f["evidence"])
-        findings.append(f'<tr class="{e(f["severity"])}"><td>{e(f["severity"])}</td><td>{e(f["rule"])}</td>'
-                        f'<td>{e(f["message"])}</td><td class="mono">{ev}</td></tr>')
-    accounts = []
-    for a in result.get("massBalance", []):
-        srows = "".join(
-            f'<tr><td>{s["period"]}</td><td>{s["startDate"]} – {s["endDate"]}</td><td>{s["opening"]:,}</td>'
-            f'<td>{s["certifiedInputs"]:,}<br><small>{e(_fmt(s["inputsByCause"]))}</small></td>'
-            f'<td>+{s["conversionsIn"]:,} / −{s["conversionsOut"]:,}</td>'
-            f'<td>{s["claimedOutputs"]:,}<br><small>{e(_fmt(s["outputsByCause"]))}</small></td>'
-            f'<td>{s["lapsed"]:,}</td><td>{s["closing"]:,}</td>'
-            f'<td>{"carried over" if s["final"] else "open"}</td></tr>' for s in a["statements"])
-        accounts.append(
-            f'<section><h3>{e(str(a["participantName"]))} · {e(str(a["siteName"]))} · {e(str(a["materialName"]))} · '
-            f'{e(str(a["characteristicName"]))}</h3><p>Scheme {e(str(a["scheme"]))}, periods of '
-            f'{a["periodLength"] // 86400} days, {e(a["rule"])}. Balance now: <b>{a["balance"]:,}</b> {e(str(a["unit"]))}. '
-            f'Physical vs booked stock: {e(a["physicalGap"])}.</p>'
-            f'{_svg_chart(a["history"], result["summary"]["headTimestamp"])}'
-            f'<table><tr><th>period</th><th>dates</th><th>opening</th><th>certified inputs</th><th>conversions</th>'
-            f'<th>claimed outputs</th><th>lapsed</th><th>closing</th><th></th></tr>{srows}</table></section>')
-    extra = ""
-    for key in ("claim", "retirement", "node"):
-        if result.get(key) is not None:
-            extra += f'<h2>{key.title()}</h2><pre>{e(_pretty(result[key]))}</pre>'
-    s = result["summary"]
-    verdict = "All rules hold" if s["ok"] else f'{s["failures"]} finding(s) fail'
-    return f"""<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Chain-of-custody audit</title>
-<style>body{{font-family:system-ui,sans-serif;margin:2em;max-width:1100px}}table{{border-collapse:collapse;margin:.5em 0}}
-td,th{{border:1px solid #ccc;padding:3px 6px;font-size:13px;vertical-align:top}}tr.fail td{{background:#fdd}}
-tr.warn td{{background:#ffd}}.mono{{font-family:monospace;font-size:11px}}.ok{{color:#185}}h1 span{{font-size:60%}}
-section{{margin:1.5em 0;border-top:1px solid #ddd}}</style></head><body>
-<h1>Chain-of-custody audit <span class="{'ok' if s['ok'] else ''}">{e(verdict)}</span></h1>
-<p>Registry {e(s['registry'])} on chain {s['chainId']}, blocks {s['fromBlock']}–{s['toBlock']}:
-{s['events']:,} events in {s['operations']:,} transactions, {s['signatures']:,} signatures recovered,
-{s['views']:,} view calls compared.</p>
-<h2>Rules</h2><table><tr><th>rule</th><th>meaning</th><th>checks</th><th>failures</th><th></th></tr>{''.join(rows)}</table>
-<h2>Findings</h2><table><tr><th></th><th>rule</th><th>finding</th><th>evidence</th></tr>{''.join(findings) or
-'<tr><td colspan=4>none</td></tr>'}</table>
-{extra}
-<h2>Mass-balance statements</h2>{''.join(accounts) or '<p>No credit accounts.</p>'}
-</body></html>"""
+def _unit(r: Replay, material: int) -> str | None:
+    return r.materials.get(material, {}).get("unit")
 
 
-def _fmt(d: dict) -> str:
-    return ", ".join(f"{k} {v:,}" for k, v in d.items())
+def conversions(r: Replay) -> list[dict[str, Any]]:
+    """Every transform with its process and factor, its input legs and output leg (physical), and the credit
+    bookings of the same transaction (converted out of the input account, into the output account)."""
+    legs: dict[str, list[dict]] = defaultdict(list)
+    for a in r.accounts.values():
+        for bk in a.bookings:
+            if bk["entry"] in ("ConvertedOut", "ConvertedIn"):
+                unit = _unit(r, a.material)
+                legs[bk["tx"]].append({"entry": bk["entry"], "account": a.key, "material": a.material,
+                                       "materialName": r.materials.get(a.material, {}).get("name"),
+                                       "characteristicName": r.characteristics.get(a.characteristic, {}).get("name"),
+                                       "amount": bk["amount"], "text": qty(bk["amount"], unit)})
+    out = []
+    for bid, b in sorted(r.batches.items()):
+        tr = b["transform"]
+        if tr is None:
+            continue
+        proc = r.processes.get(tr["processId"], {})
+        pid, site = r.wallets.get(b["holder"], (0, 0))
+        inputs = [{"batchId": p, "material": r.materials.get(r.batches[p]["material"], {}).get("name"), "quantity": q,
+                   "text": qty(q, _unit(r, r.batches[p]["material"]))} for p, q in b["parents"]]
+        out_unit = _unit(r, b["material"])
+        out.append({
+            "batchId": bid, "participant": pid, "site": site, "process": proc.get("name"), "processId": tr["processId"],
+            "factorPpm": proc.get("factor"), "factor": (proc.get("factor") or 0) / 1_000_000,
+            "tolerancePpm": proc.get("tolerance"), "inputs": inputs,
+            "output": {"batchId": bid, "material": r.materials.get(b["material"], {}).get("name"),
+                       "quantity": b["quantity"], "text": qty(b["quantity"], out_unit)},
+            "loss": tr["loss"], "lossText": qty(tr["loss"], _unit(r, r.batches[b["parents"][0][0]]["material"])),
+            "creditLegs": legs.get(tr["ref"]["tx"], []), "tx": tr["ref"]["tx"], "date": _date(b["createdAt"]),
+        })
+    return out
 
 
-def _pretty(v: Any) -> str:
-    import json
+def site_statements(r: Replay, now_ts: int) -> list[dict[str, Any]]:
+    """One statement per site covering all its materials, at the end of the audited period (`now_ts`)."""
+    stock: dict[tuple, int] = defaultdict(int)
+    for (holder, bid), v in r.balances.items():
+        if v > 0 and holder in r.wallets:
+            pid, site = r.wallets[holder]
+            stock[(pid, site, r.batches[bid]["material"])] += v
+    transit: dict[tuple, dict[str, int]] = defaultdict(lambda: defaultdict(int))
+    for t in r.transfers.values():
+        if t["status"] != 1:
+            continue
+        b = r.batches[t["batchId"]]
+        for side, addr in (("out", t["from"]), ("in", t["to"])):
+            pid, site = r.wallets.get(addr, (0, 0))
+            transit[(pid, site, b["material"])][side] += t["quantity"]
+            transit[(pid, site, b["material"], b["characteristic"])][side] += t["certifiedQuantity"]
+    accounts: dict[tuple, list[Account]] = defaultdict(list)
+    for a in r.accounts.values():
+        accounts[(a.participant, a.site, a.material)].append(a)
+    convs = conversions(r)
+    keys = {k[:2] for k in stock} | {k[:2] for k in transit} | {k[:2] for k in accounts} | {
+        (c["participant"], c["site"]) for c in convs}
+    out = []
+    for pid, site in sorted(k for k in keys if k[0]):
+        materials = sorted({k[2] for k in list(stock) + list(transit) + list(accounts) if k[:2] == (pid, site)})
+        rows = []
+        for m in materials:
+            unit = _unit(r, m)
+            credits = []
+            for a in sorted(accounts.get((pid, site, m), []), key=lambda a: a.characteristic):
+                tr = transit.get((pid, site, m, a.characteristic), {})
+                credits.append({
+                    "characteristic": a.characteristic,
+                    "characteristicName": r.characteristics.get(a.characteristic, {}).get("name"),
+                    "scheme": r.schemes.get(a.scheme, {}).get("name"), "balance": a.balance,
+                    "balanceText": qty(a.balance, unit), "inTransitOut": tr.get("out", 0),
+                    "inTransitOutText": qty(tr.get("out", 0), unit), "inTransitIn": tr.get("in", 0),
+                    "inTransitInText": qty(tr.get("in", 0), unit),
+                    "certificates": certificate_numbers(r, pid, m, a.characteristic)})
+            tr = transit.get((pid, site, m), {})
+            rows.append({"material": m, "materialName": r.materials.get(m, {}).get("name"), "unit": unit,
+                         "physicalStock": stock.get((pid, site, m), 0), "physicalStockText": qty(stock.get((pid, site, m), 0), unit),
+                         "inTransitOut": tr.get("out", 0), "inTransitOutText": qty(tr.get("out", 0), unit),
+                         "inTransitIn": tr.get("in", 0), "inTransitInText": qty(tr.get("in", 0), unit),
+                         "credits": credits})
+        out.append({"participant": pid, "participantName": r.participants.get(pid, {}).get("name"), "site": site,
+                    "siteName": r.sites.get(site, {}).get("name"), "periodEnd": _date(now_ts),
+                    "certificates": certificate_numbers(r, pid), "materials": rows,
+                    "conversions": [c for c in convs if (c["participant"], c["site"]) == (pid, site)],
+                    "physicalGap": "none: physical stock is tracked on chain beside the booked credits"})
+    return out
 
-    return json.dumps(v, indent=2, default=str)
+
+def book_and_claim_report(r: Replay) -> dict[str, Any]:
+    """Issuances, retirements per beneficiary and claim period, revocations."""
+    def name(pid: int) -> str | None:
+        return r.participants.get(pid, {}).get("name")
+
+    issuances = []
+    for cid, iss in sorted(r.issuances.items()):
+        unit = _unit(r, iss["material"])
+        pl = r.pledges.get(iss["pledgeId"]) if iss["pledgeId"] else None
+        issuances.append({
+            "certificateId": cid, "issuer": name(iss["issuer"]), "producer": name(iss["producer"]),
+            "material": r.materials.get(iss["material"], {}).get("name"),
+            "characteristic": r.characteristics.get(iss["characteristic"], {}).get("name"), "units": iss["amount"],
+            "unitSize": iss["unitSize"], "unitSizeText": qty(iss["unitSize"], unit), "unitLabel": iss["unitLabel"],
+            "quantityText": qty(iss["amount"] * iss["unitSize"], unit), "retiredUnits": iss["retired"],
+            "period": f"{_date(iss['periodStart'])} – {_date(iss['periodEnd'])}",
+            "source": SOURCES[pl["source"]] if pl else "Verified", "revoked": iss["revoked"], "tx": iss["ref"]["tx"],
+            "date": _date(iss["ts"])})
+    groups: dict[tuple, dict[str, Any]] = {}
+    for rid, x in sorted(r.retirements.items()):
+        iss = r.issuances[x["certificateId"]]
+        key = (x["beneficiary"], x["periodStart"], x["periodEnd"], iss["material"], iss["characteristic"])
+        g = groups.setdefault(key, {
+            "beneficiary": x["beneficiary"], "period": f"{_date(x['periodStart'])} – {_date(x['periodEnd'])}",
+            "material": r.materials.get(iss["material"], {}).get("name"), "unit": _unit(r, iss["material"]),
+            "characteristic": r.characteristics.get(iss["characteristic"], {}).get("name"),
+            "units": 0, "quantity": 0, "validQuantity": 0, "retirements": [], "certificates": []})
+        g["units"] += x["amount"]
+        g["quantity"] += x["amount"] * iss["unitSize"]
+        if not iss["revoked"]:  # C12: revoked units support nothing
+            g["validQuantity"] += x["amount"] * iss["unitSize"]
+        g["retirements"].append(rid)
+        if x["certificateId"] not in g["certificates"]:
+            g["certificates"].append(x["certificateId"])
+    retirements = []
+    for g in groups.values():
+        g["quantityText"], g["validQuantityText"] = qty(g["quantity"], g["unit"]), qty(g["validQuantity"], g["unit"])
+        retirements.append(g)
+    revocations = [{"certificateId": cid, "issuer": name(iss["issuer"]), "outstandingUnits": iss["revokedOutstanding"],
+                    "retiredBeforeUnits": iss["retired"],
+                    "outstandingText": qty(iss["revokedOutstanding"] * iss["unitSize"], _unit(r, iss["material"])),
+                    "reasonHash": iss["revokedReason"], "tx": iss["revokedRef"]["tx"],
+                    "date": _date(iss.get("revokedAt") or 0)}
+                   for cid, iss in sorted(r.issuances.items()) if iss["revoked"]]
+    return {"issuances": issuances, "retirements": retirements, "revocations": revocations}
+
+

@@ -52,7 +52,16 @@ def capacity_available(cap: dict | None, ts: int) -> int:
     """What a producer may still certify of a material at `ts` (0 outside the capacity's window)."""
     if cap is None or not cap["validFrom"] <= ts <= cap["validTo"]:
         return 0
-    return cap["amount"] - cap["used"]
+    return max(0, cap["amount"] - cap["used"])  # an amount lowered below what was used leaves nothing
+
+
+def capacity_used_after_set(previous: dict | None, valid_from: int) -> int:
+    """`used` after setCapacity, as ParticipantRegistry.setCapacity computes it: a window that starts after the
+    previous one ended starts from zero; a raise (or any change) within an overlapping window keeps what was used
+    (finding H: the auditor reset it to 0 and reported a legitimate raise as a failure)."""
+    if previous is None:
+        return 0  # the contract's empty slot has validTo 0, and validFrom > 0
+    return 0 if valid_from > previous["validTo"] else previous["used"]
 
 
 def status_change_allowed(frm: int, to: int) -> bool:

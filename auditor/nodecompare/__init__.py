@@ -2,8 +2,8 @@
 
 For every batch, certificate issuance and participant on chain the comparator asks the node the
 question a brand or an auditor would ask, and checks every fact of the answer that the replay can
-vouch for, each leaf separately (a node may answer more: the claim's wording, block times, EPCIS and
-the ``facts`` digest are not compared; names are, as the registry's events gave them).
+vouch for, each leaf separately (a node may answer more: the claim's wording and the ``facts`` digest
+are not compared; names are, as the registry's events gave them; block times are).
 The endpoints and the parts of their answers compared (the node's own JSON shape, snake_case):
 
 GET {node}/provenance/status
@@ -11,7 +11,7 @@ GET {node}/provenance/status
     head (a node behind or ahead is a warning: its answers may then differ by that lag).
 GET {node}/provenance/batches/{id}
     ``batch``: kind, material, characteristic, model (ids and names), share_ppm, origin_batch_id,
-      creator, created_by, quantity, tx_hash, block_number; an origin's site, certification_id,
+      creator, created_by, quantity, tx_hash, block_number, log_index, time (the block's); an origin's site, certification_id,
       geolocation_hash, dds_reference, evidence_hash, production_date; ``parents`` (in order),
       ``children``, ``transform`` (process, factor, input, output, loss, credits converted/produced),
       current ``holders`` (address, participant, quantity; the ledger's escrow excluded),
@@ -29,6 +29,19 @@ GET {node}/provenance/batches/{id}
       retirements and revocation;
     ``claim``: kind, percent, the certified origins with their contribution, the mass-balance certified
       quantity with its declarations, the book & claim units, and the evidence transactions.
+GET {node}/provenance/tx/{hash}  (every replayed transaction)
+    block_number, time, and every event of the ledger's contracts (log index, contract, name, every
+    argument); the forwarder's events may be listed too (the auditor does not replay them).
+GET {node}/provenance/batches/{id}/epcis
+    every EPCIS event must name a replayed chain event in its eventID (transaction and log index) and agree
+    with it: eventTime (the block time), coc:txHash, coc:blockNumber, quantities (origins, transforms,
+    shipping and receiving), an origin's ilmd (DDS reference, evidence, geolocation, production date,
+    certification); the creation of the batch and of every ancestor and the shipping and receiving of every
+    accepted delivery of the lineage must be there.
+GET {node}/provenance/batches/{id}/passport
+    the product (token, material, quantity created, kind, model, characteristic, share, creation block and
+    time, transform), its certified origins (production date, geolocation, DDS, evidence, creation) and the
+    accepted deliveries of its lineage (quantity, certified quantity, settlement transaction and time).
 GET {node}/provenance/certificates/{id}
     issuer, producer, recipient, amount, unit size and label, material, characteristic, period,
     evidence hash, pledge (source, quantity, batches), the holders over time and now, every
@@ -47,7 +60,8 @@ ask about and the expected answer (see :func:`node_document` for the answer an h
 as far as the replay can tell).
 
 The package: `values.py` (how expected values match), `facts.py` (indexes over the replay),
-`batches.py`, `certificates.py`, `participants.py` (the expected answer of each endpoint), `probes.py`
+`batches.py`, `certificates.py`, `participants.py`, `documents.py` (transactions, EPCIS, passports: the
+expected answer of each endpoint), `probes.py`
 (which endpoint for which ids) and `comparator.py` (asking the node and walking its answers).
 """
 

@@ -24,7 +24,7 @@ def _batch_core(fx: Facts, bid: int) -> dict[str, Any]:
         "model_id": b["model"], "model": MODELS[b["model"]], "share_ppm": b["share"],
         "origin_batch_id": b["origin"] or None, "creator_id": b["creator"], "creator": fx.name(b["creator"]),
         "created_by": b["holder"], "quantity": b["quantity"], "tx_hash": b["ref"]["tx"],
-        "block_number": b["ref"]["block"],
+        "block_number": b["ref"]["block"], "log_index": b["ref"]["logIndex"], "time": b["createdAt"],
     }
     info = b["originInfo"]
     if info is not None:
@@ -46,12 +46,13 @@ def transfer_answer(fx: Facts, tid: str) -> dict[str, Any]:
         "signer": fx.who(t["from"], block), "receiver": fx.who(t["to"], block), "quantity": t["quantity"],
         "certified_quantity": t["certifiedQuantity"], "declaration": t["certifiedQuantity"] > 0,
         "nonce": t["nonce"], "deadline": t["deadline"], "sender_signature": hex_text(t.get("signature")),
-        "proposed": {"tx_hash": t["proposed"]["tx"], "block_number": block, "log_index": t["proposed"]["logIndex"]},
+        "proposed": {"tx_hash": t["proposed"]["tx"], "block_number": block, "log_index": t["proposed"]["logIndex"],
+                     "time": t["proposedAt"]},
         "settled": None,
         EVIDENCE: [t["proposed"], t["settled"]],
     }
     if t["settled"] is not None:
-        out["settled"] = {"tx_hash": t["settled"]["tx"], "block_number": t["settled"]["block"],
+        out["settled"] = {"tx_hash": t["settled"]["tx"], "block_number": t["settled"]["block"], "time": t["settledAt"],
                           "log_index": t["settled"]["logIndex"], "signature": hex_text(t.get("settleSignature")),
                           "signed_by": out["signer"] if t["status"] == 4 else out["receiver"]}
     return out
@@ -205,7 +206,7 @@ def batch_expected(fx: Facts, bid: int) -> dict[str, Any]:
                              "input_quantity": tr["inputQuantity"], "output_quantity": tr["outputQuantity"],
                              "loss": tr["loss"], "credits_converted": tr["creditsConverted"],
                              "credits_produced": tr["creditsProduced"], "tx_hash": tr["ref"]["tx"],
-                             "block_number": tr["ref"]["block"], EVIDENCE: [tr["ref"]]}
+                             "block_number": tr["ref"]["block"], "time": b["createdAt"], EVIDENCE: [tr["ref"]]}
     else:
         node["transform"] = ABSENT
     moves = r.batch_moves.get(bid, [])

@@ -62,9 +62,10 @@ class Valid:
 class Keyed(list):
     """A list whose items are matched by identity fields, not position (``key=()``: a set of scalars)."""
 
-    def __init__(self, items: Iterable[Any], *key: str):
+    def __init__(self, items: Iterable[Any], *key: str, extra: Callable[[Any], bool] | None = None):
         super().__init__(items)
         self.key = key
+        self.extra = extra  # items of the node's list the chain need not explain (e.g. the forwarder's events)
 
 
 ABSENT = object()  # the key must be missing or null

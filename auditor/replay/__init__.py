@@ -7,9 +7,10 @@ balances from TransferSingle: `batch_ledger.py`; transfers and their signatures:
 (issuances, holdings, retirements, revocations, pledges: `certificates.py`). The forwarder emits nothing the
 ledger's state depends on, so it has no part.
 
-Events are handled one transaction at a time: each event updates the state and is checked against the
-state at that point; at the end of the transaction the token flows and credit bookings it caused are
-reconciled with the events that explain them.
+Events are handled one transaction at a time, in a canonical order that does not depend on the order of the
+transaction's logs (`order.py`: hooks of contract wallets emit events out of order); each event updates the
+state and is checked against the state at that point; at the end of the transaction the token flows and credit
+bookings it caused are reconciled with the events that explain them.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from .certificates import CertificateReplay
 from .custody import CustodyReplay
 from .events import CONV_IN, Ev, account_key, int_ref
 from .mass_balance import Account, MassBalanceReplay, balance_at, closing_of, statement_at
+from .order import canonical_order
 from .registry import RegistryReplay
 
 __all__ = ["Account", "Ev", "Replay", "account_key", "balance_at", "closing_of", "int_ref", "statement_at"]
@@ -55,6 +57,11 @@ class Replay(RegistryReplay, BatchLedgerReplay, CustodyReplay, MassBalanceReplay
         self.last_block = 0
         self.last_ts = 0
         self.signatures_checked = 0
+        #: every replayed transaction's events in log order, and every block's time (what the node's
+        #: transaction facts, EPCIS documents and passports are compared with)
+        self.tx_events: dict[str, list[Ev]] = {}
+        self.event_at: dict[tuple[str, int], Ev] = {}
+        self.block_time: dict[int, int] = {}
 
     @property
     def operations(self) -> int:
@@ -64,6 +71,11 @@ class Replay(RegistryReplay, BatchLedgerReplay, CustodyReplay, MassBalanceReplay
     # ================================================================== driving
     def apply_tx(self, evs: list[Ev]) -> None:
         self.txs += 1
+        self.tx_events[evs[0].tx] = sorted(evs, key=lambda e: e.li)
+        for e in evs:
+            self.event_at[(e.tx, e.li)] = e
+        self.block_time[evs[0].block] = evs[0].ts
+        evs = canonical_order(evs, self._balance_before)
         self._tx_ledger: list[Ev] = []
         self._tx_moves: dict = {}  # (addr, batch) -> net delta from TransferSingle
         self._tx_bookings: list[Ev] = []
@@ -83,8 +95,13 @@ class Replay(RegistryReplay, BatchLedgerReplay, CustodyReplay, MassBalanceReplay
             if handler is not None:
                 handler(e)
         self._reconcile_tx(evs)
-        last = evs[-1]
+        last = max(evs, key=lambda e: e.li)
         self.last_block, self.last_ts = last.block, last.ts
+        self.f.position = last.ref()
+
+    def _balance_before(self, account: str) -> int | None:
+        acct = self.accounts.get(account)
+        return None if acct is None else acct.balance
 
     # ================================================================== per-transaction reconciliation
     def _reconcile_tx(self, evs: list[Ev]) -> None:
@@ -120,7 +137,8 @@ class Replay(RegistryReplay, BatchLedgerReplay, CustodyReplay, MassBalanceReplay
             self.f.ok("physical.totals")
         neg = [(h, b, v) for (h, b), v in self.balances.items() if v < 0]
         for h, b, v in neg:
-            self.f.add("physical.totals", f"holder {h} has negative balance {v} of batch {b}", [])
+            self.f.add("physical.totals", f"holder {h} has negative balance {v} of batch {b}",
+                       list(self.batch_moves.get(b, []))[-3:])
         # certificates: issued == held + retired + revoked
         held: Counter = Counter()
         for (h, cid), v in self.holdings.items():

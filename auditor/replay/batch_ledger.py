@@ -17,7 +17,6 @@ from ..model import (
     SPLIT,
     TRANSFORM,
     UNCERTIFIED,
-    WARN,
     ZERO,
 )
 from ..rules import (
@@ -97,6 +96,9 @@ class BatchLedgerReplay:
             self.f.add("physical.conservation", "origin recorded for an unknown batch", [e.ref()])
             return
         b["originInfo"] = dict(e.a, ref=e.ref())
+        # known at once, not only when the transaction is reconciled: an issuance in the same transaction (from a
+        # hook) on the origin's own evidence must be seen whatever the order of the logs (G, F)
+        self.origin_evidence.setdefault(e.a["evidenceHash"], e.a["batchId"])
         self._tx_ledger.append(e)
 
     def on_ledger_TransformRecorded(self, e: Ev) -> None:
@@ -295,11 +297,14 @@ class BatchLedgerReplay:
         if info["productionDate"] > e.ts or info["evidenceHash"] == "0x" + "00" * 32:
             problems.append("production date in the future or no evidence")
         first = self.origin_evidence.get(info["evidenceHash"])
-        if first is not None:
-            self.f.add("actors.eligibility", f"origin batch {b['id']} reuses the evidence of origin batch {first}",
-                       [self.batches[first]["ref"], e.ref()], severity=WARN)
+        if first is not None and first != b["id"]:
+            # BatchLedger refuses a second origin on one evidence (BatchEvidenceAlreadyUsed): one seen on chain
+            # means the same production claimed twice (finding F: a receiver hook re-entering createOrigin)
+            self.f.add("certificates.evidence", f"origin batch {b['id']} reuses the evidence of origin batch {first}: "
+                       "the same production claimed twice", [self.batches[first]["ref"], e.ref()])
         else:
             self.origin_evidence[info["evidenceHash"]] = b["id"]
+            self.f.ok("certificates.evidence")
         if model != UNCERTIFIED:
             valid, cid = self.certification_for(pid, b["material"], b["characteristic"], model, e.ts)
             if not valid:

@@ -50,9 +50,7 @@ class CertificateReplay:
         else:
             self.f.ok("certificates.single_claim")
         if frm != ZERO:
-            self.holdings[(frm, cid)] -= value
-            if self.holdings[(frm, cid)] < 0:
-                self.f.add("certificates.single_claim", f"holding of {frm} in certificate {cid} went negative", [e.ref()])
+            self.holdings[(frm, cid)] -= value  # never negative: checked once the transaction is applied (G)
         if to != ZERO:
             self.holdings[(to, cid)] += value
         self._tx_cert_moves.append((frm, to, cid, value, e))
@@ -183,6 +181,10 @@ class CertificateReplay:
         iss["retirements"].append(rid)
 
     def _reconcile_certificates(self) -> None:
+        for frm, _to, cid, _v, e in self._tx_cert_moves:
+            if frm != ZERO and self.holdings[(frm, cid)] < 0:
+                self.f.add("certificates.single_claim", f"holding of {frm} in certificate {cid} went negative",
+                           [e.ref()])
         mints = Counter()
         burns = Counter()
         for frm, to, cid, v, e in self._tx_cert_moves:

@@ -10,6 +10,7 @@ from ..rules import (
     Problem,
     actor_problem,
     capacity_available,
+    capacity_used_after_set,
     certification_counts,
     not_certified,
     status_change_allowed,
@@ -153,8 +154,10 @@ class RegistryReplay:
 
     def on_registry_CapacitySet(self, e: Ev) -> None:
         a = e.a
-        self.capacity[(a["participantId"], a["material"])] = {
-            "validFrom": a["validFrom"], "validTo": a["validTo"], "amount": a["amount"], "used": 0, "ref": e.ref(),
+        key = (a["participantId"], a["material"])
+        used = capacity_used_after_set(self.capacity.get(key), a["validFrom"])
+        self.capacity[key] = {
+            "validFrom": a["validFrom"], "validTo": a["validTo"], "amount": a["amount"], "used": used, "ref": e.ref(),
         }
 
     def on_registry_CapacityUsed(self, e: Ev) -> None:

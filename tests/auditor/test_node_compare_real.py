@@ -85,8 +85,10 @@ def test_node_compare_honest_node_has_no_findings(real_node, tmp_path):
     assert res["findings"] == [] and res["summary"]["ok"]
     assert res["summary"]["toBlock"] == real_node.head
     ids = real_node.ids
-    # asked about every batch, every certificate issuance and every participant (the demo's and the admin)
-    assert res["node"]["asked"] == len(ids["batches"]) + len(ids["certificates"]) + len(ids["participants"]) + 1
+    # asked about every batch (its answer, EPCIS document and passport), every certificate issuance, every
+    # participant (the demo's and the admin) and every transaction
+    assert res["node"]["asked"] == (3 * len(ids["batches"]) + len(ids["certificates"]) + len(ids["participants"]) + 1
+                                    + res["summary"]["operations"])
     assert res["node"]["differences"] == []
     assert res["rules"]["node.match"]["checks"] > 2000 and res["rules"]["node.match"]["failures"] == 0
     assert "RESULT: everything holds" in text
@@ -199,7 +201,23 @@ def test_node_compare_tampered_index_is_caught(real_node, tmp_path):
     # (the ancestry, descendants and attribution of the batches downstream, the claim's evidence)
     blend, fossil, bio = b["naphtha_blend"], b["fossil_naphtha"], b["bio_naphtha"]
     downstream = {b["naphtha_blend"], b["ethylene"], b["pe"], b["film"]}
+    # the documents (EPCIS, passport) show the same tampered facts: the yarn's share, the deleted delivery
+    documents = {k: f for k, f in found.items() if k[0].endswith(("/epcis", "/passport")) or "/tx/" in k[0]}
+    finding(batch(b["yarn"]) + "/passport", "product.share_ppm", 400_000, 1_000_000, ["BatchCreated"])
+    for bid in (b["ethylene"], b["pe"], b["film"]):
+        assert found[(batch(bid) + "/passport", f"custody[transfer_id={declared}]")]["details"]["node"] is None
+        missing = [f for (endpoint, field), f in documents.items() if endpoint == batch(bid) + "/epcis"]
+        assert sorted(f["evidence"][0]["event"] for f in missing) == ["CustodyAccepted", "CustodyProposed"]
+        assert all(f["details"]["node"] is None and f["details"]["chain"]["coc:transferId"] == declared
+                   for f in missing)
     for endpoint, field in found:
+        if (endpoint, field) in documents:
+            assert (endpoint.endswith("/passport") and (
+                field == "product.share_ppm" and endpoint == batch(b["yarn"]) + "/passport"
+                or field == f"custody[transfer_id={declared}]")
+                or endpoint.endswith("/epcis") and documents[(endpoint, field)]["details"]["chain"]["coc:transferId"]
+                == declared), (endpoint, field)
+            continue
         bid = int(endpoint.rsplit("/", 1)[1]) if endpoint.startswith("/provenance/batches/") else None
         assert (
             field.startswith("batch.") and bid in (b["yarn"], blend, fossil, b["fabric"])
@@ -214,3 +232,78 @@ def test_node_compare_tampered_index_is_caught(real_node, tmp_path):
             or endpoint == f"/provenance/certificates/{revoked}" and field == "revoked"
             or endpoint == f"/provenance/participants/{brand_pid}" and field.startswith(f"batches_held[batch_id={b['fabric']},")
         ), (endpoint, field)
+
+
+def test_node_compare_times_tx_facts_epcis_and_passport(real_node, tmp_path):
+    """Issue 10: the comparison covers block times (an origin moved 400 days back), the transaction facts of
+    /provenance/tx/{hash}, the EPCIS documents and the passports. Each is tampered with in the index and
+    reported on its own endpoint, with the events that prove the chain's value."""
+    b = real_node.ids["batches"]
+    origin, yarn = b["seed_cotton"], b["yarn"]
+    db = sqlite3.connect(real_node.index_db, timeout=30)
+    batch_time = _row(db, "SELECT block_time FROM idx_batches WHERE batch_id = ?", origin)["block_time"]
+    origin_row = _row(db, "SELECT block_time, dds_reference FROM idx_origins WHERE batch_id = ?", origin)
+    yarn_tx = _row(db, "SELECT tx_hash, block_number, log_index FROM idx_batches WHERE batch_id = ?", yarn)
+    event = _row(db, "SELECT args FROM idx_events WHERE block_number = ? AND log_index = ?",
+                 yarn_tx["block_number"], yarn_tx["log_index"])
+    loss = _row(db, "SELECT loss FROM idx_transforms WHERE output_batch_id = ?", yarn)["loss"]
+    moved = batch_time - 400 * 86_400
+    args = json.loads(event["args"])
+    assert args["batchId"] == yarn
+    try:
+        with db:
+            # the origin created 400 days earlier than it was
+            db.execute("UPDATE idx_batches SET block_time = ? WHERE batch_id = ?", (moved, origin))
+            db.execute("UPDATE idx_origins SET block_time = ? WHERE batch_id = ?", (moved, origin))
+            # a transaction fact: the yarn's BatchCreated names 1 t more
+            db.execute("UPDATE idx_events SET args = ? WHERE block_number = ? AND log_index = ?",
+                       (json.dumps(dict(args, quantity=args["quantity"] + 1_000_000)), yarn_tx["block_number"],
+                        yarn_tx["log_index"]))
+            # an EPCIS field: the origin's due diligence statement reference
+            db.execute("UPDATE idx_origins SET dds_reference = 'EUDR-DDS-FORGED' WHERE batch_id = ?", (origin,))
+            # a passport field: the yarn's spinning lost less than it did
+            db.execute("UPDATE idx_transforms SET loss = ? WHERE output_batch_id = ?", (loss - 100_000, yarn))
+        rc, res, _text = coc_audit(real_node, tmp_path)
+    finally:
+        with db:
+            db.execute("UPDATE idx_batches SET block_time = ? WHERE batch_id = ?", (batch_time, origin))
+            db.execute("UPDATE idx_origins SET block_time = ?, dds_reference = ? WHERE batch_id = ?",
+                       (origin_row["block_time"], origin_row["dds_reference"], origin))
+            db.execute("UPDATE idx_events SET args = ? WHERE block_number = ? AND log_index = ?",
+                       (event["args"], yarn_tx["block_number"], yarn_tx["log_index"]))
+            db.execute("UPDATE idx_transforms SET loss = ? WHERE output_batch_id = ?", (loss, yarn))
+        db.close()
+    assert rc == 1
+    assert {f["rule"] for f in res["findings"]} == {"node.match"}
+    found = {(f["details"]["endpoint"], f["details"]["field"]): f for f in res["findings"]}
+
+    def finding(endpoint: str, field: str, node, chain, event: str) -> dict:
+        f = found.get((endpoint, field))
+        assert f is not None, (endpoint, field, sorted(k for k in found if k[0] == endpoint))
+        assert (f["details"]["node"], f["details"]["chain"]) == (node, chain), f["details"]
+        assert f["evidence"][0]["event"] == event
+        for e in f["evidence"]:
+            receipt = _rpc(real_node.rpc, "eth_getTransactionReceipt", [e["tx"]])
+            assert receipt["status"] == "0x1" and int(receipt["blockNumber"], 16) == e["block"]
+            assert any(int(lg["logIndex"], 16) == e["logIndex"] for lg in receipt["logs"])
+        return f
+
+    # the time of the origin's creation
+    finding(f"/provenance/batches/{origin}", "batch.time", moved, batch_time, "BatchCreated")
+    # the transaction fact
+    finding(f"/provenance/tx/{yarn_tx['tx_hash']}", f"events[log_index={yarn_tx['log_index']}].args.quantity",
+            args["quantity"] + 1_000_000, args["quantity"], "BatchCreated")
+    # the EPCIS document of the yarn: its origin's commissioning event
+    epcis = [f for (endpoint, field), f in found.items() if endpoint == f"/provenance/batches/{yarn}/epcis"
+             and field.endswith(".ilmd.coc:ddsReference")]
+    assert [(f["details"]["node"], f["details"]["chain"]) for f in epcis] == [("EUDR-DDS-FORGED",
+                                                                              origin_row["dds_reference"])]
+    assert {e["event"] for e in epcis[0]["evidence"]} == {"BatchCreated", "OriginRecorded"}
+    # the passport of the yarn
+    finding(f"/provenance/batches/{yarn}/passport", "product.transform.loss", loss - 100_000, loss, "BatchCreated")
+    # every finding is one of the four tampered facts seen through some answer
+    for f in res["findings"]:
+        d = f["details"]
+        assert (d["node"], d["chain"]) in {(moved, batch_time), (args["quantity"] + 1_000_000, args["quantity"]),
+                                           ("EUDR-DDS-FORGED", origin_row["dds_reference"]),
+                                           (loss - 100_000, loss)} or d["field"].endswith("eventTime"), d
