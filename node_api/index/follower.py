@@ -267,7 +267,10 @@ class Follower:
     # ------------------------------------------------------------------ status
     def lag(self) -> dict[str, Any]:
         """How far behind the chain the index is, asking the chain for its head now."""
-        meta = self._meta()
+        try:
+            meta = self._meta()
+        except SQLAlchemyError:  # a rebuild dropped the tables a moment ago: nothing indexed yet
+            meta = {}
         try:
             head_block = self.rpc.get_block_latest()
             self.status.chain_head = int(head_block["number"], 16)

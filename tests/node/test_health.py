@@ -6,6 +6,7 @@ A node of its own on a throwaway Anvil (the tests stop, drain, revert and finall
 - relayer balance low: ``anvil_setBalance`` below the floor, then below its last hour's spend x 24;
 - index ahead of the chain: ``evm_revert`` under the index (head below its last block, then a
   different block at its height); ``/provenance/status`` says ``in_sync: false`` meanwhile;
+- chain behind its block time: interval mining switched off (``evm_setIntervalMining 0``);
 - a reason reported by another part (``node.health.report``), e.g. a changed chain identity.
 """
 
@@ -190,6 +191,27 @@ def test_index_ahead_of_the_chain_after_a_rollback(env):
     ok(api)
     assert follower.status.rebuilds > rebuilds
     assert _index_status(api)["in_sync"] is True
+
+
+def test_chain_behind_its_block_time(env):
+    """A chain with 1 s blocks that stops producing them: its head grows old. (The node here was started
+    for an automine chain; its health checks are given the block time, the chain is switched for real.)"""
+    api, node, anvil = env
+    settings = node.health.settings
+    node.health.settings = settings.model_copy(update={"anvil_block_time": 1.0, "health_block_periods": 3.0})
+    try:
+        rpc(anvil, "evm_setIntervalMining", 1)
+        ok(api)
+        rpc(anvil, "evm_setIntervalMining", 0)  # no more blocks
+        h = until(api, lambda h: "chain_behind" in codes(h), timeout=10)
+        assert h["status"] == "degraded" and "blocks are due every 1s" in h["reasons"][0]["message"]
+        rpc(anvil, "evm_setIntervalMining", 1)
+        ok(api)
+    finally:
+        node.health.settings = settings
+        rpc(anvil, "evm_setIntervalMining", 0)
+        rpc(anvil, "evm_setAutomine", True)
+    ok(api)
 
 
 def test_chain_stopped_then_killed(env):
