@@ -24,17 +24,20 @@ from .core.abi import ContractABI, load_abis
 from .core.artifacts import Artifact, load_artifacts
 from .core.config import Settings
 from .core.deploy import Deployment, deployment_for
-from .core.rpc import ChainUnavailable, Rpc
+from .core.rpc import ChainUnavailable, Rpc, SyncRpc
 from .core.txsign import TxSigner
 from .db import Database
 from .index.service import IndexService, start_index
 from .keys import Keystores
 from .relayer import Relayer
+from .relayer.fees import GWEI
 from .services.accounts import Accounts, relayer_key
 from .services.contracts import Contracts
 from .services.custody import Custody
 from .services.forwarding import Forwarding
+from .services.health import HealthService
 from .services.idempotency import Idempotency
+from .services.key_policy import check_keys
 from .services.outcomes import Outcomes
 from .services.reads import Reads
 from .services.relaying import Relaying
@@ -47,6 +50,11 @@ def contract_artifacts(settings: Settings) -> Mapping[str, Artifact]:
     """The contracts' ABIs and bytecode, built by ``make artifacts`` and shipped in the package (the
     one place the node obtains them; the node never compiles)."""
     return load_artifacts(settings.evm_version)
+
+
+def _chain_id(url: str) -> int:
+    with SyncRpc(url) as rpc:
+        return rpc.chain_id()
 
 
 @dataclass(frozen=True)
@@ -67,12 +75,21 @@ class Node:
     idempotency: Idempotency
     accounts: Accounts
     reads: Reads
+    #: /health's checks; other parts add reasons with ``node.health.report(code, message)``
+    health: HealthService
 
     @classmethod
     async def start(cls, settings: Settings) -> "Node":
         s = settings
         s.data_dir.mkdir(parents=True, exist_ok=True)
         artifacts = contract_artifacts(s)
+        key = relayer_key(s)
+        if s.rpc_url is not None:  # published development keys only on the embedded chain (key_policy)
+            try:
+                external_id = await asyncio.to_thread(_chain_id, s.rpc_url)
+            except ChainUnavailable as exc:
+                raise RuntimeError(f"chain unreachable at {s.effective_rpc_url}: {exc}") from None
+            check_keys(s, external_id, key)
         # the record in <data_dir>/deployments/<chainId>.json if its contracts are on this chain, else deployed now
         try:
             deployment = await asyncio.to_thread(deployment_for, s, artifacts)
@@ -82,8 +99,9 @@ class Node:
         rpc = Rpc(s.effective_rpc_url, max_batch=s.rpc_batch_size)
         db = Database(s.effective_database_url)
         relayer = Relayer(
-            rpc, db, TxSigner(relayer_key(s), chain_id),
-            zero_gas_price=s.zero_gas_price, poll_interval=s.poll_interval, batch_size=s.rpc_batch_size,
+            rpc, db, TxSigner(key, chain_id),
+            zero_gas_price=s.zero_gas_price, max_fee_per_gas=int(s.max_fee_per_gas_gwei * GWEI),
+            fee_refresh_seconds=s.fee_refresh_seconds, poll_interval=s.poll_interval, batch_size=s.rpc_batch_size,
             rebroadcast_after=s.rebroadcast_after, confirmations=s.confirmations,
         )
         await relayer.start()
@@ -109,9 +127,11 @@ class Node:
             idempotency=Idempotency(db, outcomes),
             accounts=Accounts(db, Keystores.from_settings(s), s.admin_wallet_key or s.deployer_key),
             reads=Reads(contracts),
+            health=HealthService(s, rpc, relayer, index).start(),
         )
 
     async def stop(self) -> None:
+        await self.health.stop()
         if self.index is not None:
             self.index.stop()
         await self.relayer.stop()

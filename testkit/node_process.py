@@ -17,9 +17,13 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def node_env(rpc_url: str, data_dir: Path, port: int, relayer_key: str, **extra: str) -> dict[str, str]:
-    """The environment of a node on ``rpc_url`` with its own data dir, port and relayer key (no demo)."""
-    return dict(os.environ, COC_RPC_URL=rpc_url, COC_DATA_DIR=str(data_dir), COC_API_PORT=str(port),
-                COC_RELAYER_KEY=relayer_key, **extra)
+    """The environment of a node on ``rpc_url`` with its own data dir, port and relayer key (no demo).
+    A throwaway Anvil (chain id 31337) may use its published keys (``COC_ALLOW_DEV_KEYS``; refused on
+    any other chain id)."""
+    env = dict(os.environ, COC_RPC_URL=rpc_url, COC_DATA_DIR=str(data_dir), COC_API_PORT=str(port),
+               COC_RELAYER_KEY=relayer_key)
+    env.setdefault("COC_ALLOW_DEV_KEYS", "true")
+    return {**env, **extra}
 
 
 def start_node(env: dict[str, str], url: str, *, timeout: float = 120.0, log: Path | None = None) -> subprocess.Popen:

@@ -18,6 +18,8 @@ from collections.abc import Iterator
 from types import SimpleNamespace
 from typing import Any
 
+import os
+
 import pytest
 from eth_account import Account
 from eth_account.signers.local import LocalAccount
@@ -32,6 +34,11 @@ from node_api.core.config import Settings
 from node_api.core.deploy import SHORT_NAMES, DeployError, deploy_all
 
 N_ACCOUNTS = 20
+
+# Tests run nodes on throwaway Anvils (external chains with chain id 31337) with Anvil's published
+# keys: allowed there only when asked (node_api.services.key_policy; tests/node/test_key_policy.py
+# turns it off to see them refused).
+os.environ.setdefault("COC_ALLOW_DEV_KEYS", "true")
 
 Account.enable_unaudited_hdwallet_features()
 

@@ -95,6 +95,31 @@ class Settings(BaseSettings):
     #: ``node_api/artifacts/manifest.json``; None = the manifest's default ("cancun").
     evm_version: str | None = None
 
+    # ------------------------------------------------------------------ fees, health, key policy (issue 9)
+    #: Most the relayer pays per gas, in gwei (maxFeePerGas of type-2 transactions, or the legacy
+    #: gas price). The price follows the chain's fee market (base fee + suggested tip) below it.
+    max_fee_per_gas_gwei: float = Field(default=500.0, gt=0)
+    #: Seconds between reads of the chain's fee market by the relayer.
+    fee_refresh_seconds: float = Field(default=2.0, ge=0)
+    #: Allow Anvil's published development keys on an external chain with chain id 31337 (tests
+    #: against a throwaway Anvil). They are always allowed on the embedded chain (no ``rpc_url``)
+    #: and never on any other chain id.
+    allow_dev_keys: bool = False
+    #: /health: the relayer's balance is low below this floor (gwei; ignored on free-gas chains).
+    health_min_relayer_balance_gwei: float = Field(default=10_000_000.0, ge=0)  # 0.01 ETH
+    #: /health: the relayer's balance is low below its last hour's spend x this factor.
+    health_balance_hours: float = Field(default=24.0, ge=0)
+    #: /health: a transaction is stuck when unmined this many seconds after it was sent.
+    health_stuck_seconds: float = Field(default=60.0, gt=0)
+    #: /health: the chain is behind when its head has not advanced for this many seconds while
+    #: transactions are pending, or (with a block time) its head is older than this many block periods.
+    health_stall_seconds: float = Field(default=30.0, gt=0)
+    health_block_periods: float = Field(default=10.0, gt=0)
+    #: /health: the index is behind when more than this many blocks below the safe head.
+    health_index_lag_blocks: int = Field(default=50, ge=0)
+    #: /health: seconds to wait for the chain before calling it unreachable.
+    health_rpc_timeout: float = Field(default=2.0, gt=0)
+
     # ------------------------------------------------------------------ the provenance index
     #: SQLAlchemy URL of the index. None = ``database_url`` (the index's tables are prefixed
     #: ``idx_``, so they can share the node's PostgreSQL database), else ``<data_dir>/index.db``.

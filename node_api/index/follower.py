@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any, Mapping
 
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import SQLAlchemyError
 
 from node_api.core.abi import EventDecoder, build_decoders, topic0
 from node_api.core.artifacts import load_artifacts
@@ -71,6 +72,8 @@ class FollowerStatus:
     events_indexed: int = 0
     rebuilds: int = 0
     last_error: str | None = None
+    #: the last indexed block is above the chain head or no longer canonical (rolled back)
+    ahead: bool = False
     updated_at: float = field(default_factory=time.time)
 
     def as_dict(self) -> dict[str, Any]:
@@ -93,7 +96,8 @@ class FollowerStatus:
             "events_indexed": self.events_indexed,
             "rebuilds": self.rebuilds,
             "last_error": self.last_error,
-            "in_sync": behind == 0,
+            "ahead_of_chain": self.ahead,
+            "in_sync": behind == 0 and not self.ahead,
         }
 
 
@@ -124,6 +128,7 @@ class Follower:
         self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
         self._stop = threading.Event()
+        self._wake = threading.Event()  # lag() found the index ahead of the chain: roll back now
         t.create_all(engine)
 
     # ------------------------------------------------------------------ position
@@ -173,6 +178,7 @@ class Follower:
         self.status.chain_id = int(meta["chain_id"])
         last = int(meta["last_block"]) if "last_block" in meta else None
         if last is not None and not self._still_canonical(last, meta.get("last_block_hash")):
+            self.status.ahead = True
             log.warning("block %d is no longer on the chain (reorg or reverted snapshot): rebuilding the index", last)
             self._rebuild()
             return self._sync(until)
@@ -202,6 +208,7 @@ class Follower:
             if self.range < self.max_range:
                 self.range = min(self.max_range, self.range * 2)
         self.status.last_error = None
+        self.status.ahead = False
         self.status.updated_at = time.time()
         return written
 
@@ -260,7 +267,10 @@ class Follower:
     # ------------------------------------------------------------------ status
     def lag(self) -> dict[str, Any]:
         """How far behind the chain the index is, asking the chain for its head now."""
-        meta = self._meta()
+        try:
+            meta = self._meta()
+        except SQLAlchemyError:  # a rebuild dropped the tables a moment ago: nothing indexed yet
+            meta = {}
         try:
             head_block = self.rpc.get_block_latest()
             self.status.chain_head = int(head_block["number"], 16)
@@ -271,9 +281,36 @@ class Follower:
         if "last_block" in meta:
             self.status.last_indexed_block = int(meta["last_block"])
             self.status.last_indexed_time = int(meta["last_block_time"])
+            try:
+                if not self.status.ahead and self.ahead_of_chain(meta):
+                    self.status.ahead = True
+                    self._wake.set()  # the follower rolls back at once, not at its next poll
+            except (RpcError, ChainUnavailable) as exc:
+                self.status.last_error = str(exc)
         if "chain_id" in meta:
             self.status.chain_id = int(meta["chain_id"])
         return self.status.as_dict()
+
+    def position(self) -> tuple[int | None, str | None]:
+        """(last indexed block, its hash) as recorded (no chain call); (None, None) while a rebuild has
+        dropped the tables."""
+        try:
+            meta = self._meta()
+        except SQLAlchemyError:
+            return None, None
+        return (int(meta["last_block"]) if "last_block" in meta else None), meta.get("last_block_hash")
+
+    def ahead_of_chain(self, meta: dict[str, str] | None = None) -> bool:
+        """True when the index ends on a block the chain does not have (above its head, or replaced
+        by a rollback/reorganisation): what it serves is no longer on the chain."""
+        meta = meta if meta is not None else self._meta()
+        if "last_block" not in meta:
+            return False
+        return not self._still_canonical(int(meta["last_block"]), meta.get("last_block_hash"))
+
+    def wake(self) -> None:
+        """Sync now instead of at the next poll (the index was found ahead of the chain)."""
+        self._wake.set()
 
     # ------------------------------------------------------------------ background loop
     def start(self) -> "Follower":
@@ -284,6 +321,7 @@ class Follower:
 
     def stop(self, timeout: float = 10.0) -> None:
         self._stop.set()
+        self._wake.set()
         if self._thread is not None:
             self._thread.join(timeout)
             self._thread = None
@@ -300,4 +338,5 @@ class Follower:
                 backoff = min(backoff * 2, 30.0)
                 self._stop.wait(backoff)
                 continue
-            self._stop.wait(self.poll_interval)
+            self._wake.wait(self.poll_interval)
+            self._wake.clear()

@@ -89,7 +89,10 @@ def _frame_revert(frame: dict[str, Any]) -> tuple[str, dict[str, Any]]:
 
 
 def call_of(raw: bytes) -> tuple[str, bytes, int]:
-    """(to, data, gas) of a legacy transaction signed by core.txsign."""
+    """(to, data, gas) of a transaction signed by core.txsign (legacy, or type 2)."""
+    if raw[:1] == b"\x02":  # [chainId, nonce, tip, maxFee, gas, to, value, data, accessList, v, r, s]
+        fields = rlp.decode(raw[1:])
+        return to_checksum_address(fields[5]), bytes(fields[7]), int.from_bytes(fields[4], "big")
     fields = rlp.decode(raw)
     return to_checksum_address(fields[3]), bytes(fields[5]), int.from_bytes(fields[2], "big")
 

@@ -28,6 +28,7 @@ from typing import Any, Callable
 from ..core.rpc import ChainUnavailable, Rpc, RpcError
 from ..core.txsign import TxSigner
 from ..db import Database
+from .fees import GWEI, FeePolicy, Fees, Spend
 from .lanes import Lane, LaneTracker
 from .receipts import Receipts, db_outcome
 from .recovery import recover
@@ -45,6 +46,8 @@ class Relayer:
         *,
         gas_price: int | None = None,
         zero_gas_price: bool = False,
+        max_fee_per_gas: int = 500 * GWEI,
+        fee_refresh_seconds: float = 2.0,
         poll_interval: float = 0.02,
         batch_size: int = 200,
         rebroadcast_after: float = 10.0,
@@ -56,8 +59,10 @@ class Relayer:
         self.signer = signer
         self.address = signer.address
         self.zero_gas_price = zero_gas_price
-        self._fixed_gas_price = gas_price
-        self.gas_price = 0 if zero_gas_price else (gas_price or 0)
+        # priced by the chain's fee market below a cap (fees.py); never a multiple of the last price
+        self.fees = FeePolicy(rpc, cap=max_fee_per_gas, zero=zero_gas_price, fixed=gas_price,
+                              refresh_seconds=fee_refresh_seconds)
+        self.spend = Spend()
         self.poll_interval = poll_interval
         self.batch_size = batch_size
         self.rebroadcast_after = rebroadcast_after
@@ -68,11 +73,11 @@ class Relayer:
         self._needs_resync = True
         self._queue: asyncio.Queue[TxHandle] = asyncio.Queue()
         self._pending: dict[str, TxHandle] = {}
+        self._first_sent: dict[str, float] = {}
         self.lanes = LaneTracker()
         self.receipts = Receipts(rpc)
         self._tasks: list[asyncio.Task] = []
         self._last_block = -1
-        self._last_gas_price_at = 0.0
         self.stats = {"sent": 0, "mined": 0, "reverted": 0, "rebroadcast": 0, "resyncs": 0, "fillers": 0, "resigned": 0}
 
     # ------------------------------------------------------------------ lifecycle
@@ -108,6 +113,14 @@ class Relayer:
     def queue_depth(self) -> int:
         return self._queue.qsize() + len(self._pending)
 
+    def pending_ages(self) -> list[tuple[str, float]]:
+        """(hash, seconds since sent) of every transaction sent and not yet mined (for /health)."""
+        now = time.monotonic()
+        first = self._first_sent
+        for gone in [x for x in first if x not in self._pending]:
+            del first[gone]
+        return [(x, now - first.setdefault(x, h.sent_at)) for x, h in list(self._pending.items())]
+
     # ------------------------------------------------------------------ nonce
     async def _resync(self) -> None:
         count = await self.rpc.call_direct("eth_getTransactionCount", [self.address, "pending"])
@@ -116,15 +129,14 @@ class Relayer:
         self.stats["resyncs"] += 1
         log.info("relayer %s nonce synced to %d", self.address, self.nonce)
 
-    async def _refresh_gas_price(self) -> None:
-        if self.zero_gas_price or self._fixed_gas_price:
-            return
-        now = time.monotonic()
-        if now - self._last_gas_price_at < 5.0 and self.gas_price:
-            return
-        price = int(await self.rpc.call_direct("eth_gasPrice"), 16)
-        self.gas_price = max(price * 2, 1)
-        self._last_gas_price_at = now
+    @property
+    def gas_price(self) -> int:
+        """The most the next transactions pay per gas (maxFeePerGas, or the legacy gas price)."""
+        return self.fees.current.max_fee
+
+    def _sign(self, fees: Fees, *, nonce: int, gas: int, to: str, data: bytes) -> tuple[bytes, str]:
+        return self.signer.sign(nonce=nonce, gas_price=fees.max_fee, priority_fee=fees.priority_fee,
+                                gas=gas, to=to, data=data)
 
     # ------------------------------------------------------------------ sending
     async def _sender(self) -> None:
@@ -150,16 +162,15 @@ class Relayer:
             async with self.lock:
                 if self._needs_resync or self.nonce is None:
                     await self._resync()
-                await self._refresh_gas_price()
+                fees = await self.fees.refresh()
                 assert self.nonce is not None
                 for h in items:
                     if h.hash:  # signed again: the earlier transaction was refused or lost its nonce
                         h.replaced.append(h.hash)
                     h.nonce = self.nonce
                     self.nonce += 1
-                    h.raw, h.hash = self.signer.sign(
-                        nonce=h.nonce, gas_price=self.gas_price, gas=h.request.gas, to=h.request.to, data=h.request.data
-                    )
+                    h.raw, h.hash = self._sign(fees, nonce=h.nonce, gas=h.request.gas, to=h.request.to,
+                                               data=h.request.data)
         except ChainUnavailable as exc:
             self._needs_resync = True
             for h in items:
@@ -220,6 +231,7 @@ class Relayer:
             h.sent_at = now
             updates.append((h.hash, {"status": "sent"}))
             self._pending[h.hash] = h
+            self._first_sent[h.hash] = now  # sent_at moves on each rebroadcast check; this does not
             self.stats["sent"] += 1
             if not h.sent.done():
                 h.sent.set_result(h.hash)
@@ -230,7 +242,7 @@ class Relayer:
             self._queue.put_nowait(h)
 
     async def _fill(self, nonce: int) -> None:
-        raw, tx_hash = self.signer.sign(nonce=nonce, gas_price=self.gas_price, gas=21_000, to=self.address, data=b"")
+        raw, tx_hash = self._sign(self.fees.current, nonce=nonce, gas=21_000, to=self.address, data=b"")
         try:
             await self.rpc.call_direct("eth_sendRawTransaction", ["0x" + raw.hex()])
             self.stats["fillers"] += 1
@@ -275,6 +287,7 @@ class Relayer:
             if self.confirmations and bn < block + self.confirmations:
                 continue
             h = self._pending.pop(tx_hash)
+            self.spend.record(rcpt)
             outcome = await self.receipts.outcome(h.request, tx_hash, rcpt)
             updates.append((tx_hash, db_outcome(outcome)))
             settled.append((h, outcome))

@@ -7,11 +7,11 @@ from ..schemas.node import Health, Info
 router = APIRouter(tags=["node"])
 
 
-@router.get("/health", summary="Liveness and chain reachability", response_model=Health)
+@router.get("/health", summary="ok, or degraded with the reasons (chain, relayer balance, stuck transactions, index)",
+            response_model=Health)
 async def health(node: NodeDep):
-    block = await node.rpc.call("eth_getBlockByNumber", ["latest", False])
-    return {"status": "ok", "blockNumber": int(block["number"], 16), "timestamp": int(block["timestamp"], 16),
-            "relayer": node.relayer.address, "relayerQueue": node.relayer.queue_depth,
+    answer = await node.health.check()
+    return {**answer, "relayer": node.relayer.address, "relayerQueue": node.relayer.queue_depth,
             "relayerStats": node.relayer.stats}
 
 

@@ -2,18 +2,31 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
 
+class HealthReason(BaseModel):
+    code: str = Field(description="chain_unreachable, chain_stalled, chain_behind, relayer_balance_low, "
+                      "transactions_stuck, index_behind, index_ahead, or one reported by another part "
+                      "(e.g. chain_identity_changed)")
+    message: str
+
+
 class Health(BaseModel):
-    status: str
-    blockNumber: int
-    timestamp: int
+    status: Literal["ok", "degraded"]
+    reasons: list[HealthReason] = Field(description="empty when ok")
+    blockNumber: int | None = Field(description="the chain head; null when the chain is unreachable")
+    timestamp: int | None
     relayer: str
+    relayerBalance: str | None = Field(description="wei, decimal; null when the chain is unreachable")
     relayerQueue: int = Field(description="transactions queued or awaiting a receipt")
     relayerStats: dict[str, int]
+    pendingTransactions: int = Field(description="sent, not yet mined")
+    oldestPendingSeconds: float
+    relayerSpend: dict[str, Any] = Field(description="wei paid by mined transactions: last hour and in total")
+    fees: dict[str, int | None] = Field(description="maxFeePerGas, maxPriorityFeePerGas (null: legacy) and the cap, wei")
 
 
 class Info(BaseModel):

@@ -173,6 +173,9 @@ class IndexStatus(Answer):
     events_indexed: int | None = None
     rebuilds: int | None = None
     last_error: str | None = None
+    ahead_of_chain: bool | None = Field(default=None, description=(
+        "the index's last block is above the chain head or no longer on the chain (a rollback): "
+        "it is being rebuilt, and in_sync is false"))
     in_sync: bool | None = None
 
 
