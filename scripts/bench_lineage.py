@@ -168,6 +168,22 @@ class LedgerBuilder:
         self.count += len(quantities)
         return ids
 
+    def rounds(self, n: int, quantity: int = 3_000_000) -> int:
+        """One origin, then ``n`` rounds of: split the current batch in two (a third and the rest),
+        merge the two parts again. Returns the last merge (3n ancestors). Every round's ids are known
+        in advance (ids are sequential), so all 2n transactions are sent in order in a few blocks."""
+        origin = self.origins(1, quantity, "rounds origin")[0]
+        fs, fm = fn_abi(self.ledger, "split"), fn_abi(self.ledger, "merge")
+        parts = [quantity // 3, quantity - quantity // 3]
+        calls, cur, c = [], origin, self.count
+        for _ in range(n):
+            calls.append(self.sender.calldata(fs, [cur, parts]))
+            calls.append(self.sender.calldata(fm, [[c + 1, c + 2], parts, SEGREGATED]))
+            cur, c = c + 3, c + 3
+        self.sender.send_all(self.w.farm.account, self.ledger.address, calls, 600_000, f"{n} split+merge rounds")
+        self.count = c
+        return cur
+
     def product(self, n_origins: int, fan_in: int, label: str) -> int:
         """A product merged from ``n_origins`` origin batches (through lots of ``fan_in``)."""
         q = 1_000
@@ -235,6 +251,37 @@ def route_client(engine: Any) -> Any:
     app.include_router(provenance.router)
     app.state.index = IndexService(engine, None)
     return TestClient(app)
+
+
+LINEAGE_TABLES = ("idx_lineage", "idx_lineage_nodes", "idx_edges")
+
+
+def storage(engine: Any) -> dict[str, tuple[int, int]]:
+    """{table: (rows, bytes with its indexes)} of the lineage tables that exist (SQLite: dbstat pages;
+    PostgreSQL: pg_total_relation_size)."""
+    from sqlalchemy import inspect, text
+
+    out = {}
+    with engine.connect() as conn:
+        names = set(inspect(conn).get_table_names())
+        for table in LINEAGE_TABLES:
+            if table not in names:
+                continue
+            rows = conn.execute(text(f"SELECT count(*) FROM {table}")).scalar_one()
+            if conn.dialect.name == "sqlite":
+                size = conn.execute(text(
+                    "SELECT coalesce(sum(d.pgsize), 0) FROM dbstat d JOIN sqlite_master m ON m.name = d.name "
+                    "WHERE m.tbl_name = :t"), {"t": table}).scalar_one()
+            else:
+                size = conn.execute(text("SELECT pg_total_relation_size(:t)"), {"t": table}).scalar_one()
+            out[table] = (int(rows), int(size))
+    return out
+
+
+def storage_line(st: dict[str, tuple[int, int]]) -> str:
+    rows, size = sum(r for r, _ in st.values()), sum(b for _, b in st.values())
+    parts = "; ".join(f"{t} {r:,} rows {b / 1e6:.2f} MB" for t, (r, b) in st.items())
+    return f"{rows:,} rows, {size / 1e6:.2f} MB ({parts})"
 
 
 def origins_taken(body: bytes) -> dict[int, float]:
@@ -316,7 +363,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--repeat", type=int, default=15)
     ap.add_argument("--database-url", default=None, help="index database (default: SQLite in a temp dir)")
     ap.add_argument("--keep", action="store_true", help="keep the temp dir with the SQLite index")
+    ap.add_argument("--rounds", type=int, default=0,
+                    help="4. then N split+merge rounds on one batch: storage and answer time (0: skip)")
+    ap.add_argument("--only-rounds", action="store_true", help="skip steps 1-3")
+    ap.add_argument("--answers-out", default=None, help="write the sha256 of every timed answer here (JSON)")
     args = ap.parse_args(argv)
+    digests: dict[str, str] = {}
 
     import tempfile
 
@@ -335,78 +387,12 @@ def main(argv: list[str] | None = None) -> int:
         def answer_ms(batch_id: int, label: str) -> tuple[float, bytes]:
             return median_ms(lambda: index_lineage(engine, batch_id), args.repeat, label)
 
-        log(f"\n1. small ledger: product S merged from {args.small} origins")
-        small = builder.product(args.small, args.fan_in, "S")
-        follower.sync_once()
-        small_batches = builder.count
-        ms_small_small, body_s0 = answer_ms(small, "S, small ledger")
-        ans_s0 = json.loads(body_s0)
-        log(f"   ledger: {small_batches:,} batches; lineage(S): {ans_s0['ancestor_count']:,} ancestors, "
-            f"median {ms_small_small:.2f} ms (CPU {CPU_MS['S, small ledger']:.2f} ms)")
-
-        log(f"\n2. large ledger: product P from {args.origins:,} origins, {args.fan_in} per merge, then split")
-        t0 = time.perf_counter()
-        big = builder.product(args.origins, args.fan_in, "P")
-        big_qty = args.origins * 1_000
-        part, _rest = builder.split(big, [big_qty // 3, big_qty - big_qty // 3], "P split")
-        log(f"   built in {time.perf_counter() - t0:.1f} s; indexing the new blocks...")
-        t0 = time.perf_counter()
-        n = follower.sync_once()
-        log(f"   indexed {n:,} events in {time.perf_counter() - t0:.1f} s")
-        ms_small_large, body_s1 = answer_ms(small, "S, large ledger")
-        assert body_s1 == body_s0, "the answer for S changed with the ledger"
-        ms_big, body_b = answer_ms(big, "P")
-        ms_part, body_p = answer_ms(part, "P1")
-        ans_b, ans_p = json.loads(body_b), json.loads(body_p)
-        ms_route, resp = median_ms(lambda: client.get(f"/provenance/batches/{big}/lineage").content, args.repeat,
-                                   "P via HTTP route")
-        assert resp == body_b
-        ms_objects, lin_b = median_ms(lambda: index_lineage_objects(engine, big), max(3, args.repeat // 3),
-                                      "P as objects")
-        assert len(lin_b["origins"]) == ans_b["origin_count"] and lin_b["ancestor_count"] == ans_b["ancestor_count"]
-        log(f"   ledger: {builder.count:,} batches; lineage(S): {ans_s0['ancestor_count']:,} ancestors, median "
-            f"{ms_small_large:.2f} ms (CPU {CPU_MS['S, large ledger']:.2f} ms), byte-identical answer")
-        log(f"   lineage(P): {ans_b['ancestor_count']:,} ancestors, {ans_b['origin_count']:,} origins, "
-            f"{len(body_b) / 1e6:.1f} MB of JSON: median {ms_big:.1f} ms (CPU {CPU_MS['P']:.1f} ms)")
-        log(f"   lineage(P1), a third of P split off: {ans_p['ancestor_count']:,} ancestors: median {ms_part:.1f} ms "
-            f"(CPU {CPU_MS['P1']:.1f} ms)")
-        log(f"   GET /provenance/batches/P/lineage in-process (TestClient): median {ms_route:.1f} ms "
-            f"(CPU {CPU_MS['P via HTTP route']:.1f} ms)")
-        log(f"   object form (read.lineage.lineage, used by /provenance/batches/P): median {ms_objects:.0f} ms "
-            f"(CPU {CPU_MS['P as objects']:.0f} ms)")
-        taken_p, taken_b = origins_taken(body_p), origins_taken(body_b)
-        share = (big_qty // 3) / big_qty
-        assert taken_p.keys() == taken_b.keys() and all(
-            abs(taken_p[b] - taken_b[b] * share) < 1e-6 for b in taken_b), "the split part does not take its share"
-
-        log("\n3. the same lineage of P by replaying the ledger's logs from the chain")
-        abi = contract_abis()["ledger"]
-        reps = max(3, args.repeat // 5)
-        ms_web3, rep = median_ms(lambda: replay_lineage(anvil.url, contracts["ledger"], start_block, big, "web3", abi), reps, "web3")
-        ms_raw, rep2 = median_ms(lambda: replay_lineage(anvil.url, contracts["ledger"], start_block, big, "raw", abi), reps, "raw")
-        for r in (rep, rep2):
-            assert r["ancestor_count"] == ans_b["ancestor_count"]
-            replay_taken = {b: o["quantity_taken"] for b, o in r["origins"].items()}
-            assert replay_taken.keys() == taken_b.keys() and all(
-                abs(replay_taken[b] - taken_b[b]) < 1e-6 for b in taken_b), "replay and index disagree"
-        log(f"   replay with web3 decoding: median {ms_web3:,.0f} ms (CPU {CPU_MS['web3']:,.0f} ms); with raw "
-            f"decoding: median {ms_raw:,.0f} ms (CPU {CPU_MS['raw']:,.0f} ms); same ancestors and quantities as the index")
-
-        log("\nresults (medians; wall time, CPU time in brackets)")
-        log(f"  lineage of P ({ans_b['ancestor_count']:,} ancestor batches) from the index: {ms_big:.1f} ms "
-            f"[{CPU_MS['P']:.1f}] (target <= 100 ms: {'met' if ms_big <= 100 else 'NOT met'}); "
-            f"of its split part P1: {ms_part:.1f} ms [{CPU_MS['P1']:.1f}]; through the HTTP route: {ms_route:.1f} ms "
-            f"[{CPU_MS['P via HTTP route']:.1f}]")
-        log(f"  vs replaying logs: {ms_web3 / ms_big:,.0f}x faster than web3 replay ({ms_web3:,.0f} ms), "
-            f"{ms_raw / ms_big:,.0f}x faster than raw replay ({ms_raw:,.0f} ms) (target >= 50x: "
-            f"{'met' if ms_web3 / ms_big >= 50 else 'NOT met'} vs web3, {'met' if ms_raw / ms_big >= 50 else 'NOT met'} "
-            f"vs raw); CPU: {CPU_MS['web3'] / CPU_MS['P']:,.0f}x and {CPU_MS['raw'] / CPU_MS['P']:,.0f}x")
-        log(f"  same query, same answer ({ans_s0['ancestor_count']} ancestors) on a {small_batches:,}-batch ledger: "
-            f"{ms_small_small:.2f} ms [{CPU_MS['S, small ledger']:.2f}]; on a {builder.count:,}-batch ledger: "
-            f"{ms_small_large:.2f} ms [{CPU_MS['S, large ledger']:.2f}] (x{ms_small_large / ms_small_small:.2f} for "
-            f"x{builder.count / small_batches:.0f} ledger)")
-        log(f"  answer x{ans_b['ancestor_count'] / ans_s0['ancestor_count']:.0f} -> time x{ms_big / ms_small_large:.0f} "
-            f"(CPU x{CPU_MS['P'] / CPU_MS['S, large ledger']:.0f})")
+        if not args.only_rounds:
+            steps_1_to_3(args, builder, follower, engine, client, anvil, contracts, start_block, answer_ms, digests)
+        if args.rounds:
+            step_rounds(args, builder, follower, engine, answer_ms, digests)
+        if args.answers_out:
+            Path(args.answers_out).write_text(json.dumps(digests, indent=1))
         client.close()
         engine.dispose()
     finally:
@@ -416,6 +402,111 @@ def main(argv: list[str] | None = None) -> int:
         else:
             log(f"index kept in {tmp}")
     return 0
+
+
+def step_rounds(args: Any, builder: LedgerBuilder, follower: Follower, engine: Any, answer_ms: Any,
+                digests: dict[str, str]) -> None:
+    import hashlib
+
+    n = args.rounds
+    log(f"\n4. {n:,} split+merge rounds on one batch (split in a third and the rest, merge both parts again)")
+    before = storage(engine)
+    t0 = time.perf_counter()
+    last = builder.rounds(n)
+    log(f"   built in {time.perf_counter() - t0:.1f} s; indexing...")
+    t0 = time.perf_counter()
+    events = follower.sync_once()
+    log(f"   indexed {events:,} events in {time.perf_counter() - t0:.1f} s")
+    after = storage(engine)
+    delta = {t: (r - before.get(t, (0, 0))[0], b - before.get(t, (0, 0))[1]) for t, (r, b) in after.items()}
+    ms, body = answer_ms(last, "rounds")
+    ans = json.loads(body)
+    digests["rounds"] = hashlib.sha256(body).hexdigest()
+    log(f"   storage added by the rounds: {storage_line(delta)}")
+    log(f"   lineage of the last merge: {ans['ancestor_count']:,} ancestors, {len(body) / 1e6:.1f} MB of JSON: "
+        f"median {ms:.1f} ms (CPU {CPU_MS['rounds']:.1f} ms)")
+    log(f"   whole index, lineage tables: {storage_line(after)}")
+
+
+def steps_1_to_3(args: Any, builder: LedgerBuilder, follower: Follower, engine: Any, client: Any, anvil: Any,
+                 contracts: dict[str, str], start_block: int, answer_ms: Any, digests: dict[str, str]) -> None:
+    import hashlib
+
+    log(f"\n1. small ledger: product S merged from {args.small} origins")
+    small = builder.product(args.small, args.fan_in, "S")
+    follower.sync_once()
+    small_batches = builder.count
+    ms_small_small, body_s0 = answer_ms(small, "S, small ledger")
+    ans_s0 = json.loads(body_s0)
+    log(f"   ledger: {small_batches:,} batches; lineage(S): {ans_s0['ancestor_count']:,} ancestors, "
+        f"median {ms_small_small:.2f} ms (CPU {CPU_MS['S, small ledger']:.2f} ms)")
+
+    log(f"\n2. large ledger: product P from {args.origins:,} origins, {args.fan_in} per merge, then split")
+    t0 = time.perf_counter()
+    big = builder.product(args.origins, args.fan_in, "P")
+    big_qty = args.origins * 1_000
+    part, _rest = builder.split(big, [big_qty // 3, big_qty - big_qty // 3], "P split")
+    log(f"   built in {time.perf_counter() - t0:.1f} s; indexing the new blocks...")
+    t0 = time.perf_counter()
+    n = follower.sync_once()
+    log(f"   indexed {n:,} events in {time.perf_counter() - t0:.1f} s")
+    ms_small_large, body_s1 = answer_ms(small, "S, large ledger")
+    assert body_s1 == body_s0, "the answer for S changed with the ledger"
+    ms_big, body_b = answer_ms(big, "P")
+    ms_part, body_p = answer_ms(part, "P1")
+    for name, body_x in (("S", body_s0), ("P", body_b), ("P1", body_p)):
+        digests[name] = hashlib.sha256(body_x).hexdigest()
+    log(f"   storage of the lineage tables: {storage_line(storage(engine))}")
+    ans_b, ans_p = json.loads(body_b), json.loads(body_p)
+    ms_route, resp = median_ms(lambda: client.get(f"/provenance/batches/{big}/lineage").content, args.repeat,
+                               "P via HTTP route")
+    assert resp == body_b
+    ms_objects, lin_b = median_ms(lambda: index_lineage_objects(engine, big), max(3, args.repeat // 3),
+                                  "P as objects")
+    assert len(lin_b["origins"]) == ans_b["origin_count"] and lin_b["ancestor_count"] == ans_b["ancestor_count"]
+    log(f"   ledger: {builder.count:,} batches; lineage(S): {ans_s0['ancestor_count']:,} ancestors, median "
+        f"{ms_small_large:.2f} ms (CPU {CPU_MS['S, large ledger']:.2f} ms), byte-identical answer")
+    log(f"   lineage(P): {ans_b['ancestor_count']:,} ancestors, {ans_b['origin_count']:,} origins, "
+        f"{len(body_b) / 1e6:.1f} MB of JSON: median {ms_big:.1f} ms (CPU {CPU_MS['P']:.1f} ms)")
+    log(f"   lineage(P1), a third of P split off: {ans_p['ancestor_count']:,} ancestors: median {ms_part:.1f} ms "
+        f"(CPU {CPU_MS['P1']:.1f} ms)")
+    log(f"   GET /provenance/batches/P/lineage in-process (TestClient): median {ms_route:.1f} ms "
+        f"(CPU {CPU_MS['P via HTTP route']:.1f} ms)")
+    log(f"   object form (read.lineage.lineage, used by /provenance/batches/P): median {ms_objects:.0f} ms "
+        f"(CPU {CPU_MS['P as objects']:.0f} ms)")
+    taken_p, taken_b = origins_taken(body_p), origins_taken(body_b)
+    share = (big_qty // 3) / big_qty
+    assert taken_p.keys() == taken_b.keys() and all(
+        abs(taken_p[b] - taken_b[b] * share) < 1e-6 for b in taken_b), "the split part does not take its share"
+
+    log("\n3. the same lineage of P by replaying the ledger's logs from the chain")
+    abi = contract_abis()["ledger"]
+    reps = max(3, args.repeat // 5)
+    ms_web3, rep = median_ms(lambda: replay_lineage(anvil.url, contracts["ledger"], start_block, big, "web3", abi), reps, "web3")
+    ms_raw, rep2 = median_ms(lambda: replay_lineage(anvil.url, contracts["ledger"], start_block, big, "raw", abi), reps, "raw")
+    for r in (rep, rep2):
+        assert r["ancestor_count"] == ans_b["ancestor_count"]
+        replay_taken = {b: o["quantity_taken"] for b, o in r["origins"].items()}
+        assert replay_taken.keys() == taken_b.keys() and all(
+            abs(replay_taken[b] - taken_b[b]) < 1e-6 for b in taken_b), "replay and index disagree"
+    log(f"   replay with web3 decoding: median {ms_web3:,.0f} ms (CPU {CPU_MS['web3']:,.0f} ms); with raw "
+        f"decoding: median {ms_raw:,.0f} ms (CPU {CPU_MS['raw']:,.0f} ms); same ancestors and quantities as the index")
+
+    log("\nresults (medians; wall time, CPU time in brackets)")
+    log(f"  lineage of P ({ans_b['ancestor_count']:,} ancestor batches) from the index: {ms_big:.1f} ms "
+        f"[{CPU_MS['P']:.1f}] (target <= 100 ms: {'met' if ms_big <= 100 else 'NOT met'}); "
+        f"of its split part P1: {ms_part:.1f} ms [{CPU_MS['P1']:.1f}]; through the HTTP route: {ms_route:.1f} ms "
+        f"[{CPU_MS['P via HTTP route']:.1f}]")
+    log(f"  vs replaying logs: {ms_web3 / ms_big:,.0f}x faster than web3 replay ({ms_web3:,.0f} ms), "
+        f"{ms_raw / ms_big:,.0f}x faster than raw replay ({ms_raw:,.0f} ms) (target >= 50x: "
+        f"{'met' if ms_web3 / ms_big >= 50 else 'NOT met'} vs web3, {'met' if ms_raw / ms_big >= 50 else 'NOT met'} "
+        f"vs raw); CPU: {CPU_MS['web3'] / CPU_MS['P']:,.0f}x and {CPU_MS['raw'] / CPU_MS['P']:,.0f}x")
+    log(f"  same query, same answer ({ans_s0['ancestor_count']} ancestors) on a {small_batches:,}-batch ledger: "
+        f"{ms_small_small:.2f} ms [{CPU_MS['S, small ledger']:.2f}]; on a {builder.count:,}-batch ledger: "
+        f"{ms_small_large:.2f} ms [{CPU_MS['S, large ledger']:.2f}] (x{ms_small_large / ms_small_small:.2f} for "
+        f"x{builder.count / small_batches:.0f} ledger)")
+    log(f"  answer x{ans_b['ancestor_count'] / ans_s0['ancestor_count']:.0f} -> time x{ms_big / ms_small_large:.0f} "
+        f"(CPU x{CPU_MS['P'] / CPU_MS['S, large ledger']:.0f})")
 
 
 if __name__ == "__main__":
