@@ -215,6 +215,7 @@ def start_chain() -> tuple[EmbeddedAnvil, Web3, World, dict[str, str], int]:
 
 # ---------------------------------------------------------------------------- measuring
 CPU_MS: dict[str, float] = {}
+TIMED: dict[str, int] = {}  # the batches whose answers were timed, by label
 
 
 def median_ms(fn: Callable[[], Any], repeat: int, label: str = "") -> tuple[float, Any]:
@@ -251,6 +252,34 @@ def route_client(engine: Any) -> Any:
     app.include_router(provenance.router)
     app.state.index = IndexService(engine, None)
     return TestClient(app)
+
+
+_OTHER_TREE = """
+import hashlib, json, sys
+tree, db, url, contracts, start, ids = sys.argv[1], sys.argv[2], sys.argv[3], json.loads(sys.argv[4]), int(sys.argv[5]), json.loads(sys.argv[6])
+sys.path.insert(0, tree)
+from node_api.core.rpc import SyncRpc
+from node_api.index import schema
+from node_api.index.follower import Follower, contract_abis
+from node_api.index.read import lineage
+assert lineage.__file__.startswith(tree), lineage.__file__
+engine = schema.make_engine(schema.sqlite_url(db))
+schema.drop_all(engine)
+Follower(engine, SyncRpc(url), contracts, start, abis=contract_abis(), max_range=5_000).sync_once()
+with engine.connect() as conn:
+    print(json.dumps({str(i): hashlib.sha256(lineage.lineage_json(conn, i)).hexdigest() for i in ids}))
+"""
+
+
+def answers_of_other_tree(tree: str, db: str, url: str, contracts: dict[str, str], start_block: int,
+                          ids: list[int]) -> dict[int, str]:
+    """{batch id: sha256 of its lineage answer} as another source tree (e.g. ``git archive main``)
+    indexes and answers the same chain, in a child process with this interpreter."""
+    import subprocess
+
+    out = subprocess.run([sys.executable, "-c", _OTHER_TREE, tree, db, url, json.dumps(contracts), str(start_block),
+                          json.dumps(ids)], capture_output=True, text=True, check=True, cwd=tree)
+    return {int(k): v for k, v in json.loads(out.stdout.strip().splitlines()[-1]).items()}
 
 
 LINEAGE_TABLES = ("idx_lineage", "idx_lineage_nodes", "idx_edges")
@@ -367,6 +396,9 @@ def main(argv: list[str] | None = None) -> int:
                     help="4. then N split+merge rounds on one batch: storage and answer time (0: skip)")
     ap.add_argument("--only-rounds", action="store_true", help="skip steps 1-3")
     ap.add_argument("--answers-out", default=None, help="write the sha256 of every timed answer here (JSON)")
+    ap.add_argument("--compare-with", default=None, metavar="TREE",
+                    help="another source tree (e.g. `git archive main` unpacked): index the same chain with it and "
+                         "check that every timed answer is byte-identical")
     args = ap.parse_args(argv)
     digests: dict[str, str] = {}
 
@@ -393,6 +425,16 @@ def main(argv: list[str] | None = None) -> int:
             step_rounds(args, builder, follower, engine, answer_ms, digests)
         if args.answers_out:
             Path(args.answers_out).write_text(json.dumps(digests, indent=1))
+        if args.compare_with:
+            import hashlib
+
+            log(f"\n5. the same chain indexed and answered by {args.compare_with}")
+            with engine.connect() as conn:
+                mine = {i: hashlib.sha256(lineage.lineage_json(conn, i)).hexdigest() for i in TIMED.values()}
+            theirs = answers_of_other_tree(args.compare_with, str(tmp / "other.db"), anvil.url, contracts, start_block,
+                                           list(TIMED.values()))
+            for name, i in TIMED.items():
+                log(f"   {name} (batch {i}): {'byte-identical' if mine[i] == theirs[i] else 'DIFFERENT'}")
         client.close()
         engine.dispose()
     finally:
@@ -420,6 +462,7 @@ def step_rounds(args: Any, builder: LedgerBuilder, follower: Follower, engine: A
     after = storage(engine)
     delta = {t: (r - before.get(t, (0, 0))[0], b - before.get(t, (0, 0))[1]) for t, (r, b) in after.items()}
     ms, body = answer_ms(last, "rounds")
+    TIMED["rounds"] = last
     ans = json.loads(body)
     digests["rounds"] = hashlib.sha256(body).hexdigest()
     log(f"   storage added by the rounds: {storage_line(delta)}")
@@ -454,6 +497,7 @@ def steps_1_to_3(args: Any, builder: LedgerBuilder, follower: Follower, engine: 
     assert body_s1 == body_s0, "the answer for S changed with the ledger"
     ms_big, body_b = answer_ms(big, "P")
     ms_part, body_p = answer_ms(part, "P1")
+    TIMED.update(S=small, P=big, P1=part)
     for name, body_x in (("S", body_s0), ("P", body_b), ("P1", body_p)):
         digests[name] = hashlib.sha256(body_x).hexdigest()
     log(f"   storage of the lineage tables: {storage_line(storage(engine))}")
