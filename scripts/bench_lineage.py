@@ -1,8 +1,9 @@
 """Benchmark: lineage of a product with >= 10,000 ancestor batches, from the index vs by replaying
-logs from the chain; and the same query on a small and on a large ledger.
+logs from the chain; and the same query on a small and on a large ledger; the index's storage.
 
     .venv/bin/python scripts/bench_lineage.py [--origins 10000] [--fan-in 200] [--repeat 15]
                                               [--database-url postgresql://...] [--keep]
+                                              [--rounds 10000] [--only-rounds] [--compare-with TREE]
 
 What it does (own throwaway Anvil and index database; prints figures, asserts only that the
 answers agree):
@@ -17,6 +18,10 @@ answers agree):
      client without an index does) and once with this project's raw decoder (the fastest replay).
      Both replays compute only the ancestor set and the quantities taken (less than the index
      answers), so the ratios are conservative.
+  4. (--rounds N) N split+merge rounds on one batch (issue 10, K): rows and bytes the lineage
+     tables gain, and the answer time for the last merge (3N ancestors).
+  5. (--compare-with TREE) the same chain indexed and answered by another source tree (`git archive
+     main | tar -x -C TREE`): whether every timed answer is byte-identical.
 "The answer" is what GET /provenance/batches/{id}/lineage sends: ``read.lineage.lineage_json`` (query +
 JSON bytes); the same route through FastAPI's TestClient, and the object form
 (``read.lineage.lineage``, used inside /provenance/batches/{id}), are timed next to it. Every figure is
@@ -62,6 +67,8 @@ from node_api.index.follower import Follower, contract_abis  # noqa: E402
 from node_api.index.read import lineage  # noqa: E402
 from node_api.index.service import IndexService  # noqa: E402
 from testkit.sandbox import DAY, SEGREGATED, Contracts, Sandbox, World, build_world, h  # noqa: E402
+
+from lineage_storage import answers_of_other_tree, step_rounds, storage, storage_line  # noqa: E402
 
 Account.enable_unaudited_hdwallet_features()
 
@@ -254,65 +261,6 @@ def route_client(engine: Any) -> Any:
     return TestClient(app)
 
 
-_OTHER_TREE = """
-import hashlib, json, sys
-tree, db, url, contracts, start, ids = sys.argv[1], sys.argv[2], sys.argv[3], json.loads(sys.argv[4]), int(sys.argv[5]), json.loads(sys.argv[6])
-sys.path.insert(0, tree)
-from node_api.core.rpc import SyncRpc
-from node_api.index import schema
-from node_api.index.follower import Follower, contract_abis
-from node_api.index.read import lineage
-assert lineage.__file__.startswith(tree), lineage.__file__
-engine = schema.make_engine(schema.sqlite_url(db))
-schema.drop_all(engine)
-Follower(engine, SyncRpc(url), contracts, start, abis=contract_abis(), max_range=5_000).sync_once()
-with engine.connect() as conn:
-    print(json.dumps({str(i): hashlib.sha256(lineage.lineage_json(conn, i)).hexdigest() for i in ids}))
-"""
-
-
-def answers_of_other_tree(tree: str, db: str, url: str, contracts: dict[str, str], start_block: int,
-                          ids: list[int]) -> dict[int, str]:
-    """{batch id: sha256 of its lineage answer} as another source tree (e.g. ``git archive main``)
-    indexes and answers the same chain, in a child process with this interpreter."""
-    import subprocess
-
-    out = subprocess.run([sys.executable, "-c", _OTHER_TREE, tree, db, url, json.dumps(contracts), str(start_block),
-                          json.dumps(ids)], capture_output=True, text=True, check=True, cwd=tree)
-    return {int(k): v for k, v in json.loads(out.stdout.strip().splitlines()[-1]).items()}
-
-
-LINEAGE_TABLES = ("idx_lineage", "idx_lineage_nodes", "idx_edges")
-
-
-def storage(engine: Any) -> dict[str, tuple[int, int]]:
-    """{table: (rows, bytes with its indexes)} of the lineage tables that exist (SQLite: dbstat pages;
-    PostgreSQL: pg_total_relation_size)."""
-    from sqlalchemy import inspect, text
-
-    out = {}
-    with engine.connect() as conn:
-        names = set(inspect(conn).get_table_names())
-        for table in LINEAGE_TABLES:
-            if table not in names:
-                continue
-            rows = conn.execute(text(f"SELECT count(*) FROM {table}")).scalar_one()
-            if conn.dialect.name == "sqlite":
-                size = conn.execute(text(
-                    "SELECT coalesce(sum(d.pgsize), 0) FROM dbstat d JOIN sqlite_master m ON m.name = d.name "
-                    "WHERE m.tbl_name = :t"), {"t": table}).scalar_one()
-            else:
-                size = conn.execute(text("SELECT pg_total_relation_size(:t)"), {"t": table}).scalar_one()
-            out[table] = (int(rows), int(size))
-    return out
-
-
-def storage_line(st: dict[str, tuple[int, int]]) -> str:
-    rows, size = sum(r for r, _ in st.values()), sum(b for _, b in st.values())
-    parts = "; ".join(f"{t} {r:,} rows {b / 1e6:.2f} MB" for t, (r, b) in st.items())
-    return f"{rows:,} rows, {size / 1e6:.2f} MB ({parts})"
-
-
 def origins_taken(body: bytes) -> dict[int, float]:
     """{origin batch id: quantity taken} from a compact lineage answer."""
     ans = json.loads(body)
@@ -422,7 +370,7 @@ def main(argv: list[str] | None = None) -> int:
         if not args.only_rounds:
             steps_1_to_3(args, builder, follower, engine, client, anvil, contracts, start_block, answer_ms, digests)
         if args.rounds:
-            step_rounds(args, builder, follower, engine, answer_ms, digests)
+            TIMED["rounds"] = step_rounds(args.rounds, builder, follower, engine, answer_ms, digests, CPU_MS, log)
         if args.answers_out:
             Path(args.answers_out).write_text(json.dumps(digests, indent=1))
         if args.compare_with:
@@ -444,31 +392,6 @@ def main(argv: list[str] | None = None) -> int:
         else:
             log(f"index kept in {tmp}")
     return 0
-
-
-def step_rounds(args: Any, builder: LedgerBuilder, follower: Follower, engine: Any, answer_ms: Any,
-                digests: dict[str, str]) -> None:
-    import hashlib
-
-    n = args.rounds
-    log(f"\n4. {n:,} split+merge rounds on one batch (split in a third and the rest, merge both parts again)")
-    before = storage(engine)
-    t0 = time.perf_counter()
-    last = builder.rounds(n)
-    log(f"   built in {time.perf_counter() - t0:.1f} s; indexing...")
-    t0 = time.perf_counter()
-    events = follower.sync_once()
-    log(f"   indexed {events:,} events in {time.perf_counter() - t0:.1f} s")
-    after = storage(engine)
-    delta = {t: (r - before.get(t, (0, 0))[0], b - before.get(t, (0, 0))[1]) for t, (r, b) in after.items()}
-    ms, body = answer_ms(last, "rounds")
-    TIMED["rounds"] = last
-    ans = json.loads(body)
-    digests["rounds"] = hashlib.sha256(body).hexdigest()
-    log(f"   storage added by the rounds: {storage_line(delta)}")
-    log(f"   lineage of the last merge: {ans['ancestor_count']:,} ancestors, {len(body) / 1e6:.1f} MB of JSON: "
-        f"median {ms:.1f} ms (CPU {CPU_MS['rounds']:.1f} ms)")
-    log(f"   whole index, lineage tables: {storage_line(after)}")
 
 
 def steps_1_to_3(args: Any, builder: LedgerBuilder, follower: Follower, engine: Any, client: Any, anvil: Any,
