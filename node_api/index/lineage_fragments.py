@@ -52,12 +52,12 @@ def edges_fragment(child_id: int, parents: Sequence[tuple[int, int]]) -> str | N
 
 
 # ---------------------------------------------------------------------- at query time
-def close_nodes(fragments: Sequence[str], ids: Sequence[int], taken: Mapping[int, str], contribution: Mapping[int, str],
-                weakest: Mapping[int, int], toward: Mapping[int, int | None]) -> list[str]:
-    """Node fragments (of ``ids``, in that order) closed by their attribution (numbers already rendered
-    by the database). One comprehension, no call per node: ten thousand calls would cost a quarter of
-    the attribution itself."""
-    return [f"{nj},{taken[b]},{contribution[b]},{weakest[b]},{'null' if toward[b] is None else toward[b]}]"
+def close_nodes(fragments: Sequence[str], ids: Sequence[int], taken: Mapping[int, float], contribution: Mapping[int, float],
+                number: Mapping[float, str], weakest: Mapping[int, int], toward: Mapping[int, int | None]) -> list[str]:
+    """Node fragments (of ``ids``, in that order) closed by their attribution, the numbers written as
+    ``number`` says (the database's text for each value). One comprehension, no call per node: ten
+    thousand calls would cost a quarter of the attribution itself."""
+    return [f"{nj},{number[taken[b]]},{number[contribution[b]]},{weakest[b]},{'null' if toward[b] is None else toward[b]}]"
             for nj, b in zip(fragments, ids)]
 
 

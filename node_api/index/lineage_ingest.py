@@ -4,7 +4,7 @@ For every batch created in an indexed block range, one row of ``idx_lineage_node
 answer shows about it, which never change once it is created (names are fixed at registration, the
 certification status is the one at creation), rendered to a JSON fragment
 (``node_api.index.lineage_fragments``), its parent edges rendered alike, and the numbers the
-attribution needs (kind, model, quantity, certification). The parent edges themselves are the
+attribution needs (model, quantity, kind, certification) as one short text. The parent edges themselves are the
 ``idx_edges`` rows of the range.
 
 The ancestry is not stored: ``node_api.index.read.lineage`` computes it at query time from the edges
@@ -119,9 +119,9 @@ def derive(conn: Connection, batches: list[dict[str, Any]], edges: list[dict[str
     for b in batches:
         bid = b["batch_id"]
         o = by_origin.get(bid)
+        cert = (o["certification_id"] or 0) if o is not None else 0
         node_rows.append({
-            "batch_id": bid, "kind": b["kind"], "model": b["model"], "quantity": b["quantity"],
-            "certification_id": (o["certification_id"] or None) if o is not None else None,
+            "batch_id": bid, "numbers": f"{bid},{b['model']},{b['quantity']},{b['kind']},{cert}",
             "node_json": node_fragment(names.facts(b, o)),
             "edges_json": edges_fragment(bid, [(p, q) for _, p, q in sorted(parents.get(bid, ()))]),
         })

@@ -385,16 +385,15 @@ retirements = Table(
 #: Lineage (node_api.index.lineage_ingest writes, read.lineage answers). One row per batch: the facts
 #: the lineage answer shows about it, pre-rendered as a JSON array fragment (all immutable once the
 #: batch is created: names, certification status at creation, transaction), its parent edges as
-#: JSON, and what the attribution needs. The ancestry itself is computed at query time from
+#: JSON, and the numbers the attribution needs. The ancestry itself is computed at query time from
 #: ``idx_edges``: storage is one row per batch and one per edge, linear in the ledger.
 lineage_nodes = Table(
     "idx_lineage_nodes",
     metadata,
     Column("batch_id", RowId, primary_key=True, autoincrement=False),
-    Column("kind", Integer, nullable=False),
-    Column("model", Integer, nullable=False),
-    Column("quantity", BigInteger, nullable=False),
-    Column("certification_id", BigInteger),  # origins created under a certification
+    # what the attribution needs, as text the reader splits in one go: "id,model,quantity,kind,certification"
+    # (certification: of an origin created under one, else 0)
+    Column("numbers", Text, nullable=False),
     Column("node_json", Text, nullable=False),  # "[id,kind,...": the facts part of a lineage row, unclosed
     Column("edges_json", Text),  # "[child,parent,quantity],..." in position order; NULL for origins
 )

@@ -50,8 +50,7 @@ _ANC = """WITH RECURSIVE anc(id) AS (
 #: concatenates them itself (the ordered subquery under the aggregate is not flattened, and walks the
 #: ancestor ids in order, so no wide row is sorted); Python splits three strings instead of reading
 #: ten thousand rows. PostgreSQL returns the rows.
-_META = ("n.batch_id || ',' || n.model || ',' || n.quantity || ',' || n.kind || ',' || "
-         "coalesce(n.certification_id, 0)")
+_META = "n.numbers"  # "id,model,quantity,kind,certification", written at ingest
 _NODES = "FROM idx_lineage_nodes n WHERE n.batch_id IN (SELECT id FROM anc) ORDER BY n.batch_id"
 ANCESTRY_SQL = {
     "sqlite": _ANC + ("SELECT group_concat(j, char(30)) AS nodes, group_concat(e, ',') AS edges, "
@@ -59,7 +58,7 @@ ANCESTRY_SQL = {
                       f"{_NODES}) q"),
     "postgresql": _ANC + f"SELECT n.node_json AS j, n.edges_json AS e, {_META} AS m {_NODES}",
 }
-_SEP = "\x1e"
+_SEP = "\x1e"  # never inside a fragment: JSON escapes every control character
 
 
 def _ancestry(conn: Connection, batch_id: int) -> tuple[list[str], str, str] | None:
@@ -136,8 +135,7 @@ def lineage_json(conn: Connection, batch_id: int, ref: Reference | None = None) 
     at = attribute(Graph(batch_id, ids, dict(zip(ids, meta[1::5])), dict(zip(ids, meta[2::5])), parents))
     taken, contribution, weakest, toward = at.taken, at.contribution, at.weakest, at.toward
     num = render_numbers(conn, [*taken.values(), *contribution.values()])
-    rows = close_nodes(fragments, ids, {b: num[v] for b, v in taken.items()},
-                       {b: num[v] for b, v in contribution.items()}, weakest, toward)
+    rows = close_nodes(fragments, ids, taken, contribution, num, weakest, toward)
     cert_ids = {c for c in certs if c}
     origins = sum(1 for k in kinds if k == BatchKind.ORIGIN)
     head = {
