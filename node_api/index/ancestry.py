@@ -52,12 +52,18 @@ def attribute(g: Graph) -> Attribution:
     taken: dict[int, float] = {root: float(g.quantity[root])}
     contribution: dict[int, float] = {root: float(g.quantity[root])}
     weakest: dict[int, int] = {root: model[root]}
+    quantity = g.quantity
     for x in reversed(g.ids):
         parents = parents_of.get(x)
         if not parents:
             continue
-        tx, cx, wx, qx = taken[x], contribution[x], weakest[x], g.quantity[x]
-        total = sum(q for _, q in parents)
+        tx, cx, wx, qx = taken[x], contribution[x], weakest[x], quantity[x]
+        if len(parents) == 1:
+            total = parents[0][1]
+        else:
+            total = 0
+            for _p, q in parents:
+                total += q
         for p, q in parents:
             if p in taken:
                 taken[p] += tx * q / qx
