@@ -38,25 +38,38 @@ _NODE_AT = tuple((k, _AT[k]) for k in _NODE_KEYS)
 _ORIGIN_AT = tuple((k, _AT[k]) for k in _ORIGIN_KEYS)
 
 #: The answered batch and every ancestor: each once (UNION), however many paths lead to it; every
-#: step a primary-key lookup of ``idx_edges``.
-_ANC = """WITH RECURSIVE anc(id) AS (
+#: step a primary-key lookup of ``idx_edges``. PostgreSQL plans the recursive step once, from the
+#: statistics of the moment: right after a bulk ingest (before autoanalyze) it chose a hash join that
+#: scans all of ``idx_edges`` at every level (4.6 s for a 3,000-deep chain instead of 17 ms), so there
+#: the parents are read by a correlated subquery, an index lookup whatever the statistics say.
+_ANC = {
+    "sqlite": """WITH RECURSIVE anc(id) AS (
     SELECT CAST(:root AS BIGINT)
     UNION
     SELECT e.parent_id FROM anc JOIN idx_edges e ON e.child_id = anc.id
 )
-"""
+""",
+    "postgresql": """WITH RECURSIVE anc(id) AS (
+    SELECT CAST(:root AS BIGINT)
+    UNION
+    SELECT unnest(ARRAY(SELECT e.parent_id FROM idx_edges e WHERE e.child_id = anc.id)) FROM anc
+)
+""",
+}
 #: Per batch, by ascending id: its facts (the rendered fragment), its parent edges (rendered), and
 #: what the attribution needs (``id,model,quantity,kind,certification``: five integers). SQLite
 #: concatenates them itself (the ordered subquery under the aggregate is not flattened, and walks the
 #: ancestor ids in order, so no wide row is sorted); Python splits three strings instead of reading
-#: ten thousand rows. PostgreSQL returns the rows.
+#: ten thousand rows. PostgreSQL returns the rows, unordered.
 _META = "n.numbers"  # "id,model,quantity,kind,certification", written at ingest
 _NODES = "FROM idx_lineage_nodes n WHERE n.batch_id IN (SELECT id FROM anc) ORDER BY n.batch_id"
 ANCESTRY_SQL = {
-    "sqlite": _ANC + ("SELECT group_concat(j, char(30)) AS nodes, group_concat(e, ',') AS edges, "
+    "sqlite": _ANC["sqlite"] + ("SELECT group_concat(j, char(30)) AS nodes, group_concat(e, ',') AS edges, "
                       f"group_concat(m, ',') AS meta FROM (SELECT n.node_json AS j, n.edges_json AS e, {_META} AS m "
                       f"{_NODES}) q"),
-    "postgresql": _ANC + f"SELECT n.node_json AS j, n.edges_json AS e, {_META} AS m {_NODES}",
+    # unordered: sorting ten thousand wide rows spills to disk at the default work_mem; Python sorts by id
+    "postgresql": _ANC["postgresql"] + (f"SELECT n.batch_id AS id, n.node_json AS j, n.edges_json AS e, {_META} AS m "
+                                        "FROM anc JOIN idx_lineage_nodes n ON n.batch_id = anc.id"),
 }
 _SEP = "\x1e"  # never inside a fragment: JSON escapes every control character
 
@@ -64,10 +77,17 @@ _SEP = "\x1e"  # never inside a fragment: JSON escapes every control character
 def _ancestry(conn: Connection, batch_id: int) -> tuple[list[str], str, str] | None:
     """(node fragments, edges joined, meta arrays joined) of the batch and its ancestors by id."""
     if conn.dialect.name == "postgresql":
-        rows = conn.execute(text(ANCESTRY_SQL["postgresql"]), {"root": batch_id}).all()
+        # the driver's own cursor, in this transaction: SQLAlchemy's row objects cost more than the
+        # query for ten thousand wide rows (140 ms against 56 ms for the P of scripts/bench_lineage.py)
+        cur = conn.connection.driver_connection.cursor()
+        try:
+            cur.execute(ANCESTRY_SQL["postgresql"].replace(":root", "%(root)s"), {"root": batch_id})
+            rows = sorted(cur.fetchall())  # (id, node_json, edges_json, numbers)
+        finally:
+            cur.close()
         if not rows:
             return None
-        return [r.j for r in rows], ",".join([r.e for r in rows if r.e]), ",".join([r.m for r in rows])
+        return [r[1] for r in rows], ",".join([r[2] for r in rows if r[2]]), ",".join([r[3] for r in rows])
     r = conn.execute(text(ANCESTRY_SQL["sqlite"]), {"root": batch_id}).one()
     if r.nodes is None:
         return None
