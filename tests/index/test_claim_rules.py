@@ -39,6 +39,7 @@ class Ledger:
     o_second: int
     blend: int
     mb: int
+    full: int
 
 
 @pytest.fixture(scope="module")
@@ -86,9 +87,13 @@ def ledger(w3, world_session, anvil, tmp_path_factory):
         sb.reject(w.spinner, rejected)
         sb.propose(w.farm, w.brand, mb, 1 * T, certified=1 * T)
 
+        # C9: a batch released in full supports no physical claim
+        full = sb.create_origin(w.farm, w.raw_cotton, 2 * T, characteristic=w.organic, model=SEGREGATED)
+        sb.pledge_batch(w.farm, full, 2 * T)
+
         engine = schema.make_engine(schema.sqlite_url(str(tmp_path_factory.mktemp("claims") / "claims.db")))
         Follower(engine, SyncRpc(anvil.url), contracts_of(world_session), 0).sync_once()
-        yield engine, Ledger(x, released, cert, y, y1, y2, z, m, organic2, gots2, o_first, o_second, blend, mb)
+        yield engine, Ledger(x, released, cert, y, y1, y2, z, m, organic2, gots2, o_first, o_second, blend, mb, full)
         engine.dispose()
     finally:
         assert w3.provider.make_request("evm_revert", [snap])["result"], "evm_revert failed"
@@ -135,6 +140,15 @@ def test_c9_partly_released_batch_claims_only_what_kept_its_attributes(ledger):
         assert "(C9)" in c["text"] and "at most" in c["text"]
     # the whole created quantity of y is not claimable: 7.8 t of its 10 t
     assert "at most 7.8 t of organic material may be claimed physically" in _claim(engine, lg.y)["text"]
+
+
+def test_c9_batch_released_in_full_supports_no_physical_claim(ledger):
+    engine, lg = ledger
+    c = _claim(engine, lg.full)
+    assert c["kind"] == "none" and c["percent"] is None and c["origins"] == []
+    assert (c["released_quantity"], c["claimable_quantity"]) == (2 * T, 0)
+    assert "released into book & claim certificates in full (2 t): it supports no physical organic claim (C9)" in c["text"]
+    assert "contains" not in c["text"]
 
 
 def test_c1_shared_name_resolves_to_the_batch_own_characteristic(ledger, world_session):
