@@ -1,8 +1,9 @@
 """Benchmark: lineage of a product with >= 10,000 ancestor batches, from the index vs by replaying
-logs from the chain; and the same query on a small and on a large ledger.
+logs from the chain; and the same query on a small and on a large ledger; the index's storage.
 
     .venv/bin/python scripts/bench_lineage.py [--origins 10000] [--fan-in 200] [--repeat 15]
                                               [--database-url postgresql://...] [--keep]
+                                              [--rounds 10000] [--only-rounds] [--compare-with TREE]
 
 What it does (own throwaway Anvil and index database; prints figures, asserts only that the
 answers agree):
@@ -17,6 +18,10 @@ answers agree):
      client without an index does) and once with this project's raw decoder (the fastest replay).
      Both replays compute only the ancestor set and the quantities taken (less than the index
      answers), so the ratios are conservative.
+  4. (--rounds N) N split+merge rounds on one batch (issue 10, K): rows and bytes the lineage
+     tables gain, and the answer time for the last merge (3N ancestors).
+  5. (--compare-with TREE) the same chain indexed and answered by another source tree (`git archive
+     main | tar -x -C TREE`): whether every timed answer is byte-identical.
 "The answer" is what GET /provenance/batches/{id}/lineage sends: ``read.lineage.lineage_json`` (query +
 JSON bytes); the same route through FastAPI's TestClient, and the object form
 (``read.lineage.lineage``, used inside /provenance/batches/{id}), are timed next to it. Every figure is
@@ -62,6 +67,8 @@ from node_api.index.follower import Follower, contract_abis  # noqa: E402
 from node_api.index.read import lineage  # noqa: E402
 from node_api.index.service import IndexService  # noqa: E402
 from testkit.sandbox import DAY, SEGREGATED, Contracts, Sandbox, World, build_world, h  # noqa: E402
+
+from lineage_storage import answers_of_other_tree, step_rounds, storage, storage_line  # noqa: E402
 
 Account.enable_unaudited_hdwallet_features()
 
@@ -168,6 +175,22 @@ class LedgerBuilder:
         self.count += len(quantities)
         return ids
 
+    def rounds(self, n: int, quantity: int = 3_000_000) -> int:
+        """One origin, then ``n`` rounds of: split the current batch in two (a third and the rest),
+        merge the two parts again. Returns the last merge (3n ancestors). Every round's ids are known
+        in advance (ids are sequential), so all 2n transactions are sent in order in a few blocks."""
+        origin = self.origins(1, quantity, "rounds origin")[0]
+        fs, fm = fn_abi(self.ledger, "split"), fn_abi(self.ledger, "merge")
+        parts = [quantity // 3, quantity - quantity // 3]
+        calls, cur, c = [], origin, self.count
+        for _ in range(n):
+            calls.append(self.sender.calldata(fs, [cur, parts]))
+            calls.append(self.sender.calldata(fm, [[c + 1, c + 2], parts, SEGREGATED]))
+            cur, c = c + 3, c + 3
+        self.sender.send_all(self.w.farm.account, self.ledger.address, calls, 600_000, f"{n} split+merge rounds")
+        self.count = c
+        return cur
+
     def product(self, n_origins: int, fan_in: int, label: str) -> int:
         """A product merged from ``n_origins`` origin batches (through lots of ``fan_in``)."""
         q = 1_000
@@ -199,6 +222,7 @@ def start_chain() -> tuple[EmbeddedAnvil, Web3, World, dict[str, str], int]:
 
 # ---------------------------------------------------------------------------- measuring
 CPU_MS: dict[str, float] = {}
+TIMED: dict[str, int] = {}  # the batches whose answers were timed, by label
 
 
 def median_ms(fn: Callable[[], Any], repeat: int, label: str = "") -> tuple[float, Any]:
@@ -316,7 +340,15 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--repeat", type=int, default=15)
     ap.add_argument("--database-url", default=None, help="index database (default: SQLite in a temp dir)")
     ap.add_argument("--keep", action="store_true", help="keep the temp dir with the SQLite index")
+    ap.add_argument("--rounds", type=int, default=0,
+                    help="4. then N split+merge rounds on one batch: storage and answer time (0: skip)")
+    ap.add_argument("--only-rounds", action="store_true", help="skip steps 1-3")
+    ap.add_argument("--answers-out", default=None, help="write the sha256 of every timed answer here (JSON)")
+    ap.add_argument("--compare-with", default=None, metavar="TREE",
+                    help="another source tree (e.g. `git archive main` unpacked): index the same chain with it and "
+                         "check that every timed answer is byte-identical")
     args = ap.parse_args(argv)
+    digests: dict[str, str] = {}
 
     import tempfile
 
@@ -335,78 +367,22 @@ def main(argv: list[str] | None = None) -> int:
         def answer_ms(batch_id: int, label: str) -> tuple[float, bytes]:
             return median_ms(lambda: index_lineage(engine, batch_id), args.repeat, label)
 
-        log(f"\n1. small ledger: product S merged from {args.small} origins")
-        small = builder.product(args.small, args.fan_in, "S")
-        follower.sync_once()
-        small_batches = builder.count
-        ms_small_small, body_s0 = answer_ms(small, "S, small ledger")
-        ans_s0 = json.loads(body_s0)
-        log(f"   ledger: {small_batches:,} batches; lineage(S): {ans_s0['ancestor_count']:,} ancestors, "
-            f"median {ms_small_small:.2f} ms (CPU {CPU_MS['S, small ledger']:.2f} ms)")
+        if not args.only_rounds:
+            steps_1_to_3(args, builder, follower, engine, client, anvil, contracts, start_block, answer_ms, digests)
+        if args.rounds:
+            TIMED["rounds"] = step_rounds(args.rounds, builder, follower, engine, answer_ms, digests, CPU_MS, log)
+        if args.answers_out:
+            Path(args.answers_out).write_text(json.dumps(digests, indent=1))
+        if args.compare_with:
+            import hashlib
 
-        log(f"\n2. large ledger: product P from {args.origins:,} origins, {args.fan_in} per merge, then split")
-        t0 = time.perf_counter()
-        big = builder.product(args.origins, args.fan_in, "P")
-        big_qty = args.origins * 1_000
-        part, _rest = builder.split(big, [big_qty // 3, big_qty - big_qty // 3], "P split")
-        log(f"   built in {time.perf_counter() - t0:.1f} s; indexing the new blocks...")
-        t0 = time.perf_counter()
-        n = follower.sync_once()
-        log(f"   indexed {n:,} events in {time.perf_counter() - t0:.1f} s")
-        ms_small_large, body_s1 = answer_ms(small, "S, large ledger")
-        assert body_s1 == body_s0, "the answer for S changed with the ledger"
-        ms_big, body_b = answer_ms(big, "P")
-        ms_part, body_p = answer_ms(part, "P1")
-        ans_b, ans_p = json.loads(body_b), json.loads(body_p)
-        ms_route, resp = median_ms(lambda: client.get(f"/provenance/batches/{big}/lineage").content, args.repeat,
-                                   "P via HTTP route")
-        assert resp == body_b
-        ms_objects, lin_b = median_ms(lambda: index_lineage_objects(engine, big), max(3, args.repeat // 3),
-                                      "P as objects")
-        assert len(lin_b["origins"]) == ans_b["origin_count"] and lin_b["ancestor_count"] == ans_b["ancestor_count"]
-        log(f"   ledger: {builder.count:,} batches; lineage(S): {ans_s0['ancestor_count']:,} ancestors, median "
-            f"{ms_small_large:.2f} ms (CPU {CPU_MS['S, large ledger']:.2f} ms), byte-identical answer")
-        log(f"   lineage(P): {ans_b['ancestor_count']:,} ancestors, {ans_b['origin_count']:,} origins, "
-            f"{len(body_b) / 1e6:.1f} MB of JSON: median {ms_big:.1f} ms (CPU {CPU_MS['P']:.1f} ms)")
-        log(f"   lineage(P1), a third of P split off: {ans_p['ancestor_count']:,} ancestors: median {ms_part:.1f} ms "
-            f"(CPU {CPU_MS['P1']:.1f} ms)")
-        log(f"   GET /provenance/batches/P/lineage in-process (TestClient): median {ms_route:.1f} ms "
-            f"(CPU {CPU_MS['P via HTTP route']:.1f} ms)")
-        log(f"   object form (read.lineage.lineage, used by /provenance/batches/P): median {ms_objects:.0f} ms "
-            f"(CPU {CPU_MS['P as objects']:.0f} ms)")
-        taken_p, taken_b = origins_taken(body_p), origins_taken(body_b)
-        share = (big_qty // 3) / big_qty
-        assert taken_p.keys() == taken_b.keys() and all(
-            abs(taken_p[b] - taken_b[b] * share) < 1e-6 for b in taken_b), "the split part does not take its share"
-
-        log("\n3. the same lineage of P by replaying the ledger's logs from the chain")
-        abi = contract_abis()["ledger"]
-        reps = max(3, args.repeat // 5)
-        ms_web3, rep = median_ms(lambda: replay_lineage(anvil.url, contracts["ledger"], start_block, big, "web3", abi), reps, "web3")
-        ms_raw, rep2 = median_ms(lambda: replay_lineage(anvil.url, contracts["ledger"], start_block, big, "raw", abi), reps, "raw")
-        for r in (rep, rep2):
-            assert r["ancestor_count"] == ans_b["ancestor_count"]
-            replay_taken = {b: o["quantity_taken"] for b, o in r["origins"].items()}
-            assert replay_taken.keys() == taken_b.keys() and all(
-                abs(replay_taken[b] - taken_b[b]) < 1e-6 for b in taken_b), "replay and index disagree"
-        log(f"   replay with web3 decoding: median {ms_web3:,.0f} ms (CPU {CPU_MS['web3']:,.0f} ms); with raw "
-            f"decoding: median {ms_raw:,.0f} ms (CPU {CPU_MS['raw']:,.0f} ms); same ancestors and quantities as the index")
-
-        log("\nresults (medians; wall time, CPU time in brackets)")
-        log(f"  lineage of P ({ans_b['ancestor_count']:,} ancestor batches) from the index: {ms_big:.1f} ms "
-            f"[{CPU_MS['P']:.1f}] (target <= 100 ms: {'met' if ms_big <= 100 else 'NOT met'}); "
-            f"of its split part P1: {ms_part:.1f} ms [{CPU_MS['P1']:.1f}]; through the HTTP route: {ms_route:.1f} ms "
-            f"[{CPU_MS['P via HTTP route']:.1f}]")
-        log(f"  vs replaying logs: {ms_web3 / ms_big:,.0f}x faster than web3 replay ({ms_web3:,.0f} ms), "
-            f"{ms_raw / ms_big:,.0f}x faster than raw replay ({ms_raw:,.0f} ms) (target >= 50x: "
-            f"{'met' if ms_web3 / ms_big >= 50 else 'NOT met'} vs web3, {'met' if ms_raw / ms_big >= 50 else 'NOT met'} "
-            f"vs raw); CPU: {CPU_MS['web3'] / CPU_MS['P']:,.0f}x and {CPU_MS['raw'] / CPU_MS['P']:,.0f}x")
-        log(f"  same query, same answer ({ans_s0['ancestor_count']} ancestors) on a {small_batches:,}-batch ledger: "
-            f"{ms_small_small:.2f} ms [{CPU_MS['S, small ledger']:.2f}]; on a {builder.count:,}-batch ledger: "
-            f"{ms_small_large:.2f} ms [{CPU_MS['S, large ledger']:.2f}] (x{ms_small_large / ms_small_small:.2f} for "
-            f"x{builder.count / small_batches:.0f} ledger)")
-        log(f"  answer x{ans_b['ancestor_count'] / ans_s0['ancestor_count']:.0f} -> time x{ms_big / ms_small_large:.0f} "
-            f"(CPU x{CPU_MS['P'] / CPU_MS['S, large ledger']:.0f})")
+            log(f"\n5. the same chain indexed and answered by {args.compare_with}")
+            with engine.connect() as conn:
+                mine = {i: hashlib.sha256(lineage.lineage_json(conn, i)).hexdigest() for i in TIMED.values()}
+            theirs = answers_of_other_tree(args.compare_with, str(tmp / "other.db"), anvil.url, contracts, start_block,
+                                           list(TIMED.values()))
+            for name, i in TIMED.items():
+                log(f"   {name} (batch {i}): {'byte-identical' if mine[i] == theirs[i] else 'DIFFERENT'}")
         client.close()
         engine.dispose()
     finally:
@@ -416,6 +392,88 @@ def main(argv: list[str] | None = None) -> int:
         else:
             log(f"index kept in {tmp}")
     return 0
+
+
+def steps_1_to_3(args: Any, builder: LedgerBuilder, follower: Follower, engine: Any, client: Any, anvil: Any,
+                 contracts: dict[str, str], start_block: int, answer_ms: Any, digests: dict[str, str]) -> None:
+    import hashlib
+
+    log(f"\n1. small ledger: product S merged from {args.small} origins")
+    small = builder.product(args.small, args.fan_in, "S")
+    follower.sync_once()
+    small_batches = builder.count
+    ms_small_small, body_s0 = answer_ms(small, "S, small ledger")
+    ans_s0 = json.loads(body_s0)
+    log(f"   ledger: {small_batches:,} batches; lineage(S): {ans_s0['ancestor_count']:,} ancestors, "
+        f"median {ms_small_small:.2f} ms (CPU {CPU_MS['S, small ledger']:.2f} ms)")
+
+    log(f"\n2. large ledger: product P from {args.origins:,} origins, {args.fan_in} per merge, then split")
+    t0 = time.perf_counter()
+    big = builder.product(args.origins, args.fan_in, "P")
+    big_qty = args.origins * 1_000
+    part, _rest = builder.split(big, [big_qty // 3, big_qty - big_qty // 3], "P split")
+    log(f"   built in {time.perf_counter() - t0:.1f} s; indexing the new blocks...")
+    t0 = time.perf_counter()
+    n = follower.sync_once()
+    log(f"   indexed {n:,} events in {time.perf_counter() - t0:.1f} s")
+    ms_small_large, body_s1 = answer_ms(small, "S, large ledger")
+    assert body_s1 == body_s0, "the answer for S changed with the ledger"
+    ms_big, body_b = answer_ms(big, "P")
+    ms_part, body_p = answer_ms(part, "P1")
+    TIMED.update(S=small, P=big, P1=part)
+    for name, body_x in (("S", body_s0), ("P", body_b), ("P1", body_p)):
+        digests[name] = hashlib.sha256(body_x).hexdigest()
+    log(f"   storage of the lineage tables: {storage_line(storage(engine))}")
+    ans_b, ans_p = json.loads(body_b), json.loads(body_p)
+    ms_route, resp = median_ms(lambda: client.get(f"/provenance/batches/{big}/lineage").content, args.repeat,
+                               "P via HTTP route")
+    assert resp == body_b
+    ms_objects, lin_b = median_ms(lambda: index_lineage_objects(engine, big), max(3, args.repeat // 3),
+                                  "P as objects")
+    assert len(lin_b["origins"]) == ans_b["origin_count"] and lin_b["ancestor_count"] == ans_b["ancestor_count"]
+    log(f"   ledger: {builder.count:,} batches; lineage(S): {ans_s0['ancestor_count']:,} ancestors, median "
+        f"{ms_small_large:.2f} ms (CPU {CPU_MS['S, large ledger']:.2f} ms), byte-identical answer")
+    log(f"   lineage(P): {ans_b['ancestor_count']:,} ancestors, {ans_b['origin_count']:,} origins, "
+        f"{len(body_b) / 1e6:.1f} MB of JSON: median {ms_big:.1f} ms (CPU {CPU_MS['P']:.1f} ms)")
+    log(f"   lineage(P1), a third of P split off: {ans_p['ancestor_count']:,} ancestors: median {ms_part:.1f} ms "
+        f"(CPU {CPU_MS['P1']:.1f} ms)")
+    log(f"   GET /provenance/batches/P/lineage in-process (TestClient): median {ms_route:.1f} ms "
+        f"(CPU {CPU_MS['P via HTTP route']:.1f} ms)")
+    log(f"   object form (read.lineage.lineage, used by /provenance/batches/P): median {ms_objects:.0f} ms "
+        f"(CPU {CPU_MS['P as objects']:.0f} ms)")
+    taken_p, taken_b = origins_taken(body_p), origins_taken(body_b)
+    share = (big_qty // 3) / big_qty
+    assert taken_p.keys() == taken_b.keys() and all(
+        abs(taken_p[b] - taken_b[b] * share) < 1e-6 for b in taken_b), "the split part does not take its share"
+
+    log("\n3. the same lineage of P by replaying the ledger's logs from the chain")
+    abi = contract_abis()["ledger"]
+    reps = max(3, args.repeat // 5)
+    ms_web3, rep = median_ms(lambda: replay_lineage(anvil.url, contracts["ledger"], start_block, big, "web3", abi), reps, "web3")
+    ms_raw, rep2 = median_ms(lambda: replay_lineage(anvil.url, contracts["ledger"], start_block, big, "raw", abi), reps, "raw")
+    for r in (rep, rep2):
+        assert r["ancestor_count"] == ans_b["ancestor_count"]
+        replay_taken = {b: o["quantity_taken"] for b, o in r["origins"].items()}
+        assert replay_taken.keys() == taken_b.keys() and all(
+            abs(replay_taken[b] - taken_b[b]) < 1e-6 for b in taken_b), "replay and index disagree"
+    log(f"   replay with web3 decoding: median {ms_web3:,.0f} ms (CPU {CPU_MS['web3']:,.0f} ms); with raw "
+        f"decoding: median {ms_raw:,.0f} ms (CPU {CPU_MS['raw']:,.0f} ms); same ancestors and quantities as the index")
+
+    log("\nresults (medians; wall time, CPU time in brackets)")
+    log(f"  lineage of P ({ans_b['ancestor_count']:,} ancestor batches) from the index: {ms_big:.1f} ms "
+        f"[{CPU_MS['P']:.1f}] (target <= 100 ms: {'met' if ms_big <= 100 else 'NOT met'}); "
+        f"of its split part P1: {ms_part:.1f} ms [{CPU_MS['P1']:.1f}]; through the HTTP route: {ms_route:.1f} ms "
+        f"[{CPU_MS['P via HTTP route']:.1f}]")
+    log(f"  vs replaying logs: {ms_web3 / ms_big:,.0f}x faster than web3 replay ({ms_web3:,.0f} ms), "
+        f"{ms_raw / ms_big:,.0f}x faster than raw replay ({ms_raw:,.0f} ms) (target >= 50x: "
+        f"{'met' if ms_web3 / ms_big >= 50 else 'NOT met'} vs web3, {'met' if ms_raw / ms_big >= 50 else 'NOT met'} "
+        f"vs raw); CPU: {CPU_MS['web3'] / CPU_MS['P']:,.0f}x and {CPU_MS['raw'] / CPU_MS['P']:,.0f}x")
+    log(f"  same query, same answer ({ans_s0['ancestor_count']} ancestors) on a {small_batches:,}-batch ledger: "
+        f"{ms_small_small:.2f} ms [{CPU_MS['S, small ledger']:.2f}]; on a {builder.count:,}-batch ledger: "
+        f"{ms_small_large:.2f} ms [{CPU_MS['S, large ledger']:.2f}] (x{ms_small_large / ms_small_small:.2f} for "
+        f"x{builder.count / small_batches:.0f} ledger)")
+    log(f"  answer x{ans_b['ancestor_count'] / ans_s0['ancestor_count']:.0f} -> time x{ms_big / ms_small_large:.0f} "
+        f"(CPU x{CPU_MS['P'] / CPU_MS['S, large ledger']:.0f})")
 
 
 if __name__ == "__main__":

@@ -1,69 +1,96 @@
-"""The arithmetic of materialised lineage, shared by the writer (which stores an ancestry when a
-batch is created) and the reader (which answers from it). See ``lineage_ingest`` for the model:
-anchors (batches with two or more parents) have their whole ancestry stored; a batch with one
-parent is answered from the chain of single parents up to its nearest anchor or origin, scaled by
-the exact factors computed here."""
+"""The arithmetic of lineage: the attribution of every ancestor of a batch, computed from the batch's
+ancestry graph (each batch's direct parents with the edge quantities), in time and memory
+proportional to that graph (issue 10, K: nothing but one row per batch and its edges is stored, so
+the index grows linearly with the ledger whatever the sequence of splits and merges).
+
+For a batch B and each ancestor A (by proportional attribution through every recorded split, merge
+and transform):
+
+- ``taken``: the quantity of A, in A's unit, that went into B. B takes all of itself; a batch X
+  passes on ``taken(X) * q / quantity(X)`` to a parent through an edge of quantity q.
+- ``contribution``: the part of B, in B's unit, that A accounts for. B accounts for all of itself;
+  X's contribution is shared among its parents in proportion to the edge quantities (``q / S``, S
+  the sum of X's edge quantities), so a transform's loss is shared alike.
+- ``weakest``: the weakest chain-of-custody model on any path A -> B, both ends included.
+- ``toward``: the batch after A on one path A -> B: the first path in parent (position) order, a
+  depth-first walk from B. Following ``toward`` from A reaches B.
+
+Ids grow along the lineage (a child is created after its parents), so visiting the ancestry in
+descending id order visits every batch after all of its children in the ancestry: one pass gives
+``taken``, ``contribution`` and ``weakest``. The values are doubles computed in that fixed order
+(children by descending id, parents by position), so the same ledger gives the same bits on any
+index, SQLite or PostgreSQL, rebuilt or not.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from fractions import Fraction
-from typing import Any, Callable, Mapping
-
-#: The columns of ``idx_lineage_nodes`` that the ancestry walk needs, in ``NodeInfo`` field order.
-NODE_INFO_COLUMNS = ("kind", "model", "quantity", "parent_count", "parent_id", "parent_quantity", "certification_id",
-                     "certification_ids")
-
-
-@dataclass(frozen=True)
-class NodeInfo:
-    kind: int
-    model: int
-    quantity: int
-    parent_count: int
-    parent_id: int | None
-    parent_quantity: int | None
-    certification_id: int | None = None
-    certification_ids: str | None = None  # anchors: every origin certification in the ancestry
-
-    @classmethod
-    def of(cls, row: Mapping[str, Any]) -> "NodeInfo":
-        """From a row (mapping) of ``idx_lineage_nodes``, by column name."""
-        return cls(**{c: row[c] for c in NODE_INFO_COLUMNS})
-
-    def certifications(self) -> set[int]:
-        return {int(c) for c in self.certification_ids.split(",") if c} if self.certification_ids else set()
-
-
-#: One batch of a chain: (id, taken, contribution, weakest model, toward), relative to the chain's root.
-ChainNode = tuple[int, Fraction, Fraction, int, "int | None"]
 
 
 @dataclass
-class Chain:
-    """A batch (the root) and its single parents up to the nearest batch that has not exactly one
-    parent (the anchor), with exact attribution relative to the root; ``ft``/``fc``/``w`` turn the
-    anchor's stored rows into the root's."""
+class Graph:
+    """A batch (``root``) and its ancestry: every batch's model, quantity and parent edges."""
 
-    nodes: list[ChainNode]
-    anchor: int
-    anchor_has_rows: bool
-    ft: Fraction
-    fc: Fraction
-    w: int
+    root: int
+    ids: list[int]  # ascending: the root last
+    model: dict[int, int]
+    quantity: dict[int, int]
+    parents: dict[int, list[tuple[int, int]]]  # (parent id, edge quantity) in position order; none: origin
 
 
-def resolve(root: int, info_of: Callable[[int], NodeInfo]) -> Chain:
-    r = info_of(root)
-    whole = Fraction(r.quantity)
-    nodes: list[ChainNode] = [(root, whole, whole, r.model, None)]
-    cur, ci, taken, weakest = root, r, whole, r.model
-    while ci.parent_count == 1:
-        p = ci.parent_id
-        assert p is not None and ci.parent_quantity is not None
-        pi = info_of(p)
-        taken = taken * ci.parent_quantity / ci.quantity
-        weakest = min(weakest, pi.model)
-        nodes.append((p, taken, whole, weakest, cur))
-        cur, ci = p, pi
-    return Chain(nodes, cur, ci.parent_count >= 2, taken / ci.quantity, whole / ci.quantity, weakest)
+@dataclass
+class Attribution:
+    taken: dict[int, float]
+    contribution: dict[int, float]
+    weakest: dict[int, int]
+    toward: dict[int, int | None]
+
+
+def attribute(g: Graph) -> Attribution:
+    """The attribution of every batch of ``g`` to its root."""
+    root, model, parents_of = g.root, g.model, g.parents
+    taken: dict[int, float] = {root: float(g.quantity[root])}
+    contribution: dict[int, float] = {root: float(g.quantity[root])}
+    weakest: dict[int, int] = {root: model[root]}
+    quantity = g.quantity
+    for x in reversed(g.ids):
+        parents = parents_of.get(x)
+        if not parents:
+            continue
+        tx, cx, wx, qx = taken[x], contribution[x], weakest[x], quantity[x]
+        if len(parents) == 1:
+            total = parents[0][1]
+        else:
+            total = 0
+            for _p, q in parents:
+                total += q
+        for p, q in parents:
+            if p in taken:
+                taken[p] += tx * q / qx
+                contribution[p] += cx * q / total
+                if wx < weakest[p]:
+                    weakest[p] = wx
+            else:
+                taken[p] = tx * q / qx
+                contribution[p] = cx * q / total
+                w = model[p]
+                weakest[p] = wx if wx < w else w
+    return Attribution(taken, contribution, weakest, toward_first_paths(root, parents_of))
+
+
+def toward_first_paths(root: int, parents_of: dict[int, list[tuple[int, int]]]) -> dict[int, int | None]:
+    """``toward`` of every ancestor: its child on the first path from ``root`` in parent order
+    (depth-first, preorder; iterative, since a chain of ten thousand merges is that deep)."""
+    toward: dict[int, int | None] = {root: None}
+    empty: list[tuple[int, int]] = []
+    stack = [(root, iter(parents_of.get(root, empty)))]
+    while stack:
+        x, it = stack[-1]
+        for p, _q in it:
+            if p not in toward:
+                toward[p] = x
+                stack.append((p, iter(parents_of.get(p, empty))))
+                break
+        else:
+            stack.pop()
+    return toward

@@ -4,17 +4,22 @@ A lineage answer can hold ten thousand ancestors (README, "Provenance for brands
 in about 22 ms). Building ten thousand dicts and serialising them per request would cost more than
 the whole answer does now, so the facts of a batch, which never change once it is created, are
 serialised once at ingest (with ``json``) into an unclosed JSON array ``[id,kind,...`` in
-``idx_lineage_nodes.node_json``; the attribution of an ancestor to an anchor is rendered by the
-database (``idx_lineage.attr_json``, or scaled at query time) as ``,taken,contribution,weakest,toward]``
-so that it closes the node's array; and the reader joins the fragments into the answer. Everything
+``idx_lineage_nodes.node_json``; the attribution of an ancestor to the answered batch, computed at
+query time (``node_api.index.ancestry``), is rendered as ``,taken,contribution,weakest,toward]`` so
+that it closes the node's array; and the reader joins the fragments into the answer. Everything
 that makes or joins those fragments is in this module; every other answer of the index is built as
 Python objects and serialised by a JSON library.
+
+Numbers are rendered by the index's database (``CAST(x AS TEXT)``: SQLite ``%!.15g``, PostgreSQL
+the shortest exact form), the distinct values of an answer in one query (``read.lineage``), as they
+were when the attribution was stored: SQLite's rounding of the 15th digit is its own (long-double
+arithmetic, not Python's), so no Python formatting reproduces it for every value.
 """
 
 from __future__ import annotations
 
 import json
-from typing import Any, Sequence
+from typing import Any, Mapping, Sequence
 
 #: Columns of a row of ``nodes`` in the compact answer: the batch's facts (immutable, rendered at
 #: ingest), its origin facts (origins only, else null), then its attribution to the answered batch.
@@ -46,18 +51,14 @@ def edges_fragment(child_id: int, parents: Sequence[tuple[int, int]]) -> str | N
     return json.dumps([[child_id, p, q] for p, q in parents], **_COMPACT)[1:-1] or None
 
 
-def attribution_sql(col: str, ft: str = "", fc: str = "", w: str | None = None) -> str:
-    """SQL rendering ``,taken,contribution,weakest,toward]`` of an ``idx_lineage`` row (optionally
-    scaled): the database's own float-to-text conversion, the same at ingest and at query time."""
-    weakest = f"{col}weakest" if w is None else f"CASE WHEN {col}weakest < {w} THEN {col}weakest ELSE {w} END"
-    return (f"',' || CAST({col}taken{ft} AS TEXT) || ',' || CAST({col}contribution{fc} AS TEXT) || ',' || "
-            f"CAST({weakest} AS TEXT) || ',' || CAST({col}toward AS TEXT) || ']'")
-
-
 # ---------------------------------------------------------------------- at query time
-def close_node(node_json: str, taken: str, contribution: str, weakest: int, toward: int | None) -> str:
-    """A node fragment closed by its attribution (numbers already rendered by the database)."""
-    return f"{node_json},{taken},{contribution},{weakest},{json.dumps(toward)}]"
+def close_nodes(fragments: Sequence[str], ids: Sequence[int], taken: Mapping[int, float], contribution: Mapping[int, float],
+                number: Mapping[float, str], weakest: Mapping[int, int], toward: Mapping[int, int | None]) -> list[str]:
+    """Node fragments (of ``ids``, in that order) closed by their attribution, the numbers written as
+    ``number`` says (the database's text for each value). One comprehension, no call per node: ten
+    thousand calls would cost a quarter of the attribution itself."""
+    return [f"{nj},{number[taken[b]]},{number[contribution[b]]},{weakest[b]},{'null' if toward[b] is None else toward[b]}]"
+            for nj, b in zip(fragments, ids)]
 
 
 def parse_node(node_json: str) -> list[Any]:

@@ -1,47 +1,23 @@
-"""Lineage, materialised at ingest (write side): a batch's whole ancestry becomes one range scan at
-query time (``node_api.index.read.lineage``).
+"""Lineage at ingest (write side): what a lineage answer needs about each new batch, stored once.
 
-For a batch B and each ancestor A (by proportional attribution through every recorded split, merge
-and transform, exactly as a walk of the parents from B would compute it):
+For every batch created in an indexed block range, one row of ``idx_lineage_nodes``: the facts the
+answer shows about it, which never change once it is created (names are fixed at registration, the
+certification status is the one at creation), rendered to a JSON fragment
+(``node_api.index.lineage_fragments``), its parent edges rendered alike, and the numbers the
+attribution needs (model, quantity, kind, certification) as one short text. The parent edges themselves are the
+``idx_edges`` rows of the range.
 
-- ``taken``: the quantity of A, in A's unit, that went into B. B takes its parents' edge quantities;
-  a parent X passes on ``taken(X) / quantity(X)`` of each of its own edge quantities.
-- ``contribution``: the part of B, in B's unit, that A accounts for. B's quantity is shared among its
-  parents in proportion to the edge quantities, and so on up (a transform's loss is shared alike).
-- ``weakest``: the weakest chain-of-custody model on any path A -> B, both ends included.
-- ``toward``: the batch after A on one path A -> B; following ``toward`` from A reaches B.
-
-These compose over the parents P_i of B (edge quantities q_i, their sum S):
-
-    taken_B(A)        = sum_i q_i / qty(P_i) * taken_P_i(A)                     taken_P(P) = qty(P)
-    contribution_B(A) = sum_i q_i * qty(B) / (S * qty(P_i)) * contribution_P_i(A)  contribution_P(P) = qty(P)
-
-so the ancestry of a batch is computed from its parents' when its BatchCreated is indexed, and the
-query reads it back instead of walking the graph. Storage: only "anchors", batches with two or more
-parents (merges, multi-input transforms), have rows in ``idx_lineage`` (one per ancestor). A batch
-with one parent (a split part, a one-input transform, a batch released by a pledge) is answered
-from the chain of single parents up to its nearest anchor or origin: the anchor's rows times exact
-factors of that chain (``node_api.index.ancestry``), applied in SQL. Splitting a big batch into many
-pieces therefore adds no rows; a long series of merges that each add a little to one big batch (a
-silo topped up) stores the whole ancestry at every step, which is quadratic in that case.
-
-Numbers: the factors of a chain are exact fractions rounded once to a double; the stored values are
-doubles summed in a fixed order (parents by position, then ancestors by id), so an index rebuilt from
-the chain holds bit-identical values, on SQLite and PostgreSQL alike. The JSON shows them as the
-database converts a double to text (SQLite: 15 significant digits; PostgreSQL: the shortest exact
-form), at ingest and at query time alike.
-
-Rendering: the facts shown about a batch never change once it is created (names are fixed at
-registration, the certification status is the one at creation), and neither does an anchor's
-ancestry, so both are rendered to JSON fragments at ingest (``node_api.index.lineage_fragments``).
+The ancestry is not stored: ``node_api.index.read.lineage`` computes it at query time from the edges
+(``node_api.index.ancestry``), in time proportional to the answer. Storage is therefore one row per
+batch and one per edge, linear in the ledger for any sequence of operations (issue 10, K: schema 2
+stored the whole ancestry of every merge, 60,300 rows for 200 split+merge rounds and about 30 GB for
+10,000, on every member's index).
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
-from dataclasses import replace
-from fractions import Fraction
-from typing import Any, Iterable, Sequence
+from typing import Any, Iterable
 
 from sqlalchemy import text
 from sqlalchemy.engine import Connection, Row
@@ -49,13 +25,8 @@ from sqlalchemy.engine import Connection, Row
 from node_api.domain import CertificationStatus, Model
 
 from . import schema as t
-from .ancestry import NODE_INFO_COLUMNS, NodeInfo, resolve
-from .lineage_fragments import attribution_sql, edges_fragment, node_fragment
+from .lineage_fragments import edges_fragment, node_fragment
 from .spelling import checksum, kind_name
-
-#: An ancestor's stored attribution: (ancestor id, taken, contribution, weakest model, toward).
-AncestryRow = tuple[int, float, float, int, int]
-
 
 def _in_chunks(conn: Connection, sql: str, ids: Iterable[Any], size: int = 500) -> list[Row]:
     """Rows of ``sql`` (whose ``(:ids)`` is a list of bound parameters) for every id, in chunks."""
@@ -66,72 +37,6 @@ def _in_chunks(conn: Connection, sql: str, ids: Iterable[Any], size: int = 500) 
         names = ", ".join(f":i{j}" for j in range(len(chunk)))
         out.extend(conn.execute(text(sql.replace("(:ids)", f"({names})")), {f"i{j}": v for j, v in enumerate(chunk)}))
     return out
-
-
-class _Ingest:
-    """Everything derived for one indexed block range (called inside its database transaction,
-    after the range's own rows are inserted)."""
-
-    def __init__(self, conn: Connection) -> None:
-        self.conn = conn
-        self.info: dict[int, NodeInfo] = {}
-        self.rows: dict[int, list[AncestryRow]] = {}  # anchors computed in this range
-
-    # -- lookups -----------------------------------------------------------
-    def prefetch(self, ids: Iterable[int]) -> None:
-        missing = [i for i in ids if i not in self.info]
-        sql = f"SELECT batch_id, {', '.join(NODE_INFO_COLUMNS)} FROM idx_lineage_nodes WHERE batch_id IN (:ids)"
-        for r in _in_chunks(self.conn, sql, missing):
-            self.info[r.batch_id] = NodeInfo.of(r._mapping)
-
-    def info_of(self, bid: int) -> NodeInfo:
-        if bid not in self.info:
-            self.prefetch([bid])
-        return self.info[bid]
-
-    def rows_of(self, anchor: int) -> Sequence[AncestryRow]:
-        rows = self.rows.get(anchor)
-        if rows is None:
-            rows = [(r.ancestor_id, r.taken, r.contribution, r.weakest, r.toward) for r in self.conn.execute(text(
-                "SELECT ancestor_id, taken, contribution, weakest, toward FROM idx_lineage WHERE batch_id = :a "
-                "ORDER BY ancestor_id"), {"a": anchor})]
-        return rows
-
-    # -- the ancestry of a batch with two or more parents -----------------------------------
-    def ancestry(self, bid: int, parents: list[tuple[int, int]]) -> tuple[list[AncestryRow], set[int]]:
-        """(rows by ancestor id, certification ids of the origins) of a batch with 2+ parents."""
-        me = self.info[bid]
-        certs: set[int] = set()
-        total = sum(q for _, q in parents)
-        self.prefetch(p for p, _ in parents)
-        acc: dict[int, list[Any]] = {}
-
-        def add(a: int, tk: float, ct: float, w: int, tw: int) -> None:
-            e = acc.get(a)
-            if e is None:
-                acc[a] = [tk, ct, w, tw]
-            else:
-                e[0] += tk
-                e[1] += ct
-                if w < e[2]:
-                    e[2] = w
-
-        for p, q in parents:
-            ch = resolve(p, self.info_of)
-            pq = self.info[p].quantity
-            kt = Fraction(q, pq)
-            kc = Fraction(q * me.quantity, total * pq)
-            for y, tk, ct, w, tw in ch.nodes:
-                add(y, float(tk * kt), float(ct * kc), min(w, me.model), bid if tw is None else tw)
-                cid = self.info[y].certification_id
-                if cid:
-                    certs.add(cid)
-            if ch.anchor_has_rows:
-                certs |= self.info[ch.anchor].certifications()
-                ft, fc, wm = float(ch.ft * kt), float(ch.fc * kc), min(ch.w, me.model)
-                for a, tk, ct, w, tw in self.rows_of(ch.anchor):
-                    add(a, tk * ft, ct * fc, w if w < wm else wm, tw)
-        return [(a, e[0], e[1], e[2], e[3]) for a, e in sorted(acc.items())], certs
 
 
 class _Names:
@@ -202,8 +107,7 @@ class _Names:
 def derive(conn: Connection, batches: list[dict[str, Any]], edges: list[dict[str, Any]],
            origins: list[dict[str, Any]]) -> None:
     """Lineage rows for the batches created in one block range (their BatchCreated, parent edges and
-    OriginRecorded rows are already inserted in this transaction; parents from earlier ranges are read
-    back from the database)."""
+    OriginRecorded rows are already inserted in this transaction): one per batch, nothing per ancestor."""
     if not batches:
         return
     parents: dict[int, list[tuple[int, int, int]]] = defaultdict(list)
@@ -211,38 +115,14 @@ def derive(conn: Connection, batches: list[dict[str, Any]], edges: list[dict[str
         parents[e["child_id"]].append((e["position"], e["parent_id"], e["quantity"]))
     by_origin = {o["batch_id"]: o for o in origins}
     names = _Names(conn, batches, by_origin)
-    ing = _Ingest(conn)
     node_rows = []
-    anchors = []
     for b in batches:
         bid = b["batch_id"]
-        ps = [(p, q) for _, p, q in sorted(parents.get(bid, ()))]
         o = by_origin.get(bid)
-        single = ps[0] if len(ps) == 1 else (None, None)
-        cid = (o["certification_id"] or None) if o is not None else None
-        ing.info[bid] = NodeInfo(b["kind"], b["model"], b["quantity"], len(ps), single[0], single[1], cid)
+        cert = (o["certification_id"] or 0) if o is not None else 0
         node_rows.append({
-            "batch_id": bid, "kind": b["kind"], "model": b["model"], "quantity": b["quantity"], "parent_count": len(ps),
-            "parent_id": single[0], "parent_quantity": single[1], "certification_id": cid, "certification_ids": None,
+            "batch_id": bid, "numbers": f"{bid},{b['model']},{b['quantity']},{b['kind']},{cert}",
             "node_json": node_fragment(names.facts(b, o)),
-            "edges_json": edges_fragment(bid, ps),
+            "edges_json": edges_fragment(bid, [(p, q) for _, p, q in sorted(parents.get(bid, ()))]),
         })
-        if len(ps) >= 2:
-            anchors.append((bid, ps))
-    out: list[dict[str, Any]] = []
-    by_id = {r["batch_id"]: r for r in node_rows}
-    for bid, ps in sorted(anchors):
-        rows, certs = ing.ancestry(bid, ps)
-        ing.rows[bid] = rows
-        cert_ids = ",".join(str(c) for c in sorted(certs))
-        by_id[bid]["certification_ids"] = cert_ids
-        ing.info[bid] = replace(ing.info[bid], certification_ids=cert_ids)
-        out.extend({"batch_id": bid, "ancestor_id": a, "taken": tk, "contribution": ct, "weakest": w, "toward": tw,
-                    "attr_json": None} for a, tk, ct, w, tw in rows)
     conn.execute(t.lineage_nodes.insert(), node_rows)
-    if out:
-        conn.execute(t.lineage.insert(), out)
-        # rendered by the database, exactly as a query renders the same numbers scaled by 1
-        for bid, _ps in anchors:
-            conn.execute(text(f"UPDATE idx_lineage SET attr_json = {attribution_sql('')} WHERE batch_id = :b"),
-                         {"b": bid})

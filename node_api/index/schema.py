@@ -29,7 +29,7 @@ metadata = MetaData()
 
 #: Bumped whenever a table or a derived value changes: an index written by an older version is
 #: dropped and rebuilt from the chain on the next sync (see ``Follower``).
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3  # 3: lineage computed at query time (idx_lineage retired)
 
 #: A 64-bit primary key that is SQLite's rowid (one b-tree lookup instead of index + table).
 RowId = BigInteger().with_variant(Integer, "sqlite")
@@ -382,43 +382,25 @@ retirements = Table(
 )
 
 
-#: Lineage, materialised at ingest (node_api.index.lineage). One row per batch: the facts the
-#: lineage answer shows about it, pre-rendered as a JSON array fragment (all immutable once the batch
-#: is created: names, certification status at creation, transaction), its parent edges as JSON, and
-#: what the ancestry walk needs (parent count; the single parent of a split or one-input transform).
+#: Lineage (node_api.index.lineage_ingest writes, read.lineage answers). One row per batch: the facts
+#: the lineage answer shows about it, pre-rendered as a JSON array fragment (all immutable once the
+#: batch is created: names, certification status at creation, transaction), its parent edges as
+#: JSON, and the numbers the attribution needs. The ancestry itself is computed at query time from
+#: ``idx_edges``: storage is one row per batch and one per edge, linear in the ledger.
 lineage_nodes = Table(
     "idx_lineage_nodes",
     metadata,
     Column("batch_id", RowId, primary_key=True, autoincrement=False),
-    Column("kind", Integer, nullable=False),
-    Column("model", Integer, nullable=False),
-    Column("quantity", BigInteger, nullable=False),
-    Column("parent_count", Integer, nullable=False),
-    Column("parent_id", BigInteger),  # the parent when parent_count == 1
-    Column("parent_quantity", BigInteger),
-    Column("certification_id", BigInteger),  # origins created under a certification
-    Column("certification_ids", Text),  # anchors: the certifications of every origin in the ancestry ("1,4")
+    # what the attribution needs, as text the reader splits in one go: "id,model,quantity,kind,certification"
+    # (certification: of an origin created under one, else 0)
+    Column("numbers", Text, nullable=False),
     Column("node_json", Text, nullable=False),  # "[id,kind,...": the facts part of a lineage row, unclosed
     Column("edges_json", Text),  # "[child,parent,quantity],..." in position order; NULL for origins
 )
 
-#: The ancestry of every batch with two or more parents (a merge, a multi-input transform): one row
-#: per ancestor with the quantity of it taken into the batch (the ancestor's unit), the part of the
-#: batch it accounts for (the batch's unit), the weakest chain-of-custody model on any path between
-#: them, and the next batch on one such path. A batch with one parent is answered from its nearest
-#: such ancestor, scaled (see node_api.index.lineage), so splits and one-input transforms add no rows.
-lineage = Table(
-    "idx_lineage",
-    metadata,
-    Column("batch_id", BigInteger, primary_key=True),
-    Column("ancestor_id", BigInteger, primary_key=True),
-    Column("taken", Double, nullable=False),
-    Column("contribution", Double, nullable=False),
-    Column("weakest", Integer, nullable=False),
-    Column("toward", BigInteger, nullable=False),
-    Column("attr_json", Text),  # ",taken,contribution,weakest,toward]" (closes node_json), rendered by the database
-    sqlite_with_rowid=False,  # clustered by (batch_id, ancestor_id): a lineage is one contiguous range
-)
+#: Tables of earlier schema versions, dropped when an index is rebuilt (schema 2 stored the whole
+#: ancestry of every merge, which grows quadratically: issue 10, K).
+RETIRED_TABLES = ("idx_lineage",)
 
 
 def sqlite_url(path: str) -> str:
@@ -439,3 +421,6 @@ def create_all(engine: Engine) -> None:
 
 def drop_all(engine: Engine) -> None:
     metadata.drop_all(engine)
+    with engine.begin() as conn:
+        for name in RETIRED_TABLES:
+            conn.exec_driver_sql(f"DROP TABLE IF EXISTS {name}")

@@ -32,6 +32,14 @@ _node = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(_node)
 
 
+def show(page, token: int) -> None:
+    """Type a token into the explorer and wait until its answer is on screen."""
+    page.fill("#token", str(token))
+    page.click("#show")
+    page.wait_for_function("t => new URLSearchParams(location.search).get('token') === t", arg=str(token),
+                           timeout=20_000)
+
+
 @pytest.fixture(scope="module")
 def demo_node(tmp_path_factory):
     anvil = EmbeddedAnvil.throwaway(accounts=20)
@@ -42,6 +50,7 @@ def demo_node(tmp_path_factory):
         from testkit.demo import run_demo
 
         ids = run_demo(server.url, admin_key=_node.ADMIN_KEY, seed="explorer", log=lambda *_a: None)
+        ids["batches"]["flakes"] = _kg_mass_balance_batch(server.url, ids)
         client = httpx.Client(base_url=server.url, timeout=60)
         head = int(httpx.post(anvil.url, json={"jsonrpc": "2.0", "id": 1, "method": "eth_blockNumber"}).json()["result"], 16)
         assert wait_for(lambda: (client.get("/provenance/status").json().get("last_indexed_block") or -1) >= head, 60)
@@ -51,6 +60,39 @@ def demo_node(tmp_path_factory):
         if server is not None:
             server.stop()
         anvil.stop()
+
+
+def _kg_mass_balance_batch(url: str, ids: dict) -> int:
+    """A material registered in kg (issue 10, explorer): a mass-balance batch of 150,000 kg, of which
+    100,000 kg are delivered with a declaration of 90,000 kg certified. Through the node's API."""
+    from eth_account import Account
+
+    from node_api.cli.client import NodeClient
+    from node_api.core.config import ANVIL_DEFAULT_KEY
+    from testkit.demo import actor_key
+
+    c = NodeClient(url, admin_key=_node.ADMIN_KEY)
+    admin = Account.from_key(ANVIL_DEFAULT_KEY)
+    now = int(c.get("health")["timestamp"])
+    sgs, feedstock, cracker = (actor_key(ids["seed"], k) for k in ("sgs", "feedstock", "cracker"))
+
+    def act(who, action, **params):
+        return c.act(who, action, **params)["result"]
+
+    flakes = act(admin, "processes/register-material", name="recycled PET flakes", unit="kg", group=99_990,
+                 waste=False)["material"]
+    circular = ids["characteristics"]["bio_circular"]
+    for key in ("feedstock", "cracker"):
+        act(sgs, "participants/record-certification", holder=ids["participants"][key], scheme="ISCC PLUS",
+            certificateNumber=f"ISCC-PLUS-flakes-{key}", materials=[flakes], characteristics=[circular],
+            models=1 << 1, validFrom=now - 86_400, validTo=now + 365 * 86_400)
+    act(sgs, "participants/set-capacity", participantId=ids["participants"]["feedstock"], material=flakes,
+        validFrom=now - 86_400, validTo=now + 365 * 86_400, amount=1_000_000)
+    batch = act(feedstock, "batches/create", material=flakes, characteristic=circular, model="mass balance", share=0,
+                quantity=150_000, geolocationHash="geo:explorer:flakes", ddsReference="",
+                evidenceHash="production:explorer:flakes", productionDate=now - 86_400)["batchIds"][0]
+    c.transfer_with_acceptance(feedstock, cracker, batch, 100_000, certified=90_000)
+    return batch
 
 
 def test_node_index_follows_the_chain(demo_node):
@@ -120,6 +162,33 @@ def test_explorer_shows_demo_product_lineage_in_chromium(demo_node, tmp_path):
             assert page.locator("tr.custody-row").count() == 4
             page.screenshot(path=str(tmp_path / "explorer.png"), full_page=True)
             shutil.copy(tmp_path / "explorer.png", Path(os.environ.get("TMPDIR", "/tmp")) / "coc-explorer.png")
+            # the segregated product: its origin's part is a content share; input equivalents are labelled
+            assert page.locator("td.origin-part .content-share").count() == 1
+            assert "input equivalent" in page.locator("td.input-equivalent").first.inner_text()
+            assert "Input equivalent taken into this product" in page.locator("#origins tr").first.inner_text()
+
+            # issue 10: a declaration in a material registered in kg is shown in kg, never as grams, and is
+            # attributed to the part delivered with it
+            show(page, b["flakes"])
+            declared = page.locator("tr.custody-row .declared").first.inner_text()
+            assert declared == "declared certified: 90,000 kg of the 100,000 kg delivered", declared
+            assert page.locator("tr.custody-row .custody-qty").first.inner_text().startswith("100,000 kg")
+            delivered = page.locator("#claim-delivered").inner_text()
+            assert ("Certified input declared: 90,000 kg, attributed to the 100,000 kg delivered with declarations, "
+                    "of this batch's 150,000 kg (mass balance: not content)") == delivered, delivered
+            screen = page.locator("main").inner_text()
+            assert "90 kg" not in screen and " g\n" not in screen and "Share" not in screen
+
+            # polyethylene made under mass balance: its origins' proportion is labelled, never a content share
+            show(page, b["pe"])
+            parts = page.locator("td.origin-part").all_inner_texts()
+            assert parts and all("mass balance: no content share" in x or "uncertified" in x for x in parts), parts
+            assert page.locator("td.origin-part .content-share").count() == 0
+            assert page.locator("td.origin-part .mb-attribution").count() >= 1
+            assert "not a statement of content" in page.locator("#claim-text").inner_text()
+            assert "attributed to the 117.6 t delivered with declarations" in page.locator("#claim-delivered").inner_text()
+
+            show(page, b["fabric"])
             href = page.locator("a.tx").first.get_attribute("href")
             assert href.startswith("/provenance/tx/0x")
             page.click("a.tx >> nth=0")

@@ -112,9 +112,11 @@ def test_claim_mass_balance_is_supply_chain_claim_not_content(conn, scenario):
 
 def test_claim_book_and_claim_supports_retired_units_with_retirement_ids(conn, scenario):
     c = provenance.provenance(conn, scenario.released)["claim"]
-    assert c["model"] == "uncertified" and c["kind"] == "book_and_claim"
+    # issue 10, A: the released batch is uncertified; the retired units support a claim of their
+    # beneficiary, never a label of the batch (docs/claims.md C10)
+    assert c["model"] == "uncertified" and c["kind"] == "none"
     (bc,) = c["book_and_claim"]
-    assert bc["certificate_id"] == scenario.certificate_id and bc["units_retired"] == 1
+    assert bc["certificate_id"] == scenario.certificate_id and bc["units_retired"] == 1 and bc["units_supporting"] == 1
     assert bc["retirement_ids"] == [str(scenario.retirement_id)]
     assert f"support 1 units (1 t each) of organic production" in c["text"]
     assert "continues as uncertified batch #%d" % scenario.released in c["text"]

@@ -65,6 +65,7 @@ class ClaimCertificate(Answer):
     certificate_id: int
     units_issued: int
     units_retired: int
+    units_supporting: int = Field(description="retired units that support a claim: 0 if the issuance was revoked (C12)")
     unit_label: str
     characteristic: str | None
     retirement_ids: list[str]
@@ -78,12 +79,23 @@ class Claim(Answer):
     batch_id: int
     model: str
     characteristic: str | None
+    characteristic_id: int | None = Field(description="the batch's own characteristic (C1): a name may be shared")
     scheme: str | None
     material: str
-    kind: str = Field(description="none, content, content_share, supply_chain or book_and_claim")
+    unit: str = Field(description="the material's registered unit; every quantity of the claim is in it")
+    kind: str = Field(description="none, content, content_share or supply_chain: what the batch itself supports. "
+                                  "Book & claim certificates tied to it are listed apart and never label the "
+                                  "batch (C10)")
     percent: str | None
     origins: list[ClaimOrigin]
-    certified_quantity: int | None
+    certified_quantity: int | None = Field(description="mass balance: certified quantity declared on accepted "
+                                                       "deliveries of the batch (C8a)")
+    claimable_quantity: int | None = Field(description="physical models: quantity x share minus what was released "
+                                                       "into certificates from it or batches made from it (C9)")
+    released_quantity: int | None = Field(description="physical models: quantity of the batch released into "
+                                                      "certificates, directly or through batches made from it (C9)")
+    delivered_quantity: int | None = Field(description="mass balance: quantity delivered with those declarations; "
+                                                       "the claim is attributed to this part only (C8a)")
     declarations: list[Declaration]
     book_and_claim: list[ClaimCertificate]
     statements: list[str]

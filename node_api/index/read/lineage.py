@@ -1,22 +1,23 @@
-"""Lineage (ancestry) answers, read from what the writer materialised at ingest
-(node_api.index.lineage_ingest): the chain of single parents (one small recursive query), then the
-nearest anchor's stored ancestry in one ordered range scan of ``idx_lineage`` joined to
-``idx_lineage_nodes`` by primary key. The compact answer is joined from fragments rendered at
-ingest and by the database (node_api.index.lineage_fragments says why); the object form expands it.
+"""Lineage (ancestry) answers, computed at query time from what the writer stores once per batch
+(node_api.index.lineage_ingest: the batch's facts as a pre-rendered JSON fragment; its parent edges
+in ``idx_edges``): one recursive query collects the ancestry (each ancestor once, each edge once,
+every step a primary-key lookup), ``node_api.index.ancestry`` attributes it in one pass, and the
+compact answer is joined from the fragments (node_api.index.lineage_fragments says why); the object
+form expands it. Time and memory are proportional to the answer, whatever the ledger's size.
 """
 
 from __future__ import annotations
 
 import json
-from typing import Any, Sequence
+from typing import Any, Iterable, Sequence
 
 from sqlalchemy import text
 from sqlalchemy.engine import Connection
 
 from node_api.domain import BatchKind, Model
 
-from ..ancestry import NODE_INFO_COLUMNS, NodeInfo, resolve
-from ..lineage_fragments import EDGE_COLUMNS, NODE_COLUMNS, attribution_sql, close_node, join_answer, parse_node
+from ..ancestry import Graph, attribute
+from ..lineage_fragments import EDGE_COLUMNS, NODE_COLUMNS, close_nodes, join_answer, parse_node
 from ..spelling import kind_name
 from . import certifications
 from .common import percent_of
@@ -36,53 +37,86 @@ _AT = {c: i for i, c in enumerate(NODE_COLUMNS)}
 _NODE_AT = tuple((k, _AT[k]) for k in _NODE_KEYS)
 _ORIGIN_AT = tuple((k, _AT[k]) for k in _ORIGIN_KEYS)
 
-#: The batch and its single parents up to the nearest batch that has not exactly one parent.
-CHAIN_SQL = f"""
-WITH RECURSIVE ch(id) AS (
+#: The answered batch and every ancestor: each once (UNION), however many paths lead to it; every
+#: step a primary-key lookup of ``idx_edges``. PostgreSQL plans the recursive step once, from the
+#: statistics of the moment: right after a bulk ingest (before autoanalyze) it chose a hash join that
+#: scans all of ``idx_edges`` at every level (4.6 s for a 3,000-deep chain instead of 17 ms), so there
+#: the parents are read by a correlated subquery, an index lookup whatever the statistics say.
+_ANC = {
+    "sqlite": """WITH RECURSIVE anc(id) AS (
     SELECT CAST(:root AS BIGINT)
-    UNION ALL
-    SELECT n.parent_id FROM ch JOIN idx_lineage_nodes n ON n.batch_id = ch.id WHERE n.parent_count = 1
+    UNION
+    SELECT e.parent_id FROM anc JOIN idx_edges e ON e.child_id = anc.id
 )
-SELECT n.batch_id, {", ".join("n." + c for c in NODE_INFO_COLUMNS)}, n.node_json, n.edges_json
-FROM ch JOIN idx_lineage_nodes n ON n.batch_id = ch.id"""
-
-_ANCESTRY_FROM = "FROM idx_lineage l JOIN idx_lineage_nodes n ON n.batch_id = l.ancestor_id WHERE l.batch_id = :anchor"
-
-#: Every ancestor of the anchor as a JSON array (node_json closed by the attribution), its parent
-#: edges, whether it is an origin. SQLite concatenates them itself, in ancestor order (an ordered
-#: subquery under an aggregate is not flattened, and the scan is in key order anyway); PostgreSQL
-#: returns the rendered rows in order and Python joins them (its ordered string_agg sorts the wide
-#: rows, which costs more than sending them).
-_AGG = {
-    "sqlite": ("SELECT group_concat(r, ',') AS nodes, group_concat(e, ',') AS edges, count(*) AS ancestors, "
-               "sum(o) AS origins FROM (SELECT {row} AS r, n.edges_json AS e, CASE WHEN n.kind = 0 THEN 1 ELSE 0 END AS o "
-               f"{_ANCESTRY_FROM} ORDER BY l.ancestor_id) q"),
-    "postgresql": f"SELECT {{row}} AS node, n.edges_json AS edges, n.kind AS kind {_ANCESTRY_FROM} ORDER BY l.ancestor_id",
+""",
+    "postgresql": """WITH RECURSIVE anc(id) AS (
+    SELECT CAST(:root AS BIGINT)
+    UNION
+    SELECT unnest(ARRAY(SELECT e.parent_id FROM idx_edges e WHERE e.child_id = anc.id)) FROM anc
+)
+""",
 }
-#: the answered batch is the anchor: its rows are stored as they are shown
-ANCHOR_SQL = {d: q.format(row="n.node_json || l.attr_json") for d, q in _AGG.items()}
-#: the answered batch descends from the anchor through single parents: the anchor's rows, scaled
-SCALED_SQL = {d: q.format(row=f"n.node_json || ({attribution_sql('l.', ' * :ft', ' * :fc', ':w')})")
-              for d, q in _AGG.items()}
+#: Per batch, by ascending id: its facts (the rendered fragment), its parent edges (rendered), and
+#: what the attribution needs (``id,model,quantity,kind,certification``: five integers). SQLite
+#: concatenates them itself (the ordered subquery under the aggregate is not flattened, and walks the
+#: ancestor ids in order, so no wide row is sorted); Python splits three strings instead of reading
+#: ten thousand rows. PostgreSQL returns the rows, unordered.
+_META = "n.numbers"  # "id,model,quantity,kind,certification", written at ingest
+_NODES = "FROM idx_lineage_nodes n WHERE n.batch_id IN (SELECT id FROM anc) ORDER BY n.batch_id"
+ANCESTRY_SQL = {
+    "sqlite": _ANC["sqlite"] + ("SELECT group_concat(j, char(30)) AS nodes, group_concat(e, ',') AS edges, "
+                      f"group_concat(m, ',') AS meta FROM (SELECT n.node_json AS j, n.edges_json AS e, {_META} AS m "
+                      f"{_NODES}) q"),
+    # unordered: sorting ten thousand wide rows spills to disk at the default work_mem; Python sorts by id
+    "postgresql": _ANC["postgresql"] + (f"SELECT n.batch_id AS id, n.node_json AS j, n.edges_json AS e, {_META} AS m "
+                                        "FROM anc JOIN idx_lineage_nodes n ON n.batch_id = anc.id"),
+}
+_SEP = "\x1e"  # never inside a fragment: JSON escapes every control character
 
 
-def _ancestry(conn: Connection, sql: dict[str, str], args: dict[str, Any]) -> tuple[str | None, str | None, int, int]:
-    """(rows, edges, ancestor count, origin count) of an anchor's stored ancestry, rendered."""
+def _ancestry(conn: Connection, batch_id: int) -> tuple[list[str], str, str] | None:
+    """(node fragments, edges joined, meta arrays joined) of the batch and its ancestors by id."""
     if conn.dialect.name == "postgresql":
-        rows = conn.execute(text(sql["postgresql"]), args).all()
-        return (",".join([r.node for r in rows]), ",".join([r.edges for r in rows if r.edges]), len(rows),
-                sum(1 for r in rows if r.kind == BatchKind.ORIGIN))
-    r = conn.execute(text(sql["sqlite"]), args).one()
-    return r.nodes, r.edges, r.ancestors or 0, r.origins or 0
+        # the driver's own cursor, in this transaction: SQLAlchemy's row objects cost more than the
+        # query for ten thousand wide rows (140 ms against 56 ms for the P of scripts/bench_lineage.py)
+        cur = conn.connection.driver_connection.cursor()
+        try:
+            cur.execute(ANCESTRY_SQL["postgresql"].replace(":root", "%(root)s"), {"root": batch_id})
+            rows = sorted(cur.fetchall())  # (id, node_json, edges_json, numbers)
+        finally:
+            cur.close()
+        if not rows:
+            return None
+        return [r[1] for r in rows], ",".join([r[2] for r in rows if r[2]]), ",".join([r[3] for r in rows])
+    r = conn.execute(text(ANCESTRY_SQL["sqlite"]), {"root": batch_id}).one()
+    if r.nodes is None:
+        return None
+    return r.nodes.split(_SEP), r.edges or "", r.meta
 
 
-def _render_numbers(conn: Connection, values: list[float]) -> list[str]:
-    """Floats as the database renders them in the rows above (one small query)."""
-    if not values:
-        return []
-    sql = "SELECT " + ", ".join(f"CAST(CAST(:v{i} AS DOUBLE PRECISION) AS TEXT) AS t{i}" for i in range(len(values)))
-    row = conn.execute(text(sql), {f"v{i}": float(v) for i, v in enumerate(values)}).one()._mapping
-    return [row[f"t{i}"] for i in range(len(values))]
+#: The distinct numbers of an answer as the database writes them, in the order given (SQLite: a
+#: VALUES list read in order; at most 30,000 bound values per statement).
+_RENDER = {
+    "sqlite": "SELECT group_concat(CAST(column1 AS TEXT), char(31)) FROM (VALUES {values})",
+    "postgresql": ("SELECT string_agg(CAST(v AS TEXT), chr(31) ORDER BY i) "
+                   "FROM unnest(CAST(:vs AS DOUBLE PRECISION[])) WITH ORDINALITY AS u(v, i)"),
+}
+_CHUNK = 30_000
+
+
+def render_numbers(conn: Connection, values: Iterable[float]) -> dict[float, str]:
+    """{value: text} for the distinct ``values``, rendered by the database in one query (per 30,000)."""
+    distinct = list(dict.fromkeys(values))
+    out: dict[float, str] = {}
+    for i in range(0, len(distinct), _CHUNK):
+        chunk = distinct[i:i + _CHUNK]
+        if conn.dialect.name == "postgresql":
+            joined = conn.execute(text(_RENDER["postgresql"]), {"vs": chunk}).scalar_one()
+        else:
+            sql = _RENDER["sqlite"].format(values=",".join(f"(:v{j})" for j in range(len(chunk))))
+            joined = conn.execute(text(sql), {f"v{j}": v for j, v in enumerate(chunk)}).scalar_one()
+        out.update(zip(chunk, joined.split("\x1f")))
+    return out
 
 
 def node_dict(row: Sequence[Any]) -> dict[str, Any]:
@@ -103,39 +137,34 @@ def lineage_json(conn: Connection, batch_id: int, ref: Reference | None = None) 
     is one). ``weakest_model_id`` indexes ``model_names``; ``toward`` is the next batch on one path to
     the answered batch; ``contribution`` is in the answered batch's unit. (``ref``: the caller's
     reference data, if it holds it; else read from the cache when the answer names a certification.)"""
-    chain_rows = {r.batch_id: r for r in conn.execute(text(CHAIN_SQL), {"root": batch_id})}
-    if batch_id not in chain_rows:
+    found = _ancestry(conn, batch_id)
+    if found is None:
         return None
-    info = {bid: NodeInfo.of(r._mapping) for bid, r in chain_rows.items()}
-    ch = resolve(batch_id, info.__getitem__)
-    rows_sql = edges_sql = None
-    n_sql = o_sql = 0
-    cert_ids: set[int] = set()
-    if ch.anchor_has_rows:
-        cert_ids = info[ch.anchor].certifications()
-        if len(ch.nodes) == 1:
-            rows_sql, edges_sql, n_sql, o_sql = _ancestry(conn, ANCHOR_SQL, {"anchor": ch.anchor})
+    fragments, edges, meta_joined = found
+    # flat integers split in C (ten thousand small JSON arrays would cost more than the query)
+    meta = list(map(int, meta_joined.split(",")))
+    ids, kinds, certs = meta[0::5], meta[3::5], meta[4::5]
+    flat = list(map(int, edges.replace("[", "").replace("]", "").split(","))) if edges else []
+    parents: dict[int, list[tuple[int, int]]] = {}
+    for child, parent, quantity in zip(flat[0::3], flat[1::3], flat[2::3]):
+        ps = parents.get(child)
+        if ps is None:
+            parents[child] = [(parent, quantity)]
         else:
-            rows_sql, edges_sql, n_sql, o_sql = _ancestry(conn, SCALED_SQL, {
-                "ft": float(ch.ft), "fc": float(ch.fc), "w": ch.w, "anchor": ch.anchor})
-    own_rows, own_edges = [], []
-    chain = list(reversed(ch.nodes))  # ascending ids: the anchor ... the batch itself
-    nums = _render_numbers(conn, [float(x) for _, tk, ct, _w, _tw in chain for x in (tk, ct)])
-    for i, (bid, _tk, _ct, w, tw) in enumerate(chain):
-        r = chain_rows[bid]
-        own_rows.append(close_node(r.node_json, nums[2 * i], nums[2 * i + 1], w, tw))
-        if r.edges_json:
-            own_edges.append(r.edges_json)
-        if r.certification_id:
-            cert_ids.add(r.certification_id)
-        o_sql += info[bid].kind == BatchKind.ORIGIN
+            ps.append((parent, quantity))
+    at = attribute(Graph(batch_id, ids, dict(zip(ids, meta[1::5])), dict(zip(ids, meta[2::5])), parents))
+    taken, contribution, weakest, toward = at.taken, at.contribution, at.weakest, at.toward
+    num = render_numbers(conn, [*taken.values(), *contribution.values()])
+    rows = close_nodes(fragments, ids, taken, contribution, num, weakest, toward)
+    cert_ids = {c for c in certs if c}
+    origins = sum(1 for k in kinds if k == BatchKind.ORIGIN)
     head = {
-        "batch_id": batch_id, "shape": "rows", "ancestor_count": n_sql + len(ch.nodes) - 1, "origin_count": o_sql,
-        "batch": node_dict(parse_node(chain_rows[batch_id].node_json)), "columns": NODE_COLUMNS,
+        "batch_id": batch_id, "shape": "rows", "ancestor_count": len(ids) - 1, "origin_count": origins,
+        "batch": node_dict(parse_node(fragments[-1])), "columns": NODE_COLUMNS,
         "edge_columns": EDGE_COLUMNS, "model_names": Model.labels(),
         "certifications": certifications.details(conn, cert_ids, ref or reference(conn)) if cert_ids else {},
     }
-    return join_answer(head, [rows_sql or "", ",".join(own_rows)], [edges_sql or "", ",".join(own_edges)])
+    return join_answer(head, [",".join(rows)], [edges])
 
 
 def expand_lineage(ans: dict[str, Any]) -> dict[str, Any]:

@@ -29,7 +29,7 @@ def provenance(conn: Connection, batch_id: int) -> dict[str, Any] | None:
     cust = custody(conn, batch_id, ref)
     bc = book_and_claim(conn, batch_id, ref)
     desc = descendants(conn, batch_id, ref)
-    claim = supported_claim(b, lin, cust, bc, ref)
+    claim = supported_claim(b, lin, cust, bc, ref, desc)
     return {"chain_id": ref.chain_id, "batch": b, "lineage": lin, "descendants": desc, "custody": cust,
             "book_and_claim": bc, "claim": claim, "facts": facts(b, lin, cust, bc)}
 
