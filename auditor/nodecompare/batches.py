@@ -7,6 +7,7 @@ from fractions import Fraction
 from typing import Any, Callable
 
 from ..model import CONSUME_REASONS, CONTROLLED_BLENDING, KINDS, MASS_BALANCE, MODELS, PPM, SEGREGATED, TRANSFER_STATUS
+from ..claims import released_quantity
 from ..replay import Replay
 from .values import ABSENT, Approx, EVIDENCE, Keyed, Percent, Valid, hex_text, snake_name
 from .facts import ACCEPTED, Facts, PENDING, batch_refs, certification_answer, certification_at
@@ -146,7 +147,11 @@ def _claim(fx: Facts, bid: int) -> dict[str, Any]:
                                                                                                 "certificate_id"),
                            EVIDENCE: [b["ref"]]}
     evidence: list[str] = []
-    if model >= CONTROLLED_BLENDING:
+    if model >= CONTROLLED_BLENDING:  # C9: released attributes leave the physical claim
+        released = released_quantity(r, bid)
+        out["released_quantity"] = int(released)
+        out["claimable_quantity"] = int((b["quantity"] - released) * b["share"] // PPM)
+    if model >= CONTROLLED_BLENDING and not (out["claimable_quantity"] <= 0 < out["released_quantity"]):
         certified = [o for o in lin["origins"] if r.batches[o]["model"] >= CONTROLLED_BLENDING
                      and r.batches[o]["characteristic"] == b["characteristic"]]
         out.update(kind="content" if model >= SEGREGATED else "content_share",
@@ -183,8 +188,7 @@ def _claim(fx: Facts, bid: int) -> dict[str, Any]:
                           EVIDENCE: [pl["ref"], iss["ref"], iss["revokedRef"]] + [x["ref"] for x in rets]})
             evidence += [pl["ref"]["tx"], iss["ref"]["tx"]] + [x["ref"]["tx"] for x in rets]
     out["book_and_claim"] = Keyed(items, "pledge_id", "certificate_id")
-    if items and out["kind"] == "none":
-        out["kind"] = "book_and_claim" if any(i["units_retired"] for i in items) else "none"
+    # C10: certificates carry no physical link, so they never label the batch (listed apart above)
     out["evidence"] = Keyed(dict.fromkeys(evidence))
     return out
 

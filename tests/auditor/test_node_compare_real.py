@@ -221,7 +221,7 @@ def test_node_compare_tampered_index_is_caught(real_node, tmp_path):
         bid = int(endpoint.rsplit("/", 1)[1]) if endpoint.startswith("/provenance/batches/") else None
         assert (
             field.startswith("batch.") and bid in (b["yarn"], blend, fossil, b["fabric"])
-            or field == "claim.percent" and bid == b["yarn"]
+            or field in ("claim.percent", "claim.claimable_quantity") and bid == b["yarn"]  # the tampered share
             or field == f"lineage.nodes[batch_id={b['yarn']}].share_ppm"
             or field == f"lineage.edges[child_id={blend},parent_id={fossil}].quantity" and bid in downstream
             or field == f"descendants.edges[child_id={blend},parent_id={fossil}].quantity" and bid in (bio, fossil)
