@@ -64,6 +64,33 @@ def capacity_used_after_set(previous: dict | None, valid_from: int) -> int:
     return 0 if valid_from > previous["validTo"] else previous["used"]
 
 
+def certification_live(cert: dict | None, ts: int) -> bool:
+    """Active and not expired at `ts` (whatever its models): it holds a coverage slot and makes its body the
+    holder's certifying body."""
+    return cert is not None and cert["status"] == 1 and cert["validTo"] >= ts
+
+
+COVERAGE_PER_BODY = 2  # live coverage slots one certifying body may hold per (holder, material, characteristic)
+
+
+def coverage_slot(slots: list[int], certifications: dict, certifier: int, ts: int) -> tuple[int | None, str | None]:
+    """ParticipantRegistry._cover: the first slot whose certification is not live (empty, withdrawn, suspended,
+    expired), unless the body already holds COVERAGE_PER_BODY live slots; (index, None) or (None, error)."""
+    free, own = None, 0
+    for i, cid in enumerate(slots):
+        c = certifications.get(cid) if cid else None
+        if not certification_live(c, ts):
+            if free is None:
+                free = i
+        elif c["certifier"] == certifier:
+            own += 1
+    if own >= COVERAGE_PER_BODY:
+        return None, "RegistryCoverageBodyLimit"
+    if free is None:
+        return None, "RegistryCoverageFull"
+    return free, None
+
+
 def status_change_allowed(frm: int, to: int) -> bool:
     """Certification status: active <-> suspended, anything but withdrawn -> withdrawn."""
     return (to == 2 and frm == 1) or (to == 1 and frm == 2) or (to == 3 and frm != 3)

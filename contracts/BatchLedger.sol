@@ -6,6 +6,7 @@ import {ERC1155Supply} from "@openzeppelin/contracts/token/ERC1155/extensions/ER
 import {ERC2771Context} from "@openzeppelin/contracts/metatx/ERC2771Context.sol";
 import {Context} from "@openzeppelin/contracts/utils/Context.sol";
 import {SafeCast} from "@openzeppelin/contracts/utils/math/SafeCast.sol";
+import {ERC1155Utils} from "@openzeppelin/contracts/token/ERC1155/utils/ERC1155Utils.sol";
 import {IBatchLedger} from "./interfaces/IBatchLedger.sol";
 import {IParticipantRegistry} from "./interfaces/IParticipantRegistry.sol";
 import {IMassBalance} from "./interfaces/IMassBalance.sol";
@@ -23,6 +24,10 @@ import {CustodyHandshake} from "./ledger/CustodyHandshake.sol";
 /// library, the signed custody handshake in CustodyHandshake; this contract holds the batches and says
 /// what each operation does to tokens and credits. ERC1155 comes first among the bases so that its
 /// balances keep storage slot 0.
+/// Checks-effects-interactions: a new batch is minted without the ERC-1155 acceptance call; every state
+/// change and event of an operation (batches, parents, origin and evidence, credits, totals) comes first,
+/// and the receivers' hooks (`_accept`) are called last, so a contract wallet re-entering from its hook
+/// finds the operation complete and its own events come after the operation's.
 contract BatchLedger is ERC1155Supply, ERC2771Context, CustodyHandshake {
     using ModelRules for ModelRules.Mix;
 
@@ -78,6 +83,7 @@ contract BatchLedger is ERC1155Supply, ERC2771Context, CustodyHandshake {
         );
         _created += p.quantity;
         Origins.record(_origins, _originEvidence, massBalance, batchId, participantId, siteId, certificationId, p);
+        _accept(holder, batchId, p.quantity);
     }
 
     // ================================================================ split, merge, transform, consume
@@ -96,6 +102,9 @@ contract BatchLedger is ERC1155Supply, ERC2771Context, CustodyHandshake {
             _burn(holder, batchId, q);
             childIds[i] = _newChild(holder, participantId, b, q, _parent(batchId, q));
         }
+        for (uint256 i = 0; i < childIds.length; ++i) {
+            _accept(holder, childIds[i], quantities[i]);
+        }
     }
 
     /// @inheritdoc IBatchLedger
@@ -108,6 +117,7 @@ contract BatchLedger is ERC1155Supply, ERC2771Context, CustodyHandshake {
         (uint32 participantId, uint32 siteId) =
             registry.requireCertifiedActor(holder, ROLE_SUPPLIER, mix.material, mix.characteristic, model);
         batchId = _output(holder, participantId, siteId, mix.material, mix, model, BatchKind.Merge, mix.total, ps);
+        _accept(holder, batchId, mix.total);
     }
 
     /// @inheritdoc IBatchLedger
@@ -139,6 +149,7 @@ contract BatchLedger is ERC1155Supply, ERC2771Context, CustodyHandshake {
             );
         }
         emit TransformRecorded(batchId, processId, mix.total, outputQuantity, mix.total - outputQuantity, creditsToConvert, produced);
+        _accept(holder, batchId, outputQuantity);
     }
 
     /// @inheritdoc IBatchLedger
@@ -153,6 +164,9 @@ contract BatchLedger is ERC1155Supply, ERC2771Context, CustodyHandshake {
     }
 
     /// @inheritdoc IBatchLedger
+    /// @dev The child is minted without an acceptance call: the holder already holds this ledger's tokens
+    /// of the parent batch and the child is the same goods relabelled, and a hook here would run in the
+    /// middle of the certificate registry's pledge (before the pledge is recorded).
     function releaseAttributes(address holder, uint256 batchId, uint256 quantity)
         external
         returns (uint32 material, uint32 characteristic, uint256 certifiedQuantity, uint256 childId)
@@ -238,13 +252,15 @@ contract BatchLedger is ERC1155Supply, ERC2771Context, CustodyHandshake {
         }
     }
 
-    function _release(CustodyTransfer calldata t, bytes32 id) internal override {
+    function _release(CustodyTransfer calldata t, bytes32 id, TransferRecord storage record) internal override {
         (,, uint32 toParticipant, uint32 toSite) = _transferParties(t);
         _move(address(this), t.to, t.batchId, t.quantity);
         if (t.certifiedQuantity != 0) {
             Batch storage b = _batches[t.batchId];
-            massBalance.credit(
-                toParticipant, toSite, b.material, b.characteristic, t.certifiedQuantity, IMassBalance.Reason.Delivery, id
+            // The credits keep the age they had when escrowed (MassBalance.deliver does the same in one step).
+            massBalance.creditAged(
+                toParticipant, toSite, b.material, b.characteristic, t.certifiedQuantity, IMassBalance.Reason.Delivery,
+                record.creditVintage, id
             );
         }
     }
@@ -253,8 +269,9 @@ contract BatchLedger is ERC1155Supply, ERC2771Context, CustodyHandshake {
         _move(address(this), t.from, t.batchId, t.quantity);
         if (t.certifiedQuantity != 0) {
             Batch storage b = _batches[t.batchId];
-            massBalance.creditReturned(
-                record.fromParticipant, record.fromSite, b.material, b.characteristic, t.certifiedQuantity, record.creditVintage, id
+            massBalance.creditAged(
+                record.fromParticipant, record.fromSite, b.material, b.characteristic, t.certifiedQuantity,
+                IMassBalance.Reason.DeliveryReturned, record.creditVintage, id
             );
         }
     }
@@ -297,6 +314,11 @@ contract BatchLedger is ERC1155Supply, ERC2771Context, CustodyHandshake {
         ids[0] = id;
         values[0] = quantity;
         _update(from, to, ids, values);
+    }
+
+    /// @dev The ERC-1155 acceptance check of a batch minted to `holder`, made last (checks-effects-interactions).
+    function _accept(address holder, uint256 batchId, uint256 quantity) private {
+        ERC1155Utils.checkOnERC1155Received(_msgSender(), address(0), holder, batchId, quantity, "");
     }
 
     // ================================================================ internals: batches
@@ -380,7 +402,8 @@ contract BatchLedger is ERC1155Supply, ERC2771Context, CustodyHandshake {
                 sstore(add(data, i), or(mload(p), shl(64, mload(add(p, 0x20)))))
             }
         }
-        _mint(holder, batchId, quantity, "");
+        // Minted without the acceptance call: the operation calls _accept once all its effects are written.
+        _move(address(0), holder, batchId, quantity);
         emit BatchCreated(batchId, participantId, holder, kind, material, characteristic, model, share, originId, quantity, ps);
     }
 

@@ -104,8 +104,11 @@ contract CertificateRegistry is ICertificateRegistry, ERC1155, ERC2771Context {
         _issuances[certificateId] =
             Issuance(issuer, p.producer, p.material, p.characteristic, p.periodStart, p.periodEnd, false, source);
         _amounts[certificateId] = Amounts(p.unitSize, p.amount, 0, 0);
-        _mint(p.to, certificateId, p.amount, "");
+        // Checks-effects-interactions: the issuance is complete (evidence, pledge, amounts, event) before
+        // the mint calls the receiver's hook, so a re-entering wallet finds this evidence used and its
+        // own transfers or retirements come after CertificatesIssued.
         _emitIssued(certificateId, issuer, p);
+        _mint(p.to, certificateId, p.amount, "");
     }
 
     /// @inheritdoc ICertificateRegistry

@@ -5,7 +5,7 @@ import {ERC2771Context} from "@openzeppelin/contracts/metatx/ERC2771Context.sol"
 import {IMassBalance} from "./interfaces/IMassBalance.sol";
 import {IParticipantRegistry} from "./interfaces/IParticipantRegistry.sol";
 import {SafeCast} from "@openzeppelin/contracts/utils/math/SafeCast.sol";
-import {Model, ROLE_SUPPLIER, PPM} from "./libraries/CocTypes.sol";
+import {Model, ROLE_SUPPLIER, ALL_ROLES, PPM} from "./libraries/CocTypes.sol";
 
 /// @title MassBalance
 /// @notice Credit accounts with balancing periods. Every rule of the credit method lives here once:
@@ -71,25 +71,23 @@ contract MassBalance is IMassBalance, ERC2771Context {
         bytes32 key = accountKey(participantId, siteId, material, characteristic);
         (uint32 first, uint256[] memory taken) =
             _bookOut(key, _touch(key, participantId, siteId, material, characteristic), Entry.Out, reason, amount, ref);
-        oldestVintage = first;
-        for (uint256 i = 0; i < taken.length && taken[i] == 0; ++i) {
-            ++oldestVintage;
-        }
+        return _oldest(first, taken);
     }
 
     /// @inheritdoc IMassBalance
-    function creditReturned(
+    function creditAged(
         uint32 participantId,
         uint32 siteId,
         uint32 material,
         uint32 characteristic,
         uint256 amount,
+        Reason reason,
         uint32 vintage,
         bytes32 ref
     ) external onlyLinked {
         bytes32 key = accountKey(participantId, siteId, material, characteristic);
         Account storage a = _touch(key, participantId, siteId, material, characteristic);
-        _bookIn(key, a, Entry.In, Reason.DeliveryReturned, amount, ref, vintage);
+        _bookIn(key, a, Entry.In, reason, amount, ref, vintage);
     }
 
     /// @inheritdoc IMassBalance
@@ -104,10 +102,13 @@ contract MassBalance is IMassBalance, ERC2771Context {
         bytes32 ref
     ) external onlyLinked {
         bytes32 from = accountKey(fromParticipant, fromSite, material, characteristic);
-        _bookOut(from, _touch(from, fromParticipant, fromSite, material, characteristic), Entry.Out, Reason.Delivery, amount, ref);
+        (uint32 first, uint256[] memory taken) = _bookOut(
+            from, _touch(from, fromParticipant, fromSite, material, characteristic), Entry.Out, Reason.Delivery, amount, ref
+        );
+        // Delivered credits keep their age (dated to the oldest period they were taken from), so passing
+        // credits back and forth never makes them younger: they lapse when they would have at the sender.
         bytes32 to = accountKey(toParticipant, toSite, material, characteristic);
-        Account storage a = _touch(to, toParticipant, toSite, material, characteristic);
-        _bookIn(to, a, Entry.In, Reason.Delivery, amount, ref, a.period);
+        _bookIn(to, _touch(to, toParticipant, toSite, material, characteristic), Entry.In, Reason.Delivery, amount, ref, _oldest(first, taken));
     }
 
     /// @inheritdoc IMassBalance
@@ -147,6 +148,7 @@ contract MassBalance is IMassBalance, ERC2771Context {
 
     /// @inheritdoc IMassBalance
     function roll(bytes32 key) external {
+        registry.requireActor(_msgSender(), ALL_ROLES);
         Account storage a = _accounts[key];
         if (a.open) _roll(key, a);
     }
@@ -324,6 +326,14 @@ contract MassBalance is IMassBalance, ERC2771Context {
         emit CreditsBooked(key, p, entry, reason, amount, balance, ref);
         if (a.lapseAfterPeriods == 0) return (p, taken);
         return _takeVintages(key, p, a.lapseAfterPeriods, amount);
+    }
+
+    /// @dev The oldest period credits were taken from (taken[i] from period first + i); `first` when none.
+    function _oldest(uint32 first, uint256[] memory taken) private pure returns (uint32 oldest) {
+        oldest = first;
+        for (uint256 i = 0; i < taken.length && taken[i] == 0; ++i) {
+            ++oldest;
+        }
     }
 
     function _takeVintages(bytes32 key, uint32 p, uint32 n, uint256 amount)

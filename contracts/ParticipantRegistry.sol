@@ -22,6 +22,9 @@ contract ParticipantRegistry is IParticipantRegistry, ERC2771Context {
     /// a certificate and its overlapping renewals. A new one takes the place of an expired or withdrawn
     /// one, never of one that still counts; with four live ones a fifth is refused.
     uint256 private constant COVERAGE_SLOTS = 4;
+    /// @dev How many live slots one certifying body may hold per (holder, material, characteristic): its
+    /// certificate and one overlapping renewal. With four slots, one body can never fill them all.
+    uint256 private constant COVERAGE_PER_BODY = 2;
 
     mapping(uint32 => Participant) private _participants;
     mapping(address => Wallet) private _wallets;
@@ -34,6 +37,11 @@ contract ParticipantRegistry is IParticipantRegistry, ERC2771Context {
     mapping(uint32 => uint32) private _characteristicScheme;
     mapping(uint32 => Scheme) private _schemes;
     mapping(uint32 => Process) private _processes;
+    /// @dev keccak(holder, material, certifier) => the newest certification that body recorded for that holder
+    /// covering that material: what makes a body the participant's certifying body for setCapacity.
+    mapping(bytes32 => uint64) private _bodyCertification;
+    /// @dev Participants that ever had a wallet: from then on only their own wallets bind further ones.
+    mapping(uint32 => bool) private _onboarded;
 
     uint32 private _participantCount;
     uint32 private _siteCount;
@@ -52,7 +60,8 @@ contract ParticipantRegistry is IParticipantRegistry, ERC2771Context {
     constructor(address admin, address trustedForwarder) ERC2771Context(trustedForwarder) {
         uint32 id = _newParticipant("Consortium administration", ROLE_ADMIN);
         _wallets[admin] = Wallet(id, 0);
-        emit WalletAdded(admin, id, 0);
+        _onboarded[id] = true;
+        emit WalletAdded(admin, id, 0, address(0));
     }
 
     modifier onlyRole(uint8 role) {
@@ -100,8 +109,16 @@ contract ParticipantRegistry is IParticipantRegistry, ERC2771Context {
     }
 
     /// @inheritdoc IParticipantRegistry
-    function addWallet(address account, uint32 participantId, uint32 siteId) external onlyRole(ROLE_ADMIN) {
+    function addWallet(address account, uint32 participantId, uint32 siteId) external {
+        address sender = _msgSender();
+        (uint32 by,) = requireActor(sender, ALL_ROLES);
         _requireParticipant(participantId);
+        // Consent: a participant's own active wallet binds its further wallets; the admin alone only the
+        // first one, at onboarding, before the participant ever had a wallet.
+        if (by != participantId) {
+            if (_participants[by].roles & ROLE_ADMIN == 0) revert RegistryMissingRole(sender, by, ROLE_ADMIN);
+            if (_onboarded[participantId]) revert RegistryWalletConsentRequired(participantId, sender);
+        }
         uint32 current = _wallets[account].participantId;
         if (current != 0) revert RegistryWalletAlreadyRegistered(account, current);
         if (siteId != 0) {
@@ -109,8 +126,9 @@ contract ParticipantRegistry is IParticipantRegistry, ERC2771Context {
             if (owner == 0) revert RegistryUnknownSite(siteId);
             if (owner != participantId) revert RegistrySiteNotOwned(siteId, participantId);
         }
+        _onboarded[participantId] = true;
         _wallets[account] = Wallet(participantId, siteId);
-        emit WalletAdded(account, participantId, siteId);
+        emit WalletAdded(account, participantId, siteId, sender);
     }
 
     /// @inheritdoc IParticipantRegistry
@@ -209,8 +227,9 @@ contract ParticipantRegistry is IParticipantRegistry, ERC2771Context {
             for (uint256 j = 0; j < p.characteristics.length; ++j) {
                 uint32 characteristic = p.characteristics[j];
                 if (_characteristicScheme[characteristic] == 0) revert RegistryUnknownCharacteristic(characteristic);
-                _cover(_coverageKey(p.holder, p.materials[i], characteristic), certificationId);
+                _cover(_coverageKey(p.holder, p.materials[i], characteristic), certificationId, certifier);
             }
+            _bodyCertification[_bodyKey(p.holder, p.materials[i], certifier)] = certificationId;
         }
         emit CertificationRecorded(certificationId, p.holder, certifier, p);
     }
@@ -235,11 +254,21 @@ contract ParticipantRegistry is IParticipantRegistry, ERC2771Context {
     function setCapacity(uint32 participantId, uint32 materialId, uint40 validFrom, uint40 validTo, uint88 amount)
         external
     {
-        (uint32 certifier,) = requireActor(_msgSender(), ROLE_CERTIFIER);
+        (uint32 certifier,) = requireActor(_msgSender(), ROLE_CERTIFIER | ROLE_ADMIN);
         _requireParticipant(participantId);
         _requireMaterial(materialId);
+        if (_participants[certifier].roles & ROLE_ADMIN == 0) {
+            // The participant's own certifying body: it recorded a certification of this participant for
+            // this material that is still active and not expired.
+            Certification storage cert = _certifications[_bodyCertification[_bodyKey(participantId, materialId, certifier)]];
+            if (cert.status != CertificationStatus.Active || cert.validTo < block.timestamp) {
+                revert RegistryNotCertifyingBody(certifier, participantId, materialId);
+            }
+        }
         if (validTo <= validFrom) revert RegistryInvalidCapacity("validTo");
         // Changing the amount within a window keeps what was used; only a new window starts from zero.
+        // (Ending a window and starting the next one resets what was used: only the participant's own
+        // certifying body can do that, which may set any amount anyway.)
         Capacity storage c = _capacity[_capacityKey(participantId, materialId)];
         uint88 used = validFrom > c.validTo ? 0 : c.used;
         (c.validFrom, c.validTo, c.amount, c.used) = (validFrom, validTo, amount, used);
@@ -401,18 +430,25 @@ contract ParticipantRegistry is IParticipantRegistry, ERC2771Context {
         emit ParticipantRegistered(id, name, roles);
     }
 
-    function _cover(bytes32 key, uint64 certificationId) private {
+    /// @dev Takes the first free slot of `key` for `certificationId`: a slot is free when empty or its
+    /// certification is withdrawn, expired or suspended. A body may hold COVERAGE_PER_BODY live slots.
+    function _cover(bytes32 key, uint64 certificationId, uint32 certifier) private {
         uint256 packed = _coverage[key];
+        uint256 free = COVERAGE_SLOTS;
+        uint256 own;
         for (uint256 i = 0; i < COVERAGE_SLOTS; ++i) {
-            uint256 shift = 64 * i;
-            uint64 id = uint64(packed >> shift);
-            Certification memory c = _certifications[id];
-            if (id == 0 || c.status == CertificationStatus.Withdrawn || c.validTo < block.timestamp) {
-                _coverage[key] = (packed & ~(uint256(type(uint64).max) << shift)) | (uint256(certificationId) << shift);
-                return;
+            uint64 id = uint64(packed >> (64 * i));
+            Certification storage c = _certifications[id];
+            if (id == 0 || c.status != CertificationStatus.Active || c.validTo < block.timestamp) {
+                if (free == COVERAGE_SLOTS) free = i;
+            } else if (c.certifier == certifier) {
+                ++own;
             }
         }
-        revert RegistryCoverageFull(key);
+        if (own >= COVERAGE_PER_BODY) revert RegistryCoverageBodyLimit(key, certifier);
+        if (free == COVERAGE_SLOTS) revert RegistryCoverageFull(key);
+        uint256 shift = 64 * free;
+        _coverage[key] = (packed & ~(uint256(type(uint64).max) << shift)) | (uint256(certificationId) << shift);
     }
 
     function _requireParticipant(uint32 participantId) private view {
@@ -427,6 +463,10 @@ contract ParticipantRegistry is IParticipantRegistry, ERC2771Context {
 
     function _coverageKey(uint32 holder, uint32 materialId, uint32 characteristic) private pure returns (bytes32) {
         return keccak256(abi.encode(holder, materialId, characteristic));
+    }
+
+    function _bodyKey(uint32 holder, uint32 materialId, uint32 certifier) private pure returns (bytes32) {
+        return keccak256(abi.encode(holder, materialId, certifier, "body"));
     }
 
     function _capacityKey(uint32 participantId, uint32 materialId) private pure returns (bytes32) {

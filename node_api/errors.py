@@ -95,6 +95,18 @@ CONTRACT_ERRORS: dict[str, tuple[int, str]] = {
     "RegistryCoverageFull": (
         409, "too many overlapping certifications for this holder, material and characteristic ({coverageKey})"
     ),
+    "RegistryCoverageBodyLimit": (
+        409, "certifier {certifier} already holds two live certifications for this holder, material and "
+        "characteristic ({coverageKey})"
+    ),
+    "RegistryNotCertifyingBody": (
+        403, "participant {body} is neither the admin nor the certifying body of participant {participantId} for "
+        "material {material} (no live certification it recorded)"
+    ),
+    "RegistryWalletConsentRequired": (
+        403, "participant {participantId} already has a wallet: only a wallet of its own may bind another "
+        "({caller} may not)"
+    ),
     # ------------------------------------------------------------ batch ledger
     "BatchNotLinkedContract": (403, "{caller} is not the linked certificate registry"),
     "BatchAlreadyLinked": (409, "the batch ledger is already linked"),

@@ -90,6 +90,12 @@ def run_demo(base_url: str, *, admin_key: str | None = None, admin_wallet_key: s
     participant("converter", "Film Converter Lyon", SUPPLIER, "Converter Lyon")
     participant("registry", "Book & Claim Registry", ISSUER)
     a = actors
+    # A further wallet needs the participant's own consent (issue 10 J): the brand's wallet binds it, not the
+    # admin (the admin alone binds only a participant's first wallet, at onboarding).
+    second = actor_key(seed, "brand-2")
+    act(a["brand"], "participants/add-wallet", wallet=second.address, participantId=ids["participants"]["brand"],
+        siteId=0)
+    ids["wallets"] = {"brand_2": second.address}
 
     log("registering reference data (materials, schemes, processes)...")
     m = ids["materials"] = {}

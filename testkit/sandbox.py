@@ -123,7 +123,9 @@ class Sandbox:
         if site is not None:
             receipt = self.tx(r.functions.addSite(actor.participant_id, site, h(f"location:{site}")), self.admin)
             site_id = self.events(receipt, r, "SiteAdded")[0]["siteId"]
-        self.tx(r.functions.addWallet(account.address, actor.participant_id, site_id), self.admin)
+        # The participant's consent: its own wallet binds the further one (the admin alone binds only a
+        # participant's first wallet, at onboarding).
+        self.tx(r.functions.addWallet(account.address, actor.participant_id, site_id), actor.account)
         return Actor(f"{actor.name}@{site or site_id}", account, actor.participant_id, site_id, actor.roles)
 
     def material(self, name: str, *, unit: str = "g", group: int = 0, waste: bool = False) -> int:

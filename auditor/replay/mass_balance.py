@@ -114,6 +114,7 @@ class MassBalanceReplay:
         self.accounts: dict[str, Account] = {}
         self._expected_roll: dict[str, list[tuple]] = defaultdict(list)
         self._debit_vintage: dict[tuple[str, int], int] = {}  # (delivery ref, sender) -> oldest vintage taken
+        self._delivery_vintage: dict[str, int] = {}  # delivery ref -> oldest vintage the sender's credits had
         self._aged_parts: dict[tuple[str, int], list[tuple[int, int]]] = {}
         self._tx_converted_in: dict[tuple[str, int], int] = {}
 
@@ -252,6 +253,8 @@ class MassBalanceReplay:
         if a["entry"] == OUT:
             oldest = first + next((i for i, x in enumerate(taken) if x), len(taken))
             self._debit_vintage[(a["ref"], acct.participant)] = oldest
+            if a["reason"] == R_DELIVERY:
+                self._delivery_vintage[a["ref"]] = oldest
         else:  # a conversion keeps the credits' age: parts per vintage, rounding to the oldest
             converted = self._tx_converted_in.get((a["ref"], a["reason"]), 0)
             if converted == 0:
@@ -276,7 +279,14 @@ class MassBalanceReplay:
             return parts.pop(0)[0]
         if a["reason"] == R_RETURNED:
             return self._debit_vintage.get((a["ref"], acct.participant), acct.period)
+        if a["reason"] == R_DELIVERY:  # delivered credits keep their age (MassBalance.deliver, creditAged)
+            return self._delivery_vintage.get(a["ref"], acct.period)
         return acct.period
+
+    def delivery_vintage(self, ref: str) -> int | None:
+        """The oldest period the credits of a declared delivery came from at the sender (the receiver gets
+        them with that age), for accounts whose credits lapse; None otherwise."""
+        return self._delivery_vintage.get(ref)
 
     def debit_vintage(self, ref: str, participant: int) -> int | None:
         """The oldest period the credits of a declared delivery came from (they return with that age), for

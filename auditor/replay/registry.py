@@ -12,6 +12,8 @@ from ..rules import (
     capacity_available,
     capacity_used_after_set,
     certification_counts,
+    certification_live,
+    coverage_slot,
     not_certified,
     status_change_allowed,
 )
@@ -32,6 +34,8 @@ class RegistryReplay:
         self.certifications: dict[int, dict] = {}
         self.coverage: dict[tuple[int, int, int], list[int]] = {}
         self.capacity: dict[tuple[int, int], dict] = {}
+        self.body_certification: dict[tuple[int, int, int], int] = {}  # (holder, material, body) -> newest id
+        self.onboarded: set[int] = set()  # participants that ever had a wallet
         self.materials: dict[int, dict] = {}
         self.schemes: dict[int, dict] = {}
         self.characteristics: dict[int, dict] = {}
@@ -50,10 +54,11 @@ class RegistryReplay:
 
     def certification_for(self, pid: int, material: int, characteristic: int, model: int, ts: int) -> tuple[bool, int]:
         """(valid, id) of the certification that counts: the newest of the remembered ones that covers `model`."""
+        best = 0
         for cid in self.coverage.get((pid, material, characteristic), []):
-            if certification_counts(self.certifications[cid], model, ts):
-                return True, cid
-        return False, 0
+            if cid > best and certification_counts(self.certifications[cid], model, ts):
+                best = cid
+        return best != 0, best
 
     def certified_actor_check(self, wallet: str, roles: int, material: int, characteristic: int, model: int,
                               ts: int) -> tuple[int, int, Problem | None]:
@@ -112,9 +117,30 @@ class RegistryReplay:
         if site and self.sites.get(site, {}).get("owner") != a["participantId"]:
             self.f.add("registry.consistency", f"wallet bound to site {site} not owned by participant {a['participantId']}",
                        [e.ref()])
+        self._check_wallet_consent(e)
+        self.onboarded.add(a["participantId"])
         self.wallets[a["wallet"]] = (a["participantId"], site)
         self.wallet_history.append({"wallet": a["wallet"], "participant": a["participantId"], "site": site,
                                     "added": e.ref(), "ts": e.ts})
+
+    def _check_wallet_consent(self, e: Ev) -> None:
+        """The participant's consent: the admin alone binds only its first wallet; a further one is bound by
+        an active wallet of the participant itself (ParticipantRegistry.addWallet)."""
+        a = e.a
+        pid, by = a["participantId"], a.get("by")
+        if by is None or by == "0x" + "00" * 20:  # the admin's own first wallet, at deployment
+            self.f.ok("registry.consistency")
+            return
+        by_pid, _, problem = self.actor_check(by, 63)
+        admin = by_pid and self.participants.get(by_pid, {}).get("roles", 0) & 1
+        if problem is not None:
+            self.f.add("registry.consistency", f"wallet {a['wallet']} bound by {by}, not an active registered wallet",
+                       [e.ref()])
+        elif by_pid != pid and not (admin and pid not in self.onboarded):
+            self.f.add("registry.consistency", f"wallet {a['wallet']} bound to participant {pid}, which already had a "
+                       f"wallet, by {by} of participant {by_pid} without the participant's consent", [e.ref()])
+        else:
+            self.f.ok("registry.consistency")
 
     def on_registry_WalletRemoved(self, e: Ev) -> None:
         self.wallets.pop(e.a["wallet"], None)
@@ -130,11 +156,21 @@ class RegistryReplay:
             "validFrom": p["validFrom"], "validTo": p["validTo"], "status": ACTIVE, "ref": e.ref(),
             "history": [(e.ts, ACTIVE, e.ref())],
         }
+        problems = []
         for m in p["materials"]:
             for ch in p["characteristics"]:
-                slots = self.coverage.setdefault((a["holder"], m, ch), [])
-                slots.insert(0, cid)
-                del slots[COVERAGE_SLOTS:]
+                slots = self.coverage.setdefault((a["holder"], m, ch), [0] * COVERAGE_SLOTS)
+                i, problem = coverage_slot(slots, self.certifications, a["certifier"], e.ts)
+                if problem:
+                    problems.append(f"material {m}, characteristic {ch}: {problem}")
+                else:
+                    slots[i] = cid
+            self.body_certification[(a["holder"], m, a["certifier"])] = cid
+        if problems:
+            self.f.add("registry.consistency", f"certification {cid} recorded where the registry must refuse it: "
+                       + "; ".join(problems), [e.ref()])
+        else:
+            self.f.ok("registry.consistency")
 
     def on_registry_CertificationStatusChanged(self, e: Ev) -> None:
         c = self.certifications.get(e.a["certificationId"])
@@ -153,11 +189,25 @@ class RegistryReplay:
         c.setdefault("changes", []).append({"status": to, "reasonHash": e.a["reasonHash"], "ref": e.ref()})
 
     def on_registry_CapacitySet(self, e: Ev) -> None:
+        """ParticipantRegistry.setCapacity: set by the admin or by the participant's certifying body for the
+        material (a live certification it recorded); what was used carries over within a window."""
         a = e.a
         key = (a["participantId"], a["material"])
-        used = capacity_used_after_set(self.capacity.get(key), a["validFrom"])
+        body = a["certifier"]
+        admin = self.participants.get(body, {}).get("roles", 0) & 1
+        cert = self.certifications.get(self.body_certification.get((a["participantId"], a["material"], body), 0))
+        problems = []
+        if not admin and not certification_live(cert, e.ts):
+            problems.append(f"set by participant {body}, not the certifying body of participant {a['participantId']} "
+                            f"for material {a['material']}")
+        if problems:
+            self.f.add("origin.capacity", "; ".join(problems), [e.ref()])
+        else:
+            self.f.ok("origin.capacity")
+        prev = self.capacity.get(key)
         self.capacity[key] = {
-            "validFrom": a["validFrom"], "validTo": a["validTo"], "amount": a["amount"], "used": used, "ref": e.ref(),
+            "validFrom": a["validFrom"], "validTo": a["validTo"], "amount": a["amount"],
+            "used": capacity_used_after_set(prev, a["validFrom"]), "ref": e.ref(),
         }
 
     def on_registry_CapacityUsed(self, e: Ev) -> None:

@@ -112,14 +112,17 @@ interface IMassBalance {
         bytes32 ref
     ) external returns (uint32 oldestVintage);
 
-    /// @notice Books credits of a cancelled or rejected delivery back into the sender's account, dated to
-    /// `vintage` so that they lapse when they would have; already expired credits lapse at once.
-    function creditReturned(
+    /// @notice Books credits that keep their age, dated to `vintage` so that they lapse when they would have
+    /// (already expired credits lapse at once): an accepted two-step delivery into the receiver's account
+    /// (Reason.Delivery) and a cancelled or rejected one back into the sender's (Reason.DeliveryReturned),
+    /// both dated to the oldest period the delivered credits were taken from. Linked contracts only.
+    function creditAged(
         uint32 participantId,
         uint32 siteId,
         uint32 material,
         uint32 characteristic,
         uint256 amount,
+        Reason reason,
         uint32 vintage,
         bytes32 ref
     ) external;
@@ -154,7 +157,9 @@ interface IMassBalance {
     /// never from waste to regular material.
     function moveCredits(uint32 fromMaterial, uint32 toMaterial, uint32 characteristic, uint256 amount) external;
 
-    /// @notice Brings an account up to the current period, closing the periods that ended. Anyone may call.
+    /// @notice Brings an account up to the current period, closing the periods that ended. Any active
+    /// wallet of a registered participant may call (else the registry's RegistryUnknownWallet,
+    /// RegistryParticipantSuspended or RegistryMissingRole): strangers cannot spend a relayer's gas on it.
     function roll(bytes32 account) external;
 
     /// @notice The key of an account.

@@ -94,6 +94,12 @@ interface IParticipantRegistry {
     error RegistryNotCertificationOwner(uint64 certificationId, uint32 participantId);
     error RegistryInvalidCertification(string field);
     error RegistryCoverageFull(bytes32 coverageKey);
+    /// @notice `certifier` already holds COVERAGE_PER_BODY live coverage slots of this (holder, material, characteristic).
+    error RegistryCoverageBodyLimit(bytes32 coverageKey, uint32 certifier);
+    /// @notice `body` holds no live certification of `participantId` for `material` (and is not the admin).
+    error RegistryNotCertifyingBody(uint32 body, uint32 participantId, uint32 material);
+    /// @notice `participantId` already has (or had) a wallet: only a wallet of its own may bind another.
+    error RegistryWalletConsentRequired(uint32 participantId, address caller);
     error RegistryCertificationStatusChange(uint64 certificationId, CertificationStatus from, CertificationStatus to);
     error RegistryCapacityExceeded(uint32 participantId, uint32 material, uint256 available, uint256 requested);
     error RegistryInvalidCapacity(string field);
@@ -111,7 +117,9 @@ interface IParticipantRegistry {
     event ParticipantRolesChanged(uint32 indexed participantId, uint8 roles);
     event ParticipantStatusChanged(uint32 indexed participantId, ParticipantStatus status);
     event SiteAdded(uint32 indexed siteId, uint32 indexed participantId, string name, bytes32 locationRef);
-    event WalletAdded(address indexed wallet, uint32 indexed participantId, uint32 siteId);
+    /// @notice `by` is the wallet that bound it: the admin for a participant's first wallet, a wallet of the
+    /// participant itself for every further one (address(0) for the admin's own first wallet at deployment).
+    event WalletAdded(address indexed wallet, uint32 indexed participantId, uint32 siteId, address by);
     event WalletRemoved(address indexed wallet, uint32 indexed participantId);
     event CertificationRecorded(
         uint64 indexed certificationId, uint32 indexed holder, uint32 indexed certifier, CertificationParams params
@@ -138,7 +146,11 @@ interface IParticipantRegistry {
     function setParticipantStatus(uint32 participantId, ParticipantStatus status) external;
     /// @notice Adds a site (a physical location that holds stock and credit accounts). Admin only.
     function addSite(uint32 participantId, string calldata name, bytes32 locationRef) external returns (uint32 siteId);
-    /// @notice Binds a wallet to a participant and one of its sites (0: no site). Admin only.
+    /// @notice Binds a wallet to a participant and one of its sites (0: no site). The participant's consent:
+    /// the admin alone binds only a participant's first wallet (onboarding, before it ever had a wallet, so
+    /// there is nothing of the participant's to spend); every further wallet is bound by an active wallet of
+    /// the participant itself (its own signed request). The admin binding a wallet to a participant that has
+    /// or had one reverts RegistryWalletConsentRequired.
     function addWallet(address wallet, uint32 participantId, uint32 siteId) external;
     /// @notice Unbinds a wallet. Admin only.
     function removeWallet(address wallet) external;
@@ -164,13 +176,20 @@ interface IParticipantRegistry {
     function linkContracts(address batchLedger, address massBalance, address certificateRegistry) external;
 
     // ---------------------------------------------------------------- certification bodies
-    /// @notice Records a certification of `params.holder`. Certifier only.
+    /// @notice Records a certification of `params.holder`. Certifier only. It takes a coverage slot for each
+    /// (material, characteristic): a slot is free when its certification is withdrawn, expired or suspended
+    /// (a suspended one that lost its slot no longer covers once reinstated: the body records it again);
+    /// one body holds at most two live slots of a holder's (material, characteristic) (RegistryCoverageBodyLimit),
+    /// so no body can fill the four slots against another body's certification (RegistryCoverageFull).
     function recordCertification(CertificationParams calldata params) external returns (uint64 certificationId);
     /// @notice Suspends, reinstates or withdraws (final) a certification. Only its certifier.
     function setCertificationStatus(uint64 certificationId, CertificationStatus status, bytes32 reasonHash) external;
     /// @notice Sets how much certified origin material a participant may create per material in a window.
-    /// Changing it within the current window keeps what was already used; a window starting after the
-    /// previous one ended starts from zero.
+    /// Only the participant's certifying body for that material (a body that recorded a certification of the
+    /// participant covering the material, still active and not expired) or the admin may set it (else
+    /// RegistryNotCertifyingBody), so another body can neither raise it nor reset what was used. Changing it
+    /// within the current window keeps what was already used; a window starting after the previous one
+    /// ended starts from zero.
     function setCapacity(uint32 participantId, uint32 material, uint40 validFrom, uint40 validTo, uint88 amount)
         external;
     /// @notice Counts certified origin creation against the capacity. Batch ledger only.

@@ -45,8 +45,9 @@ abstract contract CustodyHandshake is IBatchLedger, EIP712, Nonces {
         virtual
         returns (uint32 vintage, uint32 fromParticipant, uint32 fromSite);
 
-    /// @dev Checks both parties again, moves the escrowed quantity to the receiver and credits the declaration.
-    function _release(CustodyTransfer calldata t, bytes32 id) internal virtual;
+    /// @dev Checks both parties again, moves the escrowed quantity to the receiver and credits the declaration
+    /// with the vintage it was escrowed with (record.creditVintage).
+    function _release(CustodyTransfer calldata t, bytes32 id, TransferRecord storage record) internal virtual;
 
     /// @dev Moves the escrowed quantity back to the sender and credits the declaration back with its vintage.
     function _refund(CustodyTransfer calldata t, bytes32 id, TransferRecord storage record) internal virtual;
@@ -72,8 +73,9 @@ abstract contract CustodyHandshake is IBatchLedger, EIP712, Nonces {
         bytes32 id = _pending(t);
         _verify(t.to, keccak256(abi.encode(ACCEPT_TYPEHASH, id, t.batchId, t.quantity, deadline)), deadline, signature);
         // The receiver's eligibility is checked again in _release: a certification may have lapsed in transit.
-        _transfers[id].status = TransferStatus.Accepted;
-        _release(t, id);
+        TransferRecord storage record = _transfers[id];
+        record.status = TransferStatus.Accepted;
+        _release(t, id, record);
         emit CustodyAccepted(id, t.batchId, t.to, deadline, signature);
     }
 

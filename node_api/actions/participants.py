@@ -98,7 +98,10 @@ ACTIONS = [
     ForwardAction("participants", "add-site", R, "addSite", AddSite,
                   lambda p: (p.participantId, p.name, p.locationRef), "Add a site to a participant", "admin"),
     ForwardAction("participants", "add-wallet", R, "addWallet", AddWallet,
-                  lambda p: (p.wallet, p.participantId, p.siteId), "Bind a wallet to a participant and site", "admin"),
+                  lambda p: (p.wallet, p.participantId, p.siteId),
+                  "Bind a wallet to a participant and site: the participant's first wallet by the admin (onboarding), "
+                  "every further one by a wallet of the participant itself (its consent)",
+                  "admin for the first wallet; the participant's own wallet after"),
     ForwardAction("participants", "remove-wallet", R, "removeWallet", RemoveWallet,
                   lambda p: (p.wallet,), "Unbind a wallet", "admin"),
     ForwardAction("participants", "record-certification", R, "recordCertification", RecordCertification,

@@ -284,10 +284,15 @@ class Oracle:
         b = self.r.batches[t.batchId]
         self.transfer = (tid, {"accept": T_ACCEPTED, "reject": T_REJECTED, "cancel": T_CANCELLED}[action], True)
         if action == "accept":
-            _, _, tp, ts = self.transfer_parties(t)
+            fp, fs, tp, ts = self.transfer_parties(t)
             self.move(self.r.ledger_addr, t.to, t.batchId, t.quantity)
             if t.certifiedQuantity:
-                self.book_in(tp, ts, b["material"], b["characteristic"], t.certifiedQuantity)
+                # Into the receiver's account with the age the credits had when escrowed: credits whose
+                # time ran out in transit lapse at once (the sender's account has the same scheme).
+                acct = self.r.accounts[account_key(fp, fs, b["material"], b["characteristic"])]
+                vintage = self.r.delivery_vintage(hex32(tid))
+                alive = vintage is None or rules.vintage_alive(vintage, acct.lapse, acct.period_at(self.ts))
+                self.book_in(tp, ts, b["material"], b["characteristic"], t.certifiedQuantity if alive else 0)
         else:
             if action == "reject":
                 self.actor(t.to, ROLE_SUPPLIER | ROLE_BRAND)
@@ -393,6 +398,10 @@ class Oracle:
         self.deltas[("consumed",)] += quantity
 
     # ---------------------------------------------------------------- mass balance
+    def roll(self, sender: str) -> None:
+        """MassBalance.roll: any active wallet of a registered participant; it changes no balance shown."""
+        self.actor(sender, ALL_ROLES)
+
     def move_credits(self, sender: str, frm: int, to: int, characteristic: int, amount: int) -> None:
         pid, site = self.certified_actor(sender, ROLE_SUPPLIER, frm, characteristic, MB)
         self.certified_actor(sender, ROLE_SUPPLIER, to, characteristic, MB)

@@ -527,7 +527,7 @@ def test_pledgeCredits_zero(world):
 def test_pledgeCredits_wallet_without_site(world, accounts):
     sb = world.sb
     certified_batch(world, MASS_BALANCE, 5 * UNIT)
-    tx(sb.c.registry.functions.addWallet(accounts[10].address, world.farm.participant_id, 0), sb.admin)
+    tx(sb.c.registry.functions.addWallet(accounts[10].address, world.farm.participant_id, 0), world.farm)
     fn = sb.c.certificates.functions.pledgeCredits(world.raw_cotton, world.organic, UNIT)
     refused(world, fn, accounts[10], "RegistryWalletHasNoSite", wallet=accounts[10].address)
 

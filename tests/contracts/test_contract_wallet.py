@@ -15,7 +15,7 @@ def _contract_wallet_participant(world, artifacts, accounts):
     owner = accounts[12]
     wallet = deploy_contract(sb.w3, artifacts["ContractWallet"], accounts[0], owner.address)
     actor = sb.participant("Multisig Mill", ROLE_SUPPLIER, owner, site="Mill Porto")
-    sb.tx(sb.c.registry.functions.addWallet(wallet.address, actor.participant_id, actor.site_id), sb.admin)
+    sb.tx(sb.c.registry.functions.addWallet(wallet.address, actor.participant_id, actor.site_id), owner)
     sb.certify(world.certifier, actor, [world.raw_cotton], [world.organic])
     return owner, wallet
 

@@ -138,7 +138,7 @@ def extra_supplier(world, account, *, models=None, characteristics=None, site="W
 
 def wallet_without_site(world, actor, account) -> Actor:
     """A further wallet of `actor`'s participant, bound to no site."""
-    tx(world.sb.c.registry.functions.addWallet(account.address, actor.participant_id, 0), world.sb.admin)
+    tx(world.sb.c.registry.functions.addWallet(account.address, actor.participant_id, 0), actor)  # its consent
     return Actor(f"{actor.name} (no site)", account, actor.participant_id, 0, actor.roles)
 
 
@@ -820,8 +820,9 @@ def test_rejectTransfer_returns_credits_to_the_debited_account(world, accounts):
     batch = mass_balance(world, 5_000)
     t = sb.propose(world.farm, world.ginner, batch, 2_000, certified=1_500)
     r = sb.c.registry.functions
-    tx(r.removeWallet(world.farm.address), sb.admin)  # key rotation while the delivery is in transit
-    tx(r.addWallet(accounts[10].address, world.farm.participant_id, world.farm.site_id), sb.admin)
+    # key rotation while the delivery is in transit: the farm binds its new wallet, the admin unbinds the old
+    tx(r.addWallet(accounts[10].address, world.farm.participant_id, world.farm.site_id), world.farm)
+    tx(r.removeWallet(world.farm.address), sb.admin)
     sb.reject(world.ginner, t)
     assert credits(world, world.farm) == 5_000
 

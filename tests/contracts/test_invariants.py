@@ -964,11 +964,14 @@ class LedgerMachine(RuleBasedStateMachine):
 
     @rule(pick=picks, who=st.sampled_from(("relayer", "farm", "auditor")))
     def roll_account(self, pick, who):
-        """Anyone may bring an account up to the current period; it never changes the balance shown."""
+        """A registered participant's wallet may bring an account up to the current period (never the
+        unregistered relayer); it never changes the balance shown."""
         keys = [bytes.fromhex(k[2:]) for k in sorted(self.r.accounts)] + [bytes(32)]
         key = keys[pick % len(keys)]
         account = self.env.relayer if who == "relayer" else self.env.account(who)
-        self.attempt("roll", account, self.env.abi.mass_balance, "roll", (key,), self.oracle(), None)
+        oracle = self.oracle()
+        expected = self.predict(oracle, "roll", account.address)
+        self.attempt("roll", account, self.env.abi.mass_balance, "roll", (key,), oracle, expected)
 
     @rule(days=st.sampled_from((0.1, 1.05, 29, 31, 91)))
     def advance_time(self, days):

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import pytest
 
-from helpers import events, expect_revert
+from helpers import events, expect_revert, tx
 from testkit.sandbox import (
     DAY,
     MASS_BALANCE,
@@ -70,7 +70,8 @@ def closed(sb, receipt) -> list[dict]:
 
 
 def roll(sb, k, who=None):
-    return sb.tx(sb.c.mass_balance.functions.roll(k), who or sb.relayer)
+    """roll by a registered wallet (the admin's unless `who`): an outsider may not (issue 9)."""
+    return sb.tx(sb.c.mass_balance.functions.roll(k), who or sb.admin)
 
 
 def state(sb, credit_accounts=(), balances=()) -> dict:
@@ -154,7 +155,7 @@ def test_account_unopened_reads_empty(world):
     assert balance(sb, k) == 0
     assert stmt(sb, k, 0) == dict(opening=0, inflow=0, outflow=0, converted_in=0, converted_out=0, lapsed=0,
                                   closing=0, materialized=False)
-    receipt = roll(sb, k)  # anyone may roll; an unopened account stays untouched
+    receipt = roll(sb, k)  # any registered wallet may roll; an unopened account stays untouched
     assert closed(sb, receipt) == [] and booked(sb, receipt) == []
     assert account(sb, k)["open"] is False
 
@@ -414,7 +415,7 @@ def test_roll_closes_period_and_carries_over(world, busy_period):
     assert account(sb, k)["period"] == 0  # not touched yet
     assert balance(sb, k) == 5 * T  # no lapse in GOTS
 
-    receipt = roll(sb, k)  # by an unregistered relayer: anyone may roll
+    receipt = roll(sb, k, w.auditor)  # any registered participant's wallet may roll
 
     assert closed(sb, receipt) == [dict(account=k, period=0, opening=0, inflow=11 * T, convertedIn=0,
                                         outflow=4 * T, convertedOut=2 * T, lapsed=0, closing=5 * T)]
@@ -627,3 +628,60 @@ def test_lapse_statement_agrees_with_projected_balance_before_roll(world):
     assert (before["opening"], before["closing"]) == (0, 0)
     roll(sb, k)
     assert stmt(sb, k, 1) == before
+
+
+# ---------------------------------------------------------------------------------------------- roll's actor
+
+
+def test_roll_by_an_outsider_refused(world, accounts):
+    """Issue 9: roll needs an active registered participant's wallet, so strangers cannot spend a relayer's gas."""
+    sb, w = world.sb, world
+    mb_origin(sb, w.farm, w.raw_cotton, w.organic, 5 * T)
+    k = key(sb, w.farm, w.raw_cotton, w.organic)
+    sb.advance(PERIOD + DAY)
+    before = account(sb, k)
+    for outsider in (sb.relayer, accounts[15]):
+        expect_revert(sb.c.mass_balance.functions.roll(k), outsider, "RegistryUnknownWallet", wallet=outsider.address)
+    tx(sb.c.registry.functions.setParticipantStatus(w.auditor.participant_id, 2), sb.admin)  # suspended
+    expect_revert(sb.c.mass_balance.functions.roll(k), w.auditor.account, "RegistryParticipantSuspended",
+                  participantId=w.auditor.participant_id)
+    assert account(sb, k) == before
+    assert closed(sb, roll(sb, k, w.brand)) != []
+
+
+# ---------------------------------------------------------------------------------------------- L: bouncing
+
+
+@pytest.mark.parametrize("two_step", [False, True])
+def test_deliver_bouncing_declarations_back_and_forth_still_lapse(world, two_step):
+    """Issue 10 (L): two members passing the same declared credits back and forth every period used to make
+    them young again at each delivery (booked in the receiver's current period), so they never lapsed.
+    Delivered credits now keep their age: bounced for more periods than lapseAfterPeriods, they lapse."""
+    sb, w = world.sb, world
+    _, char = lapse_scheme(sb, w, 2)
+    batch = mb_origin(sb, w.farm, w.raw_cotton, char, 100 * T)  # period 0: vintage 0
+    farm_k, gin_k = key(sb, w.farm, w.raw_cotton, char), key(sb, w.ginner, w.raw_cotton, char)
+
+    def bounce(sender, receiver):
+        if two_step:
+            sb.accept(receiver, sb.propose(sender, receiver, batch, 100 * T, certified=100 * T))
+        else:
+            sb.transfer(sender, receiver, batch, 100 * T, certified=100 * T)
+
+    bounce(w.farm, w.ginner)  # period 0
+    sb.advance(30 * DAY)
+    bounce(w.ginner, w.farm)  # period 1: still alive (vintage 0 + 2 > 1)
+    assert balance(sb, farm_k) == 100 * T and balance(sb, gin_k) == 0
+    sb.advance(30 * DAY)
+    # period 2: the credits came in in period 0 whoever holds them now: lapsed at the end of period 1
+    assert balance(sb, farm_k) == 0
+    t = sb.offer(w.farm, w.ginner, batch, 100 * T, certified=100 * T)
+    deadline = sb.now() + 3600
+    fn = sb.c.ledger.functions.transferWithAcceptance(t.as_tuple(), sb.sign_offer(w.farm, t), deadline,
+                                                      sb.sign_accept(w.ginner, t, deadline))
+    expect_revert(fn, sb.relayer, "MassBalanceInsufficientCredits", account=farm_k, balance=0, requested=100 * T)
+    receipt = roll(sb, farm_k)
+    assert [b for b in booked(sb, receipt) if b[2] == ENTRY_LAPSED] == [(farm_k, 1, ENTRY_LAPSED, R_LAPSE, 100 * T, 0)]
+    # the goods themselves still move, without a declaration
+    sb.transfer(w.farm, w.ginner, batch, 100 * T)
+    assert sb.balance(w.ginner, batch) == 100 * T

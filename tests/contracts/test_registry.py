@@ -240,9 +240,11 @@ def test_addSite_by_non_admin(world, accounts):
 
 def test_addWallet_second_wallet_acts_for_its_participant_and_site(world, accounts):
     sb, r = world.sb, world.sb.c.registry
-    receipt = tx(r.functions.addWallet(accounts[10].address, world.farm.participant_id, world.farm.site_id), sb.admin)
+    # the participant's consent: its own wallet binds the further one
+    receipt = tx(r.functions.addWallet(accounts[10].address, world.farm.participant_id, world.farm.site_id), world.farm)
     assert events(r, receipt, "WalletAdded") == [
-        {"wallet": accounts[10].address, "participantId": world.farm.participant_id, "siteId": world.farm.site_id}
+        {"wallet": accounts[10].address, "participantId": world.farm.participant_id, "siteId": world.farm.site_id,
+         "by": world.farm.address}
     ]
     assert tuple(r.functions.wallet(accounts[10].address).call()) == (world.farm.participant_id, world.farm.site_id)
     receipt = tx(origin_fn(sb, world.farm, world.raw_cotton, 2_000, characteristic=world.organic, model=SEGREGATED),
@@ -254,18 +256,18 @@ def test_addWallet_second_wallet_acts_for_its_participant_and_site(world, accoun
 
 def test_addWallet_already_registered(world, accounts):
     fn = world.sb.c.registry.functions.addWallet(world.farm.address, world.farm2.participant_id, 0)
-    refused(world, accounts, fn, world.sb.admin, "RegistryWalletAlreadyRegistered",
+    refused(world, accounts, fn, world.farm2, "RegistryWalletAlreadyRegistered",
             wallet=world.farm.address, participantId=world.farm.participant_id)
 
 
 def test_addWallet_unknown_site(world, accounts):
     fn = world.sb.c.registry.functions.addWallet(accounts[10].address, world.farm.participant_id, 999)
-    refused(world, accounts, fn, world.sb.admin, "RegistryUnknownSite", siteId=999)
+    refused(world, accounts, fn, world.farm, "RegistryUnknownSite", siteId=999)
 
 
 def test_addWallet_site_of_another_participant(world, accounts):
     fn = world.sb.c.registry.functions.addWallet(accounts[10].address, world.farm.participant_id, world.farm2.site_id)
-    refused(world, accounts, fn, world.sb.admin, "RegistrySiteNotOwned",
+    refused(world, accounts, fn, world.farm, "RegistrySiteNotOwned",
             siteId=world.farm2.site_id, participantId=world.farm.participant_id)
 
 
@@ -274,10 +276,39 @@ def test_addWallet_unknown_participant(world, accounts):
     refused(world, accounts, fn, world.sb.admin, "RegistryUnknownParticipant", participantId=999)
 
 
-def test_addWallet_by_non_admin(world, accounts):
+def test_addWallet_by_another_participant(world, accounts):
     fn = world.sb.c.registry.functions.addWallet(accounts[10].address, world.farm.participant_id, world.farm.site_id)
-    refused(world, accounts, fn, world.farm, "RegistryMissingRole",
-            wallet=world.farm.address, participantId=world.farm.participant_id, role=ROLE_ADMIN)
+    refused(world, accounts, fn, world.farm2, "RegistryMissingRole",
+            wallet=world.farm2.address, participantId=world.farm2.participant_id, role=ROLE_ADMIN)
+
+
+def test_addWallet_admin_alone_cannot_bind_to_a_member(world, accounts):
+    """J: the admin binding its own wallet to a member's site to spend the member's credits is refused."""
+    fn = world.sb.c.registry.functions.addWallet(accounts[10].address, world.farm.participant_id, world.farm.site_id)
+    refused(world, accounts, fn, world.sb.admin, "RegistryWalletConsentRequired",
+            participantId=world.farm.participant_id, caller=world.sb.admin.address)
+
+
+def test_addWallet_admin_cannot_rebind_after_removing_every_wallet(world, accounts):
+    """Removing a member's only wallet does not reopen the admin's onboarding path."""
+    sb, r = world.sb, world.sb.c.registry
+    tx(r.functions.removeWallet(world.farm.address), sb.admin)
+    fn = r.functions.addWallet(accounts[10].address, world.farm.participant_id, world.farm.site_id)
+    refused(world, accounts, fn, sb.admin, "RegistryWalletConsentRequired",
+            participantId=world.farm.participant_id, caller=sb.admin.address)
+
+
+def test_addWallet_admin_binds_the_first_wallet_at_onboarding(world, accounts):
+    sb, r = world.sb, world.sb.c.registry
+    receipt = tx(r.functions.registerParticipant("New Mill", ROLE_SUPPLIER), sb.admin)
+    pid = events(r, receipt, "ParticipantRegistered")[0]["participantId"]
+    receipt = tx(r.functions.addWallet(accounts[10].address, pid, 0), sb.admin)
+    assert events(r, receipt, "WalletAdded")[0]["by"] == sb.admin.address
+    # from then on only the member's own wallet binds another
+    refused(world, accounts, r.functions.addWallet(accounts[11].address, pid, 0), sb.admin,
+            "RegistryWalletConsentRequired", participantId=pid, caller=sb.admin.address)
+    tx(r.functions.addWallet(accounts[11].address, pid, 0), accounts[10])
+    assert tuple(r.functions.wallet(accounts[11].address).call()) == (pid, 0)
 
 
 def test_removeWallet_wallet_can_no_longer_act(world, accounts):
@@ -504,10 +535,10 @@ def test_recordCertification_invalid(world, accounts, change, error, args):
 def test_certificationFor_only_inside_validity_window(world, accounts):
     sb = world.sb
     mill = sb.participant("Weaving Mill", ROLE_SUPPLIER, accounts[10], site="Weaver Coimbatore")
-    sb.capacity(world.certifier, mill, world.raw_cotton, 10**9, days=400)
     now = sb.now()
     cert = sb.certify(world.certifier, mill, [world.raw_cotton], [world.organic],
                       valid_from=now + 10 * DAY, valid_to=now + 20 * DAY)
+    sb.capacity(world.certifier, mill, world.raw_cotton, 10**9, days=400)  # by its certifying body
     assert covered(world, mill, world.raw_cotton, world.organic, SEGREGATED) == (False, 0)
     fn = origin_fn(sb, mill, world.raw_cotton, 1_000, characteristic=world.organic, model=SEGREGATED)
     refused(world, accounts, fn, mill, "RegistryNotCertified", participantId=mill.participant_id,
@@ -537,8 +568,8 @@ def test_createOrigin_certification_expired(world, accounts):
 def test_createOrigin_model_not_covered(world, accounts):
     sb = world.sb
     mill = sb.participant("Weaving Mill", ROLE_SUPPLIER, accounts[10], site="Weaver Coimbatore")
-    sb.capacity(world.certifier, mill, world.raw_cotton, 10**9)
     sb.certify(world.certifier, mill, [world.raw_cotton], [world.organic], models_mask(MASS_BALANCE))
+    sb.capacity(world.certifier, mill, world.raw_cotton, 10**9)
     sb.create_origin(mill, world.raw_cotton, 1_000, characteristic=world.organic, model=MASS_BALANCE)
     fn = origin_fn(sb, mill, world.raw_cotton, 1_000, characteristic=world.organic, model=IDENTITY_PRESERVED)
     refused(world, accounts, fn, mill, "RegistryNotCertified", participantId=mill.participant_id,
@@ -654,19 +685,23 @@ def test_recordCertification_already_expired_refused(world, accounts):
 
 def test_certificationFor_valid_certification_survives_later_certifications(world, accounts):
     """Later certifications never push a valid one out of view: a new one takes the place of an
-    expired or withdrawn one, and with four live ones a fifth is refused."""
+    expired, withdrawn or suspended one, one body holds at most two live places, and with four live
+    ones a fifth is refused."""
     sb, r = world.sb, world.sb.c.registry
     other = sb.participant("Other Body", ROLE_CERTIFIER, accounts[11])
+    third = sb.participant("Third Body", ROLE_CERTIFIER, accounts[14])
     original = world.certifications[world.farm.name]
     now = sb.now()
     future = []
-    for _ in range(3):  # not yet valid: they count as live and fill the remaining places
-        future.append(sb.certify(other, world.farm, [world.raw_cotton], [world.organic], models_mask(SEGREGATED),
+    for body in (other, other, third):  # not yet valid: they count as live and fill the remaining places
+        future.append(sb.certify(body, world.farm, [world.raw_cotton], [world.organic], models_mask(SEGREGATED),
                                  valid_from=now + 100 * DAY, valid_to=now + 200 * DAY))
     fifth = (world.farm.participant_id, "GOTS", "GOTS-FIFTH", [world.raw_cotton], [world.organic],
              models_mask(SEGREGATED), now + 100 * DAY, now + 200 * DAY)
     before = r.functions.counts().call()
-    expect_revert(r.functions.recordCertification(fifth), other.account, "RegistryCoverageFull")
+    expect_revert(r.functions.recordCertification(fifth), third.account, "RegistryCoverageFull")
+    expect_revert(r.functions.recordCertification(fifth), other.account, "RegistryCoverageBodyLimit",
+                  certifier=other.participant_id)
     assert r.functions.counts().call() == before
     assert covered(world, world.farm, world.raw_cotton, world.organic, MASS_BALANCE) == (True, original)
     # Withdrawing one of the future ones frees its place for the next.
@@ -797,7 +832,7 @@ def test_setCapacity_by_non_certifier(world, accounts):
     now = world.sb.now()
     fn = world.sb.c.registry.functions.setCapacity(world.farm.participant_id, world.raw_cotton, now, now + DAY, 10**15)
     refused(world, accounts, fn, world.farm, "RegistryMissingRole",
-            wallet=world.farm.address, participantId=world.farm.participant_id, role=ROLE_CERTIFIER)
+            wallet=world.farm.address, participantId=world.farm.participant_id, role=ROLE_CERTIFIER | ROLE_ADMIN)
 
 
 # ---------------------------------------------------------------------------------------------- ERC-2771 relaying
