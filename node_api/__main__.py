@@ -26,6 +26,7 @@ from .core.anvil import EmbeddedAnvil
 from .core.artifacts import ArtifactsMissing
 from .core.config import Settings, get_settings
 from .node import Node
+from .services.chain_guard import ForeignChain
 
 log = logging.getLogger("node_api")
 
@@ -50,7 +51,7 @@ OnServing = Callable[[str, Settings], None]
 async def serve(settings: Settings, on_serving: OnServing | None = None) -> int:
     try:
         node = await Node.start(settings)
-    except ArtifactsMissing as exc:
+    except (ArtifactsMissing, ForeignChain) as exc:
         print(exc, file=sys.stderr)
         return 1
     try:

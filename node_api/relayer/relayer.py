@@ -14,7 +14,10 @@ Throughput and safety, in order:
   the same action is signed again with a fresh nonce, and the old transaction's status links to
   the new one (``replaced`` -> ``replacedBy``).
 - A send rejected for another reason leaves a nonce gap; the relayer fills it with a zero-value
-  transaction to itself so the transactions behind it are not stuck.
+  transaction to itself (recorded like any other) so the transactions behind it are not stuck.
+- A chain that came back behind the log (``reconcile``, called by the chain guard) is given every
+  logged transaction it lost, in nonce order, before anything new is sent; a chain of another
+  instance halts the relayer (``halt``): nothing is sent or rebroadcast to it.
 """
 
 from __future__ import annotations
@@ -30,7 +33,7 @@ from ..core.txsign import TxSigner
 from ..db import Database
 from .lanes import Lane, LaneTracker
 from .receipts import Receipts, db_outcome
-from .recovery import recover
+from .recovery import Recovered, reconcile, recover
 from .requests import RelayError, RelayRequest, TxHandle, is_known, is_nonce_taken, is_nonce_too_low
 
 log = logging.getLogger(__name__)
@@ -65,6 +68,10 @@ class Relayer:
         self.outcome_hook = outcome_hook
         self.nonce: int | None = None
         self.lock = asyncio.Lock()
+        #: held from signing to sending, and while reconciling: nothing new reaches a chain being repaired
+        self.send_lock = asyncio.Lock()
+        #: why the relayer refuses to send (the chain is not the instance the node belongs to)
+        self.halted: str | None = None
         self._needs_resync = True
         self._queue: asyncio.Queue[TxHandle] = asyncio.Queue()
         self._pending: dict[str, TxHandle] = {}
@@ -73,7 +80,7 @@ class Relayer:
         self._tasks: list[asyncio.Task] = []
         self._last_block = -1
         self._last_gas_price_at = 0.0
-        self.stats = {"sent": 0, "mined": 0, "reverted": 0, "rebroadcast": 0, "resyncs": 0, "fillers": 0, "resigned": 0}
+        self.stats = {"sent": 0, "mined": 0, "reverted": 0, "rebroadcast": 0, "resyncs": 0, "fillers": 0, "resigned": 0, "resent": 0}
 
     # ------------------------------------------------------------------ lifecycle
     async def start(self) -> None:
@@ -93,9 +100,18 @@ class Relayer:
     # ------------------------------------------------------------------ API
     def submit(self, request: RelayRequest) -> TxHandle:
         h = TxHandle.new(request)
+        if self.halted:
+            h.fail(RelayError(f"the relayer is halted: {self.halted}", unavailable=True))
+            return h
         self.lanes.add(request.lane)
         self._queue.put_nowait(h)
         return h
+
+    def halt(self, reason: str) -> None:
+        """Send nothing more, rebroadcast nothing (the chain is not this node's chain instance)."""
+        if self.halted is None:
+            log.error("relayer halted: %s", reason)
+        self.halted = reason
 
     def inflight(self, lane: Lane) -> int:
         return self.lanes.inflight(lane)
@@ -134,7 +150,14 @@ class Relayer:
             while len(items) < self.batch_size and not self._queue.empty():
                 items.append(self._queue.get_nowait())
             try:
-                await self._send_batch(items)
+                if self.halted:
+                    raise RelayError(f"the relayer is halted: {self.halted}", unavailable=True)
+                async with self.send_lock:
+                    await self._send_batch(items)
+            except RelayError as exc:
+                for h in items:
+                    self._settle_inflight(h)
+                    h.fail(exc)
             except asyncio.CancelledError:
                 for h in items:
                     h.fail(RelayError("node stopping", unavailable=True))
@@ -229,8 +252,13 @@ class Relayer:
         for h in retry:  # re-signed with a fresh nonce in the next round
             self._queue.put_nowait(h)
 
+    def _filler(self, nonce: int) -> tuple[bytes, str]:
+        return self.signer.sign(nonce=nonce, gas_price=self.gas_price, gas=21_000, to=self.address, data=b"")
+
     async def _fill(self, nonce: int) -> None:
-        raw, tx_hash = self.signer.sign(nonce=nonce, gas_price=self.gas_price, gas=21_000, to=self.address, data=b"")
+        raw, tx_hash = self._filler(nonce)
+        self.db.insert_txs([{"hash": tx_hash, "nonce": nonce, "raw": raw.hex(), "status": "sent", "action": "filler"}],
+                          ignore_existing=True)
         try:
             await self.rpc.call_direct("eth_sendRawTransaction", ["0x" + raw.hex()])
             self.stats["fillers"] += 1
@@ -292,6 +320,8 @@ class Relayer:
                 await self._check_dropped(h)
 
     async def _check_dropped(self, h: TxHandle) -> None:
+        if self.halted:
+            return
         known = await self.rpc.call_direct("eth_getTransactionByHash", [h.hash])
         h.sent_at = time.monotonic()
         if known:
@@ -322,8 +352,33 @@ class Relayer:
     # ------------------------------------------------------------------ crash recovery
     async def recover(self) -> None:
         """Bring the write-ahead log in line with the chain (see recovery.py)."""
-        recovered = await recover(self.rpc, self.db, self.receipts)
-        if recovered.unresolved:
+        async with self.send_lock:
+            recovered = await recover(self.rpc, self.db, self.receipts, self.address, self._filler)
+        if recovered.unresolved or recovered.pending:
             self._pending.update(recovered.pending)
             self.stats["rebroadcast"] += recovered.rebroadcast
+            self.stats["resent"] += recovered.resent
             self._needs_resync = True
+
+    async def reconcile(self) -> Recovered:
+        """The chain came back behind what the relayer saw: give it every logged transaction it lost,
+        in nonce order, before anything new is sent (see recovery.py)."""
+        async with self.send_lock:
+            await self._refresh_gas_price()
+            out = await reconcile(self.rpc, self.db, self.receipts, self.address, self._filler)
+            for tx_hash, h in out.pending.items():
+                old = self._pending.get(tx_hash)
+                if old is not None:
+                    old.sent_at = time.monotonic()
+                else:
+                    self._pending[tx_hash] = h
+            for tx_hash in [x for x in self._pending if x not in out.pending]:
+                row = self.db.tx(tx_hash)
+                if row is not None and row["status"] == "lost":
+                    h = self._pending.pop(tx_hash)
+                    self._settle_inflight(h)
+                    h.fail(RelayError(f"transaction {tx_hash} was lost: the chain came back without it"))
+            self.stats["resent"] += out.resent
+            self._needs_resync = True
+            self._last_block = -1
+        return out
