@@ -32,6 +32,7 @@ from sqlalchemy import (
     Text,
     create_engine,
     event,
+    func,
     inspect,
     select,
     text,
@@ -187,6 +188,13 @@ class Database:
                 .order_by(transactions.c.nonce, transactions.c.updated_at)
             ).mappings().all()
         return [dict(r) for r in rows]
+
+    def max_live_nonce(self) -> int | None:
+        """The highest relayer nonce of a transaction that is, or was meant to be, on chain."""
+        with self.engine.connect() as conn:
+            return conn.execute(
+                select(func.max(transactions.c.nonce)).where(transactions.c.status.in_(LIVE_STATUSES))
+            ).scalar_one_or_none()
 
     def settled_txs_since(self, block: int) -> list[dict[str, Any]]:
         """Mined or reverted transactions recorded in a block >= ``block``."""

@@ -93,7 +93,7 @@ class Node:
         except ChainUnavailable as exc:
             raise RuntimeError(f"chain unreachable at {s.effective_rpc_url}: {exc}") from None
         chain_id = deployment.chain_id
-        await asyncio.to_thread(bind_deployment, s, db, deployment)
+        identity = await asyncio.to_thread(bind_deployment, s, db, deployment, identity)
         rpc = Rpc(s.effective_rpc_url, max_batch=s.rpc_batch_size)
         relayer = Relayer(
             rpc, db, TxSigner(relayer_key(s), chain_id),

@@ -241,7 +241,9 @@ def load_deployment(rpc: SyncRpc, path: Path) -> Deployment | None:
     )
     if dep.chain_id != rpc.chain_id():
         return None
-    if dep.genesis_hash and dep.genesis_hash != block_hash(rpc, 0):
+    # the deployment block decides where recorded (Anvil restarted from a state file may answer another
+    # block 0, never another block 1..n); block 0 only for a record without it
+    if not dep.block_hash and dep.genesis_hash and dep.genesis_hash != block_hash(rpc, 0):
         log.warning("deployment record %s belongs to another chain instance (genesis differs): redeploying", path)
         return None
     if dep.block_hash and dep.block_hash != block_hash(rpc, dep.block_number):

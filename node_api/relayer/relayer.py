@@ -126,8 +126,16 @@ class Relayer:
 
     # ------------------------------------------------------------------ nonce
     async def _resync(self) -> None:
-        count = await self.rpc.call_direct("eth_getTransactionCount", [self.address, "pending"])
-        self.nonce = int(count, 16)
+        """The local nonce from the chain's pending count; never below the log: a chain behind the
+        log (it came back without some of the relayer's transactions) is first given them again, in
+        nonce order, so nothing new takes a lost transaction's place. Called with ``send_lock`` held."""
+        count = int(await self.rpc.call_direct("eth_getTransactionCount", [self.address, "pending"]), 16)
+        logged = self.db.max_live_nonce()
+        if logged is not None and count <= logged:
+            log.warning("relayer: the chain's nonce %d is behind the log (%d): re-sending", count, logged)
+            self._apply(await reconcile(self.rpc, self.db, self.receipts, self.address, self._filler))
+            count = int(await self.rpc.call_direct("eth_getTransactionCount", [self.address, "pending"]), 16)
+        self.nonce = count
         self._needs_resync = False
         self.stats["resyncs"] += 1
         log.info("relayer %s nonce synced to %d", self.address, self.nonce)
@@ -366,19 +374,23 @@ class Relayer:
         async with self.send_lock:
             await self._refresh_gas_price()
             out = await reconcile(self.rpc, self.db, self.receipts, self.address, self._filler)
-            for tx_hash, h in out.pending.items():
-                old = self._pending.get(tx_hash)
-                if old is not None:
-                    old.sent_at = time.monotonic()
-                else:
-                    self._pending[tx_hash] = h
-            for tx_hash in [x for x in self._pending if x not in out.pending]:
-                row = self.db.tx(tx_hash)
-                if row is not None and row["status"] == "lost":
-                    h = self._pending.pop(tx_hash)
-                    self._settle_inflight(h)
-                    h.fail(RelayError(f"transaction {tx_hash} was lost: the chain came back without it"))
-            self.stats["resent"] += out.resent
-            self._needs_resync = True
-            self._last_block = -1
+            self._apply(out)
         return out
+
+    def _apply(self, out: Recovered) -> None:
+        """Watch what a reconcile sent again; fail the callers of what it found lost."""
+        for tx_hash, h in out.pending.items():
+            old = self._pending.get(tx_hash)
+            if old is not None:
+                old.sent_at = time.monotonic()
+            else:
+                self._pending[tx_hash] = h
+        for tx_hash in [x for x in self._pending if x not in out.pending]:
+            row = self.db.tx(tx_hash)
+            if row is not None and row["status"] == "lost":
+                h = self._pending.pop(tx_hash)
+                self._settle_inflight(h)
+                h.fail(RelayError(f"transaction {tx_hash} was lost: the chain came back without it"))
+        self.stats["resent"] += out.resent
+        self._needs_resync = True
+        self._last_block = -1

@@ -3,7 +3,8 @@ unnoticed.
 
 At start (``check_identity``, before anything is deployed or sent): the data folder's ``node.db``
 records the chain instance it belongs to (chain id, hash of block 0, deployment block and its hash).
-A chain whose genesis or deployment block differs (a reset chain, another network on the same URL)
+A chain whose deployment block (or, before a deployment, genesis) differs (a reset chain, another
+network on the same URL)
 is refused with a message saying how to proceed (a new data folder, or ``COC_ACCEPT_NEW_CHAIN=1``,
 which marks every transaction of the old instance ``lost`` and deploys again). A data folder with no
 record yet is bound to the chain it starts on.
@@ -12,7 +13,8 @@ While running (``ChainGuard``, a task every ``chain_guard_interval`` seconds): t
 of the highest block seen. A head lower than one already seen, or a different block at that height
 (the embedded chain restarted from an older state file, a reorganisation), is a regression: the
 relayer gives the chain every logged transaction it lost (``Relayer.reconcile``) before sending
-anything new. A different genesis (the chain was replaced under a running node) halts the relayer:
+anything new. A different block at the identity anchor (the deployment block; the chain was replaced under a
+running node) halts the relayer:
 nothing is sent or rebroadcast to another chain instance.
 
 ``status()`` is what ``/health`` reads: ``ok`` and the reasons it is not.
@@ -34,8 +36,8 @@ from ..relayer import Relayer
 
 log = logging.getLogger(__name__)
 
-#: every this many checks, the guard also compares the genesis hash
-_GENESIS_EVERY = 10
+#: every this many checks (and after the chain was unreachable), the guard also compares the anchor block
+_ANCHOR_EVERY = 10
 #: regressions kept in the status
 _KEEP_EVENTS = 10
 
@@ -54,8 +56,12 @@ def _foreign_message(settings: Settings, what: str) -> str:
 
 @dataclass(frozen=True)
 class Identity:
+    """The chain instance: its id and one block of it (the deployment block once there is one,
+    else block 0) that any other instance has with another hash."""
+
     chain_id: int
-    genesis_hash: str
+    anchor_block: int
+    anchor_hash: str
 
 
 def check_identity(settings: Settings, db: Database) -> Identity:
@@ -69,14 +75,18 @@ def check_identity(settings: Settings, db: Database) -> Identity:
         problem = None
         if meta.get("chain_id") and int(meta["chain_id"]) != chain_id:
             problem = f"its chain id is {chain_id}, the folder's is {meta['chain_id']}"
-        elif meta.get("genesis_hash") and meta["genesis_hash"] != genesis:
-            problem = f"its genesis block is {genesis}, the folder's is {meta['genesis_hash']}"
         elif meta.get("deployment_block_hash"):
+            # the deployment block decides: Anvil restarted from its state file may answer another
+            # block 0 (each start adds a genesis block to the state it dumps) but keeps every other block
             at = int(meta["deployment_block"])
             found = block_hash(rpc, at)
             if found != meta["deployment_block_hash"]:
                 problem = (f"its block {at} (where the contracts were deployed) is "
                            f"{found or 'missing'}, the folder's is {meta['deployment_block_hash']}")
+        elif meta.get("genesis_hash") and meta["genesis_hash"] != genesis:
+            problem = f"its genesis block is {genesis}, the folder's is {meta['genesis_hash']}"
+        anchor = (int(meta["deployment_block"]), meta["deployment_block_hash"]) \
+            if meta.get("deployment_block_hash") and problem is None else (0, genesis)
     if problem is not None:
         if not settings.accept_new_chain:
             raise ForeignChain(_foreign_message(settings, problem))
@@ -89,19 +99,21 @@ def check_identity(settings: Settings, db: Database) -> Identity:
         log.warning("accepting a new chain instance (%s): %d transactions of the old one marked lost", problem, n)
     elif not meta.get("genesis_hash"):
         db.set_meta({"chain_id": str(chain_id), "genesis_hash": genesis})
-    return Identity(chain_id, genesis)
+    return Identity(chain_id, *anchor)
 
 
-def bind_deployment(settings: Settings, db: Database, deployment: Deployment) -> None:
-    """Records the deployment block and its hash in ``node.db`` (blocking)."""
+def bind_deployment(settings: Settings, db: Database, deployment: Deployment, identity: Identity) -> Identity:
+    """Records the deployment block and its hash in ``node.db``; returns the identity anchored
+    there (blocking)."""
     with SyncRpc(settings.effective_rpc_url, retries=0) as rpc:
         h = deployment.block_hash or block_hash(rpc, deployment.block_number)
     db.set_meta({"deployment_block": str(deployment.block_number), "deployment_block_hash": h,
                  "ledger": deployment.contracts.get("BatchLedger", "")})
+    return Identity(identity.chain_id, deployment.block_number, h)
 
 
 class ChainGuard:
-    """Watches the head for regressions and the genesis for a replaced chain (see the module doc)."""
+    """Watches the head for regressions and the anchor block for a replaced chain (see the module doc)."""
 
     def __init__(self, rpc: Rpc, relayer: Relayer, identity: Identity, *, interval: float = 0.5):
         self.rpc = rpc
@@ -126,7 +138,7 @@ class ChainGuard:
             "reasons": reasons,
             "head": self.head,
             "highestSeen": self.highest[0] if self.highest else None,
-            "genesisHash": self.identity.genesis_hash,
+            "anchor": {"block": self.identity.anchor_block, "hash": self.identity.anchor_hash},
             "regressions": list(self.events),
             "relayerHalted": self.relayer.halted,
         }
@@ -163,9 +175,9 @@ class ChainGuard:
         calls: list[tuple[str, list[Any]]] = [("eth_blockNumber", [])]
         if self.highest is not None:
             calls.append(("eth_getBlockByNumber", [hex(self.highest[0]), False]))
-        with_genesis = self.unreachable is not None or self.checks % _GENESIS_EVERY == 1
-        if with_genesis:
-            calls.append(("eth_getBlockByNumber", ["0x0", False]))
+        with_anchor = self.unreachable is not None or self.checks % _ANCHOR_EVERY == 1
+        if with_anchor:
+            calls.append(("eth_getBlockByNumber", [hex(self.identity.anchor_block), False]))
         try:
             res = await self.rpc.batch(calls)
         except ChainUnavailable as exc:
@@ -177,14 +189,15 @@ class ChainGuard:
         self.unreachable = None
         head = int(res[0], 16)
         self.head = head
-        if with_genesis:
-            genesis = res[-1]
-            gh = genesis.get("hash") if isinstance(genesis, dict) else None
-            if gh != self.identity.genesis_hash:
-                self.foreign = ("the chain was replaced under the running node: its genesis block is "
-                                f"{gh}, this node's chain is {self.identity.genesis_hash}; the relayer is "
-                                "halted (nothing is sent to another chain instance). Restart the node: it "
-                                "refuses the new chain unless COC_ACCEPT_NEW_CHAIN=1")
+        if with_anchor:
+            blk = res[-1]
+            ah = blk.get("hash") if isinstance(blk, dict) else None
+            if ah != self.identity.anchor_hash:
+                self.foreign = ("the chain was replaced under the running node: its block "
+                                f"{self.identity.anchor_block} is {ah or 'missing'}, this node's chain has "
+                                f"{self.identity.anchor_hash}; the relayer is halted (nothing is sent to "
+                                "another chain instance). Restart the node: it refuses the new chain unless "
+                                "COC_ACCEPT_NEW_CHAIN=1")
                 self.relayer.halt(self.foreign)
                 return
         if self.highest is not None:
