@@ -79,6 +79,8 @@ class Relayer:
         self.receipts = Receipts(rpc)
         self._tasks: list[asyncio.Task] = []
         self._last_block = -1
+        #: (number, hash) of the highest block a receipt was recorded in: the chain guard checks it
+        self.last_receipt: tuple[int, str] | None = None
         self._last_gas_price_at = 0.0
         self.stats = {"sent": 0, "mined": 0, "reverted": 0, "rebroadcast": 0, "resyncs": 0, "fillers": 0, "resigned": 0, "resent": 0}
 
@@ -312,6 +314,8 @@ class Relayer:
                 continue
             h = self._pending.pop(tx_hash)
             outcome = await self.receipts.outcome(h.request, tx_hash, rcpt)
+            if outcome.get("blockHash") and (self.last_receipt is None or block >= self.last_receipt[0]):
+                self.last_receipt = (block, outcome["blockHash"])
             updates.append((tx_hash, db_outcome(outcome)))
             settled.append((h, outcome))
         if updates:

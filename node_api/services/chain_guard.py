@@ -173,6 +173,9 @@ class ChainGuard:
             return
         self.checks += 1
         calls: list[tuple[str, list[Any]]] = [("eth_blockNumber", [])]
+        receipt = self.relayer.last_receipt  # a receipt's block above what the guard saw: checked too
+        if receipt is not None and (self.highest is None or receipt[0] > self.highest[0]):
+            self.highest = receipt
         if self.highest is not None:
             calls.append(("eth_getBlockByNumber", [hex(self.highest[0]), False]))
         with_anchor = self.unreachable is not None or self.checks % _ANCHOR_EVERY == 1
@@ -225,6 +228,7 @@ class ChainGuard:
             self.recovering = f"{what}; the relayer could not re-send yet: {exc}"
             return  # retried at the next check (highest unchanged)
         event.update(resent=out.resent, lost=out.lost, fillers=out.fillers)
+        self.relayer.last_receipt = None
         self.events = (self.events + [event])[-_KEEP_EVENTS:]
         self.recovering = None
         blk = await self.rpc.call_direct("eth_getBlockByNumber", ["latest", False])
