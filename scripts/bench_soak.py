@@ -29,7 +29,7 @@ from eth_account import Account
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from bench_throughput import NUDGES, call, setup_world, wait_nonce  # noqa: E402
+from bench_throughput import NUDGES, Nudger, call, setup_world, wait_nonce  # noqa: E402
 from node_api.core.abi import load_abis  # noqa: E402
 from node_api.core.anvil import ANVIL_MNEMONIC, EmbeddedAnvil, free_port  # noqa: E402
 from node_api.core.artifacts import load_artifacts  # noqa: E402
@@ -61,6 +61,7 @@ def run_mode(mode: str, args: argparse.Namespace, abis) -> dict:  # noqa: ANN001
             ANVIL_MNEMONIC, account_path="m/44'/60'/0'/0/9").key.hex(), COC_NONCE_WAIT_SECONDS="120",
             COC_WAIT_TIMEOUT="120"), f"http://127.0.0.1:{port}", log=tmp / "node.log")
         world = setup_world(url, port, args.wallets, abis)
+        NUDGES[0] = 0  # count the timed rounds' only
         rounds = max(1, args.actions // args.wallets)
         rss_start = rss_mb(node.pid)
         balance_start = int(call(url, "eth_getBalance", [relayer, "latest"]), 16)
@@ -71,12 +72,12 @@ def run_mode(mode: str, args: argparse.Namespace, abis) -> dict:  # noqa: ANN001
         done, busy, refused, samples = 0, 0.0, 0, []
         for r in range(rounds):
             items = world.sign_round(r)  # signed by the wallets, not timed
-            t0 = time.perf_counter()
-            answers = asyncio.run(_post(port, items, args.clients, args.chunk))
-            refused += sum(a["refused"] for a in answers)
-            wait_nonce(url, relayer, start_nonce + done + len(items) - refused, timeout=600,
-                       automine=block_time is None)
-            dt = time.perf_counter() - t0
+            with Nudger(url, block_time is None):
+                t0 = time.perf_counter()
+                answers = asyncio.run(_post(port, items, args.clients, args.chunk))
+                refused += sum(a["refused"] for a in answers)
+                wait_nonce(url, relayer, start_nonce + done + len(items) - refused, timeout=600, automine=False)
+                dt = time.perf_counter() - t0
             busy += dt
             done += len(items)
             tx_hash = next((i["txHash"] for a in answers for i in a["items"] if i.get("txHash")), None)
