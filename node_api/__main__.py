@@ -27,6 +27,7 @@ from .core.artifacts import ArtifactsMissing
 from .core.config import Settings, get_settings
 from .node import Node
 from .services.key_policy import DevKeyRefused
+from .services.chain_guard import ForeignChain
 
 log = logging.getLogger("node_api")
 
@@ -51,7 +52,7 @@ OnServing = Callable[[str, Settings], None]
 async def serve(settings: Settings, on_serving: OnServing | None = None) -> int:
     try:
         node = await Node.start(settings)
-    except (ArtifactsMissing, DevKeyRefused) as exc:
+    except (ArtifactsMissing, DevKeyRefused, ForeignChain) as exc:
         print(exc, file=sys.stderr)
         return 1
     try:

@@ -1,12 +1,18 @@
 """The node's own database (SQLAlchemy; SQLite file in the data dir by default).
 
-Three tables:
+Four tables:
 - ``transactions``: every relayed transaction, written *before* it is sent (write-ahead: nonce, raw
   bytes, the action and the client's idempotency key), then updated with its outcome. After a crash
   the node rebroadcasts what the chain never saw and re-attaches receipts to what it did.
 - ``operations``: the response of every acknowledged request that carried an ``Idempotency-Key``,
   so a retry gets the same answer instead of a second execution.
 - ``api_keys``: API keys (SHA-256 only) bound to a participant wallet, for "sign for me" calls.
+- ``chain_meta``: the chain instance the data folder belongs to (genesis hash, deployment block and
+  its hash), checked at every start (``services/chain_guard.py``).
+
+A transaction's status is one of: signed, sent, mined, reverted, abandoned, replaced, dropped, and
+``lost`` (it was acknowledged or sent on a chain instance that no longer has it and cannot be sent
+again: the chain was reset; the reason is in ``error``).
 """
 
 from __future__ import annotations
@@ -24,7 +30,10 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    func,
+    inspect,
     select,
+    text,
     update,
 )
 from sqlalchemy.engine import Engine
@@ -47,6 +56,7 @@ transactions = Table(
     Column("item", Integer),
     Column("replay", Text),  # JSON {"from","to","data"} of the call whose revert explains a failure
     Column("block_number", Integer),
+    Column("block_hash", String(66)),  # the receipt's block: a "mined" answer is checked against it
     Column("gas_used", Integer),
     Column("error", Text),  # JSON {"name","args"}
     Column("logs", Text),  # JSON list of raw logs
@@ -74,6 +84,19 @@ api_keys = Table(
 )
 
 
+chain_meta = Table(
+    "chain_meta",
+    metadata,
+    Column("key", String(64), primary_key=True),
+    Column("value", Text, nullable=False),
+)
+
+#: statuses of a transaction that is, or may still get, a nonce on the current chain
+LIVE_STATUSES = ("signed", "sent", "mined", "reverted")
+#: columns added after a data folder may have been created (added to an existing table at open)
+_ADDED_COLUMNS = {"transactions": {"block_hash": "VARCHAR(66)"}}
+
+
 def hash_key(key: str) -> str:
     return hashlib.sha256(key.encode()).hexdigest()
 
@@ -83,12 +106,25 @@ class Database:
         self.url = url
         self.engine: Engine = make_engine(url)
         metadata.create_all(self.engine)
+        self._add_columns()
+
+    def _add_columns(self) -> None:
+        """Columns added by later versions, added to a database created before them."""
+        insp = inspect(self.engine)
+        with self.engine.begin() as conn:
+            for table, cols in _ADDED_COLUMNS.items():
+                have = {c["name"] for c in insp.get_columns(table)}
+                for name, sql_type in cols.items():
+                    if name not in have:
+                        conn.execute(text(f"ALTER TABLE {table} ADD COLUMN {name} {sql_type}"))
 
     def close(self) -> None:
         self.engine.dispose()
 
     # ------------------------------------------------------------------ transactions
-    def insert_txs(self, rows: Iterable[dict[str, Any]]) -> None:
+    def insert_txs(self, rows: Iterable[dict[str, Any]], *, ignore_existing: bool = False) -> None:
+        """Inserts transaction rows; ``ignore_existing``: a row whose hash is recorded is left as it
+        is (a filler signed again for the same nonce has the same hash)."""
         rows = list(rows)
         if not rows:
             return
@@ -97,7 +133,10 @@ class Database:
             r.setdefault("created_at", now)
             r.setdefault("updated_at", now)
         with self.engine.begin() as conn:
-            conn.execute(transactions.insert(), rows)
+            stmt = transactions.insert()
+            if ignore_existing:
+                stmt = stmt.prefix_with("OR IGNORE", dialect="sqlite")
+            conn.execute(stmt, rows)
 
     def update_txs(self, updates: Iterable[tuple[str, dict[str, Any]]]) -> None:
         updates = list(updates)
@@ -128,6 +167,55 @@ class Database:
                 .order_by(transactions.c.nonce)
             ).mappings().all()
         return [dict(r) for r in rows]
+
+    def live_txs_from_nonce(self, nonce: int) -> list[dict[str, Any]]:
+        """Transactions with a relayer nonce >= ``nonce`` that are, or were, meant to be on chain
+        (the ones a chain that came back behind must be given again), in nonce order."""
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                select(transactions)
+                .where(transactions.c.nonce >= nonce, transactions.c.status.in_(LIVE_STATUSES))
+                .order_by(transactions.c.nonce, transactions.c.updated_at)
+            ).mappings().all()
+        return [dict(r) for r in rows]
+
+    def max_live_nonce(self) -> int | None:
+        """The highest relayer nonce of a transaction that is, or was meant to be, on chain."""
+        with self.engine.connect() as conn:
+            return conn.execute(
+                select(func.max(transactions.c.nonce)).where(transactions.c.status.in_(LIVE_STATUSES))
+            ).scalar_one_or_none()
+
+    def settled_txs_since(self, block: int) -> list[dict[str, Any]]:
+        """Mined or reverted transactions recorded in a block >= ``block``."""
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                select(transactions)
+                .where(transactions.c.block_number >= block, transactions.c.status.in_(("mined", "reverted")))
+                .order_by(transactions.c.nonce)
+            ).mappings().all()
+        return [dict(r) for r in rows]
+
+    def mark_all_lost(self, reason: str) -> int:
+        """Every transaction that is, or was meant to be, on chain becomes ``lost`` (the chain
+        instance they belong to is gone); returns how many."""
+        lost = json.dumps({"name": "Lost", "message": reason})
+        with self.engine.begin() as conn:
+            res = conn.execute(
+                update(transactions).where(transactions.c.status.in_(LIVE_STATUSES))
+                .values(status="lost", error=lost, logs=None, updated_at=time.time())
+            )
+        return int(res.rowcount or 0)
+
+    # ------------------------------------------------------------------ chain identity
+    def meta(self) -> dict[str, str]:
+        with self.engine.connect() as conn:
+            return {r[0]: r[1] for r in conn.execute(select(chain_meta.c.key, chain_meta.c.value))}
+
+    def set_meta(self, values: dict[str, str]) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(chain_meta.delete().where(chain_meta.c.key.in_(list(values))))
+            conn.execute(chain_meta.insert(), [{"key": k, "value": v} for k, v in values.items()])
 
     # ------------------------------------------------------------------ idempotency
     def operation(self, key: str) -> dict[str, Any] | None:

@@ -1,9 +1,11 @@
 """The node's composition root: builds every service fully wired at start, stops them at the end.
 
-Start, in order: the contracts' ABIs (``contract_artifacts``), the chain (its id), the deployment
+Start, in order: the contracts' ABIs (``contract_artifacts``), the node's database and the chain's
+identity (``services/chain_guard.check_identity``: a chain that is not the instance the data folder
+belongs to is refused, ``ForeignChain``), the deployment
 (the record in ``<data_dir>/deployments/<chainId>.json`` if it matches the chain, else deployed now),
-the JSON-RPC client and the node's database, the relayer (recovering its write-ahead log), the
-provenance index (never stops the node from starting), then the services on top:
+the JSON-RPC client, the relayer (recovering its write-ahead log), the chain guard (head regressions,
+a replaced chain), the provenance index (never stops the node from starting), then the services on top:
 
     Contracts --+-- Outcomes --+-- Idempotency
                 |              +-- Relaying --+-- Forwarding
@@ -40,6 +42,7 @@ from .services.idempotency import Idempotency
 from .services.key_policy import check_keys
 from .services.outcomes import Outcomes
 from .services.reads import Reads
+from .services.chain_guard import ChainGuard, Identity, bind_deployment, check_identity
 from .services.relaying import Relaying
 from .services.signatures import Digests
 
@@ -77,6 +80,8 @@ class Node:
     reads: Reads
     #: /health's checks; other parts add reasons with ``node.health.report(code, message)``
     health: HealthService
+    #: head regressions and chain identity (``status()`` for /health); None when built by ``wire`` alone
+    guard: ChainGuard | None = None
 
     @classmethod
     async def start(cls, settings: Settings) -> "Node":
@@ -90,14 +95,23 @@ class Node:
             except ChainUnavailable as exc:
                 raise RuntimeError(f"chain unreachable at {s.effective_rpc_url}: {exc}") from None
             check_keys(s, external_id, key)
+        db = Database(s.effective_database_url)
+        try:
+            identity: Identity = await asyncio.to_thread(check_identity, s, db)
+        except ChainUnavailable as exc:
+            db.close()
+            raise RuntimeError(f"chain unreachable at {s.effective_rpc_url}: {exc}") from None
+        except BaseException:
+            db.close()
+            raise
         # the record in <data_dir>/deployments/<chainId>.json if its contracts are on this chain, else deployed now
         try:
             deployment = await asyncio.to_thread(deployment_for, s, artifacts)
         except ChainUnavailable as exc:
             raise RuntimeError(f"chain unreachable at {s.effective_rpc_url}: {exc}") from None
         chain_id = deployment.chain_id
+        identity = await asyncio.to_thread(bind_deployment, s, db, deployment, identity)
         rpc = Rpc(s.effective_rpc_url, max_batch=s.rpc_batch_size)
-        db = Database(s.effective_database_url)
         relayer = Relayer(
             rpc, db, TxSigner(key, chain_id),
             zero_gas_price=s.zero_gas_price, max_fee_per_gas=int(s.max_fee_per_gas_gwei * GWEI),
@@ -105,12 +119,15 @@ class Node:
             rebroadcast_after=s.rebroadcast_after, confirmations=s.confirmations,
         )
         await relayer.start()
+        guard = ChainGuard(rpc, relayer, identity, interval=s.chain_guard_interval)
+        await guard.start()
         index = start_index(s, deployment)  # provenance index (node_api.index)
-        return cls.wire(s, deployment, rpc, db, relayer, index, load_abis(artifacts), chain_id)
+        return cls.wire(s, deployment, rpc, db, relayer, index, load_abis(artifacts), chain_id, guard=guard)
 
     @classmethod
     def wire(cls, settings: Settings, deployment: Deployment, rpc: Rpc, db: Database, relayer: Relayer,
-             index: IndexService | None, abis: Mapping[str, ContractABI], chain_id: int) -> "Node":
+             index: IndexService | None, abis: Mapping[str, ContractABI], chain_id: int,
+             guard: ChainGuard | None = None) -> "Node":
         """The services on top of the running parts, each given what it uses."""
         s = settings
         contracts = Contracts(rpc, chain_id, dict(deployment.contracts), abis, deployment.block_number)
@@ -127,13 +144,16 @@ class Node:
             idempotency=Idempotency(db, outcomes),
             accounts=Accounts(db, Keystores.from_settings(s), s.admin_wallet_key or s.deployer_key),
             reads=Reads(contracts),
-            health=HealthService(s, rpc, relayer, index).start(),
+            health=HealthService(s, rpc, relayer, index, guard).start(),
+            guard=guard,
         )
 
     async def stop(self) -> None:
         await self.health.stop()
         if self.index is not None:
             self.index.stop()
+        if self.guard is not None:
+            await self.guard.stop()
         await self.relayer.stop()
         await self.rpc.aclose()
         self.db.close()

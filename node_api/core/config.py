@@ -52,6 +52,12 @@ class Settings(BaseSettings):
     zero_gas_price: bool = False
     #: Blocks to wait on top of a receipt's block before treating it as final (0 = immediate finality).
     confirmations: int = 0
+    #: Start although the chain is not the instance the data folder belongs to (its genesis or
+    #: deployment block differs: a reset chain): every transaction of the old instance is marked
+    #: ``lost`` and the contracts are deployed again. Env ``COC_ACCEPT_NEW_CHAIN=1``.
+    accept_new_chain: bool = False
+    #: Seconds between the chain guard's checks of the head (regression, identity).
+    chain_guard_interval: float = 0.5
 
     # ------------------------------------------------------------------ the node's API (issue 3)
     api_host: str = "127.0.0.1"

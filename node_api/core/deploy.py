@@ -205,6 +205,10 @@ class Deployment:
     deployer: str
     block_number: int  #: block of the first deployment transaction (indexers start here)
     sources_hash: str = ""
+    #: the chain instance: hash of its block 0, and of the block at ``block_number`` (a fresh chain
+    #: with the same id and the contracts at the same addresses differs in both)
+    genesis_hash: str = ""
+    block_hash: str = ""
     path: Path | None = field(default=None, compare=False)
     reused: bool = field(default=False, compare=False)
 
@@ -230,10 +234,20 @@ def load_deployment(rpc: SyncRpc, path: Path) -> Deployment | None:
         deployer=data["deployer"],
         block_number=int(data["block_number"]),
         sources_hash=data.get("sources_hash", ""),
+        genesis_hash=data.get("genesis_hash", ""),
+        block_hash=data.get("block_hash", ""),
         path=path,
         reused=True,
     )
     if dep.chain_id != rpc.chain_id():
+        return None
+    # the deployment block decides where recorded (Anvil restarted from a state file may answer another
+    # block 0, never another block 1..n); block 0 only for a record without it
+    if not dep.block_hash and dep.genesis_hash and dep.genesis_hash != block_hash(rpc, 0):
+        log.warning("deployment record %s belongs to another chain instance (genesis differs): redeploying", path)
+        return None
+    if dep.block_hash and dep.block_hash != block_hash(rpc, dep.block_number):
+        log.warning("deployment record %s: its deployment block is not on this chain: redeploying", path)
         return None
     if any(len(rpc.get_code(Web3.to_checksum_address(a))) == 0 for a in dep.contracts.values()):
         log.warning("deployment record %s has addresses without code (chain reset?): redeploying", path)
@@ -262,12 +276,16 @@ def ensure_deployed(
     acct = deployer or Account.from_key(settings.deployer_key)
     start_block = w3.eth.block_number + 1
     addresses = deploy_all(w3, acct, artifacts if artifacts is not None else load_artifacts(settings.evm_version))
+    with SyncRpc(w3.provider.endpoint_uri) as rpc:  # type: ignore[attr-defined]
+        genesis, first = block_hash(rpc, 0), block_hash(rpc, start_block)
     dep = Deployment(
         chain_id=chain_id,
         contracts=addresses,
         deployer=acct.address,
         block_number=start_block,
         sources_hash=_current_sources_hash(),
+        genesis_hash=genesis,
+        block_hash=first,
         path=path,
         reused=False,
     )
@@ -276,6 +294,12 @@ def ensure_deployed(
     tmp.write_text(json.dumps(dep.to_json(), indent=2) + "\n")
     tmp.replace(path)
     return dep
+
+
+def block_hash(rpc: SyncRpc, number: int) -> str:
+    """The hash of block ``number`` on ``rpc``'s chain ("" if the chain has no such block)."""
+    block = rpc.call("eth_getBlockByNumber", [hex(number), False])
+    return str(block["hash"]) if isinstance(block, dict) else ""
 
 
 def _current_sources_hash() -> str:

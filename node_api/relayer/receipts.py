@@ -29,6 +29,7 @@ class Receipts:
             "signer": req.signer,
             "status": "mined" if status == 1 else "reverted",
             "blockNumber": int(rcpt["blockNumber"], 16),
+            "blockHash": rcpt.get("blockHash"),
             "gasUsed": int(rcpt.get("gasUsed", "0x0"), 16),
             "logs": [
                 {"address": lg["address"], "topics": lg["topics"], "data": lg["data"]} for lg in rcpt.get("logs", [])
@@ -102,6 +103,7 @@ def db_outcome(outcome: dict[str, Any]) -> dict[str, Any]:
     values: dict[str, Any] = {
         "status": outcome["status"],
         "block_number": outcome["blockNumber"],
+        "block_hash": outcome.get("blockHash"),
         "gas_used": outcome["gasUsed"],
         "logs": json.dumps(outcome["logs"]),
     }

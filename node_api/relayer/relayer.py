@@ -14,7 +14,10 @@ Throughput and safety, in order:
   the same action is signed again with a fresh nonce, and the old transaction's status links to
   the new one (``replaced`` -> ``replacedBy``).
 - A send rejected for another reason leaves a nonce gap; the relayer fills it with a zero-value
-  transaction to itself so the transactions behind it are not stuck.
+  transaction to itself (recorded like any other) so the transactions behind it are not stuck.
+- A chain that came back behind the log (``reconcile``, called by the chain guard) is given every
+  logged transaction it lost, in nonce order, before anything new is sent; a chain of another
+  instance halts the relayer (``halt``): nothing is sent or rebroadcast to it.
 """
 
 from __future__ import annotations
@@ -31,7 +34,7 @@ from ..db import Database
 from .fees import GWEI, FeePolicy, Fees, Spend
 from .lanes import Lane, LaneTracker
 from .receipts import Receipts, db_outcome
-from .recovery import recover
+from .recovery import Recovered, reconcile, recover
 from .requests import RelayError, RelayRequest, TxHandle, is_known, is_nonce_taken, is_nonce_too_low
 
 log = logging.getLogger(__name__)
@@ -70,6 +73,10 @@ class Relayer:
         self.outcome_hook = outcome_hook
         self.nonce: int | None = None
         self.lock = asyncio.Lock()
+        #: held from signing to sending, and while reconciling: nothing new reaches a chain being repaired
+        self.send_lock = asyncio.Lock()
+        #: why the relayer refuses to send (the chain is not the instance the node belongs to)
+        self.halted: str | None = None
         self._needs_resync = True
         self._queue: asyncio.Queue[TxHandle] = asyncio.Queue()
         self._pending: dict[str, TxHandle] = {}
@@ -78,7 +85,9 @@ class Relayer:
         self.receipts = Receipts(rpc)
         self._tasks: list[asyncio.Task] = []
         self._last_block = -1
-        self.stats = {"sent": 0, "mined": 0, "reverted": 0, "rebroadcast": 0, "resyncs": 0, "fillers": 0, "resigned": 0}
+        #: (number, hash) of the highest block a receipt was recorded in: the chain guard checks it
+        self.last_receipt: tuple[int, str] | None = None
+        self.stats = {"sent": 0, "mined": 0, "reverted": 0, "rebroadcast": 0, "resyncs": 0, "fillers": 0, "resigned": 0, "resent": 0}
 
     # ------------------------------------------------------------------ lifecycle
     async def start(self) -> None:
@@ -98,9 +107,18 @@ class Relayer:
     # ------------------------------------------------------------------ API
     def submit(self, request: RelayRequest) -> TxHandle:
         h = TxHandle.new(request)
+        if self.halted:
+            h.fail(RelayError(f"the relayer is halted: {self.halted}", unavailable=True))
+            return h
         self.lanes.add(request.lane)
         self._queue.put_nowait(h)
         return h
+
+    def halt(self, reason: str) -> None:
+        """Send nothing more, rebroadcast nothing (the chain is not this node's chain instance)."""
+        if self.halted is None:
+            log.error("relayer halted: %s", reason)
+        self.halted = reason
 
     def inflight(self, lane: Lane) -> int:
         return self.lanes.inflight(lane)
@@ -123,8 +141,16 @@ class Relayer:
 
     # ------------------------------------------------------------------ nonce
     async def _resync(self) -> None:
-        count = await self.rpc.call_direct("eth_getTransactionCount", [self.address, "pending"])
-        self.nonce = int(count, 16)
+        """The local nonce from the chain's pending count; never below the log: a chain behind the
+        log (it came back without some of the relayer's transactions) is first given them again, in
+        nonce order, so nothing new takes a lost transaction's place. Called with ``send_lock`` held."""
+        count = int(await self.rpc.call_direct("eth_getTransactionCount", [self.address, "pending"]), 16)
+        logged = self.db.max_live_nonce()
+        if logged is not None and count <= logged:
+            log.warning("relayer: the chain's nonce %d is behind the log (%d): re-sending", count, logged)
+            self._apply(await reconcile(self.rpc, self.db, self.receipts, self.address, self._filler))
+            count = int(await self.rpc.call_direct("eth_getTransactionCount", [self.address, "pending"]), 16)
+        self.nonce = count
         self._needs_resync = False
         self.stats["resyncs"] += 1
         log.info("relayer %s nonce synced to %d", self.address, self.nonce)
@@ -146,7 +172,14 @@ class Relayer:
             while len(items) < self.batch_size and not self._queue.empty():
                 items.append(self._queue.get_nowait())
             try:
-                await self._send_batch(items)
+                if self.halted:
+                    raise RelayError(f"the relayer is halted: {self.halted}", unavailable=True)
+                async with self.send_lock:
+                    await self._send_batch(items)
+            except RelayError as exc:
+                for h in items:
+                    self._settle_inflight(h)
+                    h.fail(exc)
             except asyncio.CancelledError:
                 for h in items:
                     h.fail(RelayError("node stopping", unavailable=True))
@@ -241,8 +274,14 @@ class Relayer:
         for h in retry:  # re-signed with a fresh nonce in the next round
             self._queue.put_nowait(h)
 
+    def _filler(self, nonce: int) -> tuple[bytes, str]:
+        """A zero-value transaction to itself that closes a nonce gap, priced like any other."""
+        return self._sign(self.fees.current, nonce=nonce, gas=21_000, to=self.address, data=b"")
+
     async def _fill(self, nonce: int) -> None:
-        raw, tx_hash = self._sign(self.fees.current, nonce=nonce, gas=21_000, to=self.address, data=b"")
+        raw, tx_hash = self._filler(nonce)
+        self.db.insert_txs([{"hash": tx_hash, "nonce": nonce, "raw": raw.hex(), "status": "sent", "action": "filler"}],
+                          ignore_existing=True)
         try:
             await self.rpc.call_direct("eth_sendRawTransaction", ["0x" + raw.hex()])
             self.stats["fillers"] += 1
@@ -289,6 +328,8 @@ class Relayer:
             h = self._pending.pop(tx_hash)
             self.spend.record(rcpt)
             outcome = await self.receipts.outcome(h.request, tx_hash, rcpt)
+            if outcome.get("blockHash") and (self.last_receipt is None or block >= self.last_receipt[0]):
+                self.last_receipt = (block, outcome["blockHash"])
             updates.append((tx_hash, db_outcome(outcome)))
             settled.append((h, outcome))
         if updates:
@@ -305,6 +346,8 @@ class Relayer:
                 await self._check_dropped(h)
 
     async def _check_dropped(self, h: TxHandle) -> None:
+        if self.halted:
+            return
         known = await self.rpc.call_direct("eth_getTransactionByHash", [h.hash])
         h.sent_at = time.monotonic()
         if known:
@@ -335,8 +378,37 @@ class Relayer:
     # ------------------------------------------------------------------ crash recovery
     async def recover(self) -> None:
         """Bring the write-ahead log in line with the chain (see recovery.py)."""
-        recovered = await recover(self.rpc, self.db, self.receipts)
-        if recovered.unresolved:
+        async with self.send_lock:
+            recovered = await recover(self.rpc, self.db, self.receipts, self.address, self._filler)
+        if recovered.unresolved or recovered.pending:
             self._pending.update(recovered.pending)
             self.stats["rebroadcast"] += recovered.rebroadcast
+            self.stats["resent"] += recovered.resent
             self._needs_resync = True
+
+    async def reconcile(self) -> Recovered:
+        """The chain came back behind what the relayer saw: give it every logged transaction it lost,
+        in nonce order, before anything new is sent (see recovery.py)."""
+        async with self.send_lock:
+            await self.fees.refresh()
+            out = await reconcile(self.rpc, self.db, self.receipts, self.address, self._filler)
+            self._apply(out)
+        return out
+
+    def _apply(self, out: Recovered) -> None:
+        """Watch what a reconcile sent again; fail the callers of what it found lost."""
+        for tx_hash, h in out.pending.items():
+            old = self._pending.get(tx_hash)
+            if old is not None:
+                old.sent_at = time.monotonic()
+            else:
+                self._pending[tx_hash] = h
+        for tx_hash in [x for x in self._pending if x not in out.pending]:
+            row = self.db.tx(tx_hash)
+            if row is not None and row["status"] == "lost":
+                h = self._pending.pop(tx_hash)
+                self._settle_inflight(h)
+                h.fail(RelayError(f"transaction {tx_hash} was lost: the chain came back without it"))
+        self.stats["resent"] += out.resent
+        self._needs_resync = True
+        self._last_block = -1

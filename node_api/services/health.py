@@ -31,6 +31,7 @@ from ..core.config import Settings
 from ..core.rpc import ChainUnavailable, Rpc, RpcError
 from ..index.service import IndexService
 from ..relayer import Relayer
+from .chain_guard import ChainGuard
 
 log = logging.getLogger(__name__)
 
@@ -38,11 +39,14 @@ GWEI = 10**9
 
 
 class HealthService:
-    def __init__(self, settings: Settings, rpc: Rpc, relayer: Relayer, index: IndexService | None):
+    def __init__(self, settings: Settings, rpc: Rpc, relayer: Relayer, index: IndexService | None,
+                 guard: ChainGuard | None = None):
         self.settings = settings
         self.rpc = rpc
         self.relayer = relayer
         self.index = index
+        #: head regressions, lost transactions, a replaced chain (services/chain_guard.py)
+        self.guard = guard
         self._reported: dict[str, str] = {}
         self._head: int | None = None
         self._head_moved_at = time.monotonic()
@@ -127,6 +131,14 @@ class HealthService:
             oldest = max(stuck, key=lambda p: p[1])
             reason("transactions_stuck", f"{len(stuck)} transaction(s) unmined for more than "
                    f"{s.health_stuck_seconds:g}s (oldest {oldest[0]}, {oldest[1]:.0f}s)")
+        if self.guard is not None:
+            chain = self.guard.status()
+            if self.guard.foreign:  # unreachable is checked above, from this service's own call
+                reason("chain_identity", self.guard.foreign)
+            if self.guard.recovering:
+                reason("chain_regression", self.guard.recovering)
+            answer["chainGuard"] = {"regressions": len(chain["regressions"]), "relayerHalted": chain["relayerHalted"],
+                                    "highestSeen": chain["highestSeen"]}
         for code, message in self._reported.items():
             reason(code, message)
         answer.update(status="degraded" if reasons else "ok", reasons=reasons,

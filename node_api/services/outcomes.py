@@ -112,13 +112,22 @@ class Outcomes:
         return body
 
     def refresh(self, body: dict[str, Any], *, replayed: bool) -> dict[str, Any]:
-        """A recorded answer with the current status of its transactions that were pending."""
+        """A recorded answer with the current status of its transactions: one that was pending and
+        settled since, and one the chain lost since it was answered (sent again: ``pending`` until
+        mined again; not recoverable: ``lost`` with the reason). Never a stale ``mined``."""
         def one(b: dict[str, Any]) -> dict[str, Any]:
-            if b.get("txHash") and b.get("status") == "pending":
-                row = self.db.tx(b["txHash"])
-                if row is not None:
-                    return {**b, **self.row_body(row)}
-            return b
+            if not b.get("txHash"):
+                return b
+            row = self.db.tx(b["txHash"])
+            if row is None:
+                return b
+            if b.get("status") == "pending":
+                return {**b, **self.row_body(row)}
+            now = self.row_body(row)
+            if now["status"] == b.get("status") and now.get("blockNumber") == b.get("blockNumber"):
+                return b
+            kept = {k: v for k, v in b.items() if k not in ("result", "events", "error")}
+            return {**kept, **now}
 
         body = dict(body)
         if "items" in body:

@@ -427,3 +427,69 @@ def test_dropped_transaction_whose_nonce_was_taken_still_executes_once(env, manu
     assert _origins_of(env, a.address, start_block) == [31]
     assert env.forwarder.functions.nonces(a.address).call() == fwd + 1
     assert _status(env, st["txHash"])["status"] == "mined"
+
+
+# ---------------------------------------------------------------- chain regression (the chain guard)
+def _guard_events(env) -> int:
+    return len(env.node.guard.status()["regressions"])
+
+
+def test_chain_going_back_gets_the_lost_actions_again_with_the_same_ids(env):
+    """The chain goes back (evm_revert: as the embedded chain restarted from an older state file)
+    after three actions were answered mined: the relayer sends the same signed transactions again in
+    nonce order, they create the same ids, an idempotent retry answers the truth, and the next new
+    action gets a new id (never a lost one's)."""
+    acct = env.suppliers[0]
+    snap = rpc(env, "evm_snapshot")
+    events = _guard_events(env)
+    answered = []
+    for q in (501, 502, 503):
+        body = _prepare_create(env, acct, q)
+        key = f"regress-{q}-{time.time_ns()}"
+        out = _ok(env.api.post("/batches/create/submit", json=body, headers={"Idempotency-Key": key}))
+        assert out["status"] == "mined"
+        answered.append((out["txHash"], out["result"]["batchIds"], body, key))
+    assert rpc(env, "evm_revert", snap)
+    assert all(rpc(env, "eth_getTransactionReceipt", h) is None for h, *_ in answered)  # the chain lost them
+    _wait(lambda: _guard_events(env) > events, 10, "the chain guard to see the regression")
+    event = env.node.guard.status()["regressions"][-1]
+    assert event["resent"] == 3 and event["lost"] == 0, event
+    settled = _wait_settled(env, [h for h, *_ in answered])
+    for (tx_hash, ids, body, key), q in zip(answered, (501, 502, 503)):
+        assert settled[tx_hash]["status"] == "mined"
+        assert [b for b, _, _ in _created(env, tx_hash)] == ids  # the same id, by the same transaction
+        again = _ok(env.api.post("/batches/create/submit", json=body, headers={"Idempotency-Key": key}))
+        assert again["status"] == "mined" and again["result"]["batchIds"] == ids and again["replayed"] is True
+        assert env.ledger.functions.balanceOf(acct.address, ids[0]).call() == q
+    new = _create_now(env, acct, 504)
+    assert new > max(ids[0] for _, ids, _, _ in answered)
+    assert env.node.guard.status()["ok"] is True
+
+
+def test_a_receipt_whose_nonce_went_to_another_transaction_is_lost_never_mined(env):
+    """The chain goes back and, before the node notices, the relayer's nonce of an answered action is
+    used by another transaction: that action cannot be given again; it answers ``lost`` with the
+    reason (status and idempotent retry), never a stale ``mined``."""
+    acct = env.suppliers[1]
+    relayer = env.node.relayer
+    snap = rpc(env, "evm_snapshot")
+    events = _guard_events(env)
+    body = _prepare_create(env, acct, 601)
+    key = f"lost-{time.time_ns()}"
+    out = _ok(env.api.post("/batches/create/submit", json=body, headers={"Idempotency-Key": key}))
+    assert out["status"] == "mined"
+    nonce = _status(env, out["txHash"])["nonce"]
+    raw, other = relayer.signer.sign(nonce=nonce, gas_price=relayer.gas_price or 10**9, gas=21_000,
+                                     to=relayer.address, data=b"")
+    # in one JSON-RPC array: the chain goes back and the nonce is taken before the guard looks again
+    answers = httpx.post(env.url, json=[
+        {"jsonrpc": "2.0", "id": 1, "method": "evm_revert", "params": [snap]},
+        {"jsonrpc": "2.0", "id": 2, "method": "eth_sendRawTransaction", "params": ["0x" + raw.hex()]},
+    ]).json()
+    assert all("error" not in a for a in answers), answers
+    _wait(lambda: _guard_events(env) > events, 10, "the chain guard to see the regression")
+    st = _status(env, out["txHash"])
+    assert st["status"] == "lost" and "was used by another transaction" in st["error"]["message"], st
+    again = _ok(env.api.post("/batches/create/submit", json=body, headers={"Idempotency-Key": key}))
+    assert again["status"] == "lost" and "result" not in again, again
+    _create_now(env, acct, 602)  # the relayer carries on

@@ -1,0 +1,153 @@
+"""Soak: many signed actions through one node, on automine and with timed blocks; what a long run
+does to throughput, to the relayer's spend and gas price, and to the node's memory.
+
+The actions are signed custody transfers (``transferWithAcceptance``, both EIP-712 signatures made
+here, as wallets would) posted to ``POST /bulk`` by ``--clients`` concurrent clients, ``--chunk``
+items per request; the node (``python -m node_api``, its own process) checks, simulates, relays and
+awaits receipts. Each round (every wallet once) is signed before it is timed. After each round: the
+round's rate, the chain's ``eth_gasPrice`` and base fee, the gas price the relayer paid (one of its
+transactions), the relayer's spend per action so far and the node's resident memory (RSS).
+
+Usage: python scripts/bench_soak.py [--actions 20000] [--wallets 1000] [--clients 4] [--chunk 250]
+                                    [--modes automine,2]
+``--modes``: comma-separated; ``automine`` or a block time in seconds. Not a test: it prints figures.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import httpx
+from eth_account import Account
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from bench_throughput import NUDGES, Nudger, call, setup_world, wait_nonce  # noqa: E402
+from node_api.core.abi import load_abis  # noqa: E402
+from node_api.core.anvil import ANVIL_MNEMONIC, EmbeddedAnvil, free_port  # noqa: E402
+from node_api.core.artifacts import load_artifacts  # noqa: E402
+from testkit.node_process import node_env, start_node, stop_node  # noqa: E402
+
+Account.enable_unaudited_hdwallet_features()
+GWEI = 10**9
+
+
+def rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def run_mode(mode: str, args: argparse.Namespace, abis) -> dict:  # noqa: ANN001
+    block_time = None if mode == "automine" else float(mode)
+    extra = ["--block-time", f"{block_time:g}"] if block_time else []
+    anvil = EmbeddedAnvil.throwaway(accounts=10, extra_args=extra + ["--gas-limit", "300000000"])
+    anvil.start()
+    tmp = Path(tempfile.mkdtemp(prefix="coc-soak-"))
+    node = None
+    try:
+        url, port = anvil.url, free_port()
+        relayer = Account.from_mnemonic(ANVIL_MNEMONIC, account_path="m/44'/60'/0'/0/9").address
+        print(f"\n== {mode}: starting the node...", flush=True)
+        node = start_node(node_env(url, tmp, port, "0x" + Account.from_mnemonic(
+            ANVIL_MNEMONIC, account_path="m/44'/60'/0'/0/9").key.hex(), COC_NONCE_WAIT_SECONDS="120",
+            COC_WAIT_TIMEOUT="120"), f"http://127.0.0.1:{port}", log=tmp / "node.log")
+        world = setup_world(url, port, args.wallets, abis)
+        NUDGES[0] = 0  # count the timed rounds' only
+        rounds = max(1, args.actions // args.wallets)
+        rss_start = rss_mb(node.pid)
+        balance_start = int(call(url, "eth_getBalance", [relayer, "latest"]), 16)
+        start_nonce = int(call(url, "eth_getTransactionCount", [relayer, "latest"]), 16)
+        print(f"{rounds} rounds x {args.wallets} wallets; node RSS at start {rss_start:.0f} MB", flush=True)
+        print(f"{'round':>5} {'actions':>8} {'tx/s':>7} {'gasPrice':>10} {'baseFee':>9} {'paid':>9} "
+              f"{'spend/action':>14} {'RSS MB':>7}   (gwei; spend in gwei)")
+        done, busy, refused, samples = 0, 0.0, 0, []
+        for r in range(rounds):
+            items = world.sign_round(r)  # signed by the wallets, not timed
+            with Nudger(url, block_time is None):
+                t0 = time.perf_counter()
+                answers = asyncio.run(_post(port, items, args.clients, args.chunk))
+                refused += sum(a["refused"] for a in answers)
+                wait_nonce(url, relayer, start_nonce + done + len(items) - refused, timeout=600, automine=False)
+                dt = time.perf_counter() - t0
+            busy += dt
+            done += len(items)
+            tx_hash = next((i["txHash"] for a in answers for i in a["items"] if i.get("txHash")), None)
+            paid = int(call(url, "eth_getTransactionByHash", [tx_hash])["gasPrice"], 16) if tx_hash else 0
+            price = int(call(url, "eth_gasPrice", []), 16)
+            base = int(call(url, "eth_getBlockByNumber", ["latest", False]).get("baseFeePerGas", "0x0"), 16)
+            spent = balance_start - int(call(url, "eth_getBalance", [relayer, "latest"]), 16)
+            sample = {"round": r, "actions": done, "tps": len(items) / dt, "gas_price_gwei": price / GWEI,
+                      "base_fee_gwei": base / GWEI, "paid_gwei": paid / GWEI,
+                      "spend_per_action_gwei": spent / max(done - refused, 1) / GWEI, "rss_mb": rss_mb(node.pid)}
+            samples.append(sample)
+            print(f"{r:>5} {done:>8} {sample['tps']:>7.1f} {sample['gas_price_gwei']:>10.3f} "
+                  f"{sample['base_fee_gwei']:>9.3f} {sample['paid_gwei']:>9.3f} "
+                  f"{sample['spend_per_action_gwei']:>14.0f} {sample['rss_mb']:>7.0f}", flush=True)
+        out = {
+            "mode": mode, "actions": done, "refused": refused, "seconds": round(busy, 1),
+            "throughput_tps": round((done - refused) / busy, 1),
+            "spend_per_action_eth": (balance_start - int(call(url, "eth_getBalance", [relayer, "latest"]), 16))
+            / max(done - refused, 1) / 10**18,
+            "gas_price_gwei_first_last_max": [samples[0]["paid_gwei"], samples[-1]["paid_gwei"],
+                                              max(s["paid_gwei"] for s in samples)],
+            "node_rss_mb_start_end": [round(rss_start), round(rss_mb(node.pid))],
+            "automine_nudges": NUDGES[0],
+        }
+        print(json.dumps(out, indent=2), flush=True)
+        return out
+    finally:
+        if node is not None:
+            stop_node(node)
+        anvil.stop()
+
+
+async def _post(port: int, items: list[dict], clients: int, chunk: int) -> list[dict]:
+    chunks = [items[i:i + chunk] for i in range(0, len(items), chunk)]
+    queue: asyncio.Queue = asyncio.Queue()
+    for c in chunks:
+        queue.put_nowait(c)
+    answers: list[dict] = []
+    async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=600,
+                                 limits=httpx.Limits(max_connections=clients)) as http:
+        async def client() -> None:
+            while not queue.empty():
+                part = queue.get_nowait()
+                r = await http.post("/bulk", json={"items": [
+                    {"action": "batches.transfer-with-acceptance", "body": b} for b in part]})
+                r.raise_for_status()
+                answers.append(r.json())
+
+        await asyncio.gather(*(client() for _ in range(clients)))
+    return answers
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--actions", type=int, default=20_000, help="signed actions per mode")
+    ap.add_argument("--wallets", type=int, default=1000, help="distinct holders (each sends once per round)")
+    ap.add_argument("--clients", type=int, default=4, help="concurrent HTTP clients")
+    ap.add_argument("--chunk", type=int, default=250, help="items per POST /bulk")
+    ap.add_argument("--modes", default="automine,2", help="comma-separated: automine or a block time in s")
+    args = ap.parse_args(argv)
+    abis = load_abis(load_artifacts())
+    results = [run_mode(m.strip(), args, abis) for m in args.modes.split(",") if m.strip()]
+    print("\nsummary:")
+    for r in results:
+        print(f"  {r['mode']:>8}: {r['actions']} actions, {r['throughput_tps']} tx/s, spend/action "
+              f"{r['spend_per_action_eth']:.3e} ETH, gas price paid first/last/max "
+              f"{r['gas_price_gwei_first_last_max']} gwei, node RSS {r['node_rss_mb_start_end']} MB, "
+              f"{r['refused']} refused")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
