@@ -129,22 +129,30 @@ def setup_world(url: str, port: int, n: int, abis) -> SimpleNamespace:  # noqa: 
     c = counts()
     site, material = c[1], c[3]
     wallets = [Account.from_key(keccak(text=f"bench-wallet-{i}-{time.time_ns()}")) for i in range(n)]
-    send_raw_batch(url, [admin_tx("addWallet", w.address, pid, site) for w in wallets], 200)
-    wait_nonce(url, admin.address, a_nonce)
     payload = [{"jsonrpc": "2.0", "id": i, "method": "anvil_setBalance", "params": [w.address, hex(10**18)]}
                for i, w in enumerate(wallets)]
     rpc(url, payload)
+    # the admin binds only the participant's first wallet; that wallet binds the others (the consent rule)
+    send_raw_batch(url, [admin_tx("addWallet", wallets[0].address, pid, site)], 1)
+    wait_nonce(url, admin.address, a_nonce)
+    first = TxSigner(wallets[0].key, chain_id)
+    binds = [first.sign(nonce=i, gas_price=GAS_PRICE, gas=1_000_000, to=reg,
+                        data=abis["ParticipantRegistry"].fn("addWallet").encode(w.address, pid, site))[0]
+             for i, w in enumerate(wallets[1:])]
+    send_raw_batch(url, binds, 200)
+    wait_nonce(url, wallets[0].address, len(binds))
     first_batch = int(abis["BatchLedger"].fn("batchCount").decode_output(
         call(url, "eth_call", [{"to": ledger, "data": "0x" + abis["BatchLedger"].fn("batchCount").selector.hex()}, "latest"])))
     raws = []
     for i, w in enumerate(wallets):
         params = (material, 0, 0, 0, 10**9, b"\x02" * 32, "", keccak(text=f"ev-{i}"), 1)
-        raw, _ = TxSigner(w.key, chain_id).sign(nonce=0, gas_price=GAS_PRICE, gas=1_000_000, to=ledger,
+        raw, _ = TxSigner(w.key, chain_id).sign(nonce=len(binds) if i == 0 else 0, gas_price=GAS_PRICE,
+                                                gas=1_000_000, to=ledger,
                                                 data=abis["BatchLedger"].fn("createOrigin").encode(params))
         raws.append(raw)
     send_raw_batch(url, raws, 200)
-    for w in wallets:
-        wait_nonce(url, w.address, 1)
+    for i, w in enumerate(wallets):
+        wait_nonce(url, w.address, len(binds) + 1 if i == 0 else 1)
     # the pool orders transactions of different senders freely: find each wallet's batch by its event
     ev = abis["BatchLedger"].events_by_name["BatchCreated"]
     logs = call(url, "eth_getLogs", [{"address": ledger, "fromBlock": "0x0", "toBlock": "latest",
