@@ -5,7 +5,11 @@ Three tables:
   bytes, the action and the client's idempotency key), then updated with its outcome. After a crash
   the node rebroadcasts what the chain never saw and re-attaches receipts to what it did.
 - ``operations``: the response of every acknowledged request that carried an ``Idempotency-Key``,
-  so a retry gets the same answer instead of a second execution.
+  so a retry gets the same answer instead of a second execution. Keyed by the scoped key (caller,
+  endpoint and the client's key, hashed: services/idempotency.py); ``scope`` and ``client_key`` say
+  which. A database of an older node (operations without these columns, keyed by the client's key
+  alone) is migrated at start: the columns are added, the old global keys stay but never match a
+  scoped key again.
 - ``api_keys``: API keys (SHA-256 only) bound to a participant wallet, for "sign for me" calls.
 """
 
@@ -26,7 +30,9 @@ from sqlalchemy import (
     Text,
     create_engine,
     event,
+    inspect,
     select,
+    text,
     update,
 )
 from sqlalchemy.engine import Engine
@@ -62,6 +68,8 @@ operations = Table(
     Column("status_code", Integer, nullable=False),
     Column("response", Text, nullable=False),
     Column("created_at", Float, nullable=False),
+    Column("scope", String(200)),
+    Column("client_key", String(200)),
 )
 
 api_keys = Table(
@@ -93,6 +101,21 @@ class Database:
                 cur.execute("PRAGMA synchronous=NORMAL")
                 cur.close()
         metadata.create_all(self.engine)
+        self._migrate()
+
+    def _migrate(self) -> None:
+        """Adds the columns a database written by an older node lacks (nullable: old rows keep NULL)."""
+        insp = inspect(self.engine)
+        for table in metadata.sorted_tables:
+            have = {c["name"] for c in insp.get_columns(table.name)}
+            missing = [c for c in table.columns if c.name not in have]
+            if not missing:
+                continue
+            with self.engine.begin() as conn:
+                for col in missing:
+                    assert col.nullable, f"{table.name}.{col.name}: a new column must be nullable"
+                    ddl = col.type.compile(dialect=self.engine.dialect)
+                    conn.execute(text(f'ALTER TABLE {table.name} ADD COLUMN "{col.name}" {ddl}'))
 
     def close(self) -> None:
         self.engine.dispose()
@@ -145,7 +168,8 @@ class Database:
             row = conn.execute(select(operations).where(operations.c.key == key)).mappings().first()
         return dict(row) if row else None
 
-    def save_operation(self, key: str, request_hash: str, status_code: int, response: Any) -> None:
+    def save_operation(self, key: str, request_hash: str, status_code: int, response: Any, *,
+                       scope: str | None = None, client_key: str | None = None) -> None:
         with self.engine.begin() as conn:
             conn.execute(
                 operations.insert().prefix_with("OR REPLACE") if self.url.startswith("sqlite") else operations.insert(),
@@ -155,6 +179,8 @@ class Database:
                     "status_code": status_code,
                     "response": json.dumps(response),
                     "created_at": time.time(),
+                    "scope": scope,
+                    "client_key": client_key,
                 },
             )
 
