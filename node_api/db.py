@@ -184,6 +184,10 @@ class Database:
                 },
             )
 
+    def delete_operation(self, key: str) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(operations.delete().where(operations.c.key == key))
+
     # ------------------------------------------------------------------ API keys
     def add_api_key(self, key: str, address: str, label: str | None) -> None:
         with self.engine.begin() as conn:

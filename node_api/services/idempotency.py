@@ -25,6 +25,8 @@ from ..errors import ApiError
 from .outcomes import Outcomes
 
 MAX_KEY_LENGTH = 200
+#: ``status_code`` of an operation whose request is under way (its answer not recorded yet)
+UNDER_WAY = 0
 
 Answer = tuple[int, dict[str, Any]]
 
@@ -81,18 +83,20 @@ class Idempotency:
         req_hash = request_hash(request)
         # No await between the lookups and the registration below: within the event loop this is atomic.
         stored = self.db.operation(op_key)
-        if stored is not None:
+        running = self._running.get(op_key)
+        # a transaction signed again is represented by its replacement
+        rows = [r for r in self.db.txs_for_op(op_key) if r["status"] != "replaced"]
+        # a row with status 0 marks a request under way; one left by a crash counts only if it relayed something
+        if stored is not None and (stored["status_code"] or running is not None or rows):
             if stored["request_hash"] != req_hash:
                 raise _reused(key, scope)
-            return stored["status_code"], self.outcomes.refresh(json.loads(stored["response"]), replayed=True)
-        running = self._running.get(op_key)
+            if stored["status_code"]:
+                return stored["status_code"], self.outcomes.refresh(json.loads(stored["response"]), replayed=True)
         if running is not None:
             if running[0] != req_hash:
                 raise _reused(key, scope)
             status, body = await asyncio.shield(running[1])
             return status, self.outcomes.refresh(body, replayed=True)
-        # a transaction signed again is represented by its replacement
-        rows = [r for r in self.db.txs_for_op(op_key) if r["status"] != "replaced"]
         if rows:  # acknowledged (or sent) before a restart, answer not recorded
             bodies = [self.outcomes.row_body(r) for r in rows]
             body = bodies[0] if len(bodies) == 1 and rows[0]["item"] is None else {"items": bodies}
@@ -101,10 +105,14 @@ class Idempotency:
         fut: asyncio.Future = asyncio.get_running_loop().create_future()
         fut.add_done_callback(lambda f: f.cancelled() or f.exception())
         self._running[op_key] = (req_hash, fut)
+        done = False
         try:
+            # recorded before it runs: after a crash, a retry with another request is still 409
+            self.db.save_operation(op_key, req_hash, UNDER_WAY, None, scope=str(scope), client_key=key)
             status, body = await run(op_key)
             if status < 300:
                 self.db.save_operation(op_key, req_hash, status, body, scope=str(scope), client_key=key)
+                done = True
             fut.set_result((status, body))
             return status, body
         except BaseException as exc:
@@ -112,3 +120,5 @@ class Idempotency:
             raise
         finally:
             self._running.pop(op_key, None)
+            if not done and not self.db.txs_for_op(op_key):  # refused, nothing relayed: the key is free again
+                self.db.delete_operation(op_key)

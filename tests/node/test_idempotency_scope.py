@@ -193,3 +193,78 @@ def test_a_key_needs_a_scope():
 
     with pytest.raises(ValueError):
         asyncio.run(Idempotency(None, None).run("k", {}, None, scope=None))  # type: ignore[arg-type]
+
+
+def test_admin_and_a_signer_with_one_key_string_are_separate(api, demo, chain):
+    """Node-held-key calls are scoped to who the key signs for (here the admin), not to the key string."""
+    from nodeserver import ADMIN_KEY
+
+    farm = actor(demo, "farm")
+    key = "shared-by-admin-and-farm"
+    admin = {"X-Admin-Key": ADMIN_KEY, "Idempotency-Key": key}
+    count = chain.registry.functions.counts().call()[0]
+    r1 = api.post("/participants/register", json={"name": "Scope Test Co", "roles": 1}, headers=admin)
+    assert r1.status_code == 200, r1.text
+    r2 = api.post("/batches/create/submit", json=_signed_create(api, farm, demo.materials["lint"], "idem-scope:admin"),
+                  headers={"Idempotency-Key": key})
+    assert r2.status_code == 200 and not r2.json().get("replayed"), r2.text
+    assert r2.json()["txHash"] != r1.json()["txHash"]
+    # the admin's retry is answered from its own record; another admin request with the key is 409
+    again = api.post("/participants/register", json={"name": "Scope Test Co", "roles": 1}, headers=admin)
+    assert again.json()["txHash"] == r1.json()["txHash"] and again.json()["replayed"] is True
+    other = api.post("/participants/register", json={"name": "Another Co", "roles": 1}, headers=admin)
+    assert other.status_code == 409 and other.json()["details"]["caller"] == "admin", other.text
+    assert chain.registry.functions.counts().call()[0] == count + 1
+
+
+def test_request_under_way_at_a_crash_keeps_its_key(tmp_path):
+    """The operation is recorded (status 0) before it runs: after a crash that left a relayed
+    transaction, another request with the key is 409 and the same one gets the transaction; a
+    crash before anything was relayed leaves the key free; a refusal frees it too."""
+    import asyncio
+    import time as _time
+
+    from node_api.db import Database
+    from node_api.errors import ApiError
+    from node_api.services.idempotency import UNDER_WAY, Idempotency, Scope, request_hash, scoped_key
+
+    db = Database(f"sqlite:///{tmp_path / 'node.db'}")
+
+    class Rows:
+        def refresh(self, body, replayed):
+            return {**body, "replayed": replayed}
+
+        def row_body(self, row):
+            return {"txHash": row["hash"], "status": row["status"]}
+
+    idem = Idempotency(db, Rows())  # type: ignore[arg-type]
+    scope = Scope("signer:0xabc", "batches.create.submit")
+    op = scoped_key(scope, "k")
+    db.save_operation(op, request_hash({"r": 1}), UNDER_WAY, None)
+    db.insert_txs([{"hash": "0x" + "aa" * 32, "nonce": 1, "raw": "0x", "status": "sent", "action": "batches.create",
+                    "op_key": op, "created_at": _time.time(), "updated_at": _time.time()}])
+
+    async def never(op_key):
+        raise AssertionError("must not run again")
+
+    with pytest.raises(ApiError) as refused:
+        asyncio.run(idem.run("k", {"r": 2}, never, scope=scope))
+    assert refused.value.status == 409
+    status, body = asyncio.run(idem.run("k", {"r": 1}, never, scope=scope))
+    assert body["txHash"] == "0x" + "aa" * 32 and body["replayed"] is True
+
+    other = scoped_key(scope, "k2")  # under way at the crash, nothing relayed: runs
+    db.save_operation(other, request_hash({"r": 1}), UNDER_WAY, None)
+
+    async def ok(op_key):
+        return 200, {"txHash": "0xnew"}
+
+    async def refuse(op_key):
+        raise ApiError(409, "Rule", "refused")
+
+    assert asyncio.run(idem.run("k2", {"r": 9}, ok, scope=scope)) == (200, {"txHash": "0xnew"})
+    with pytest.raises(ApiError):
+        asyncio.run(idem.run("k3", {"r": 1}, refuse, scope=scope))
+    assert db.operation(scoped_key(scope, "k3")) is None
+    assert asyncio.run(idem.run("k3", {"r": 2}, ok, scope=scope))[0] == 200
+    db.close()
