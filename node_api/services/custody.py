@@ -246,7 +246,8 @@ class Custody:
             await self.contracts.rpc.call("eth_call", [call, "latest", overrides])
             return
         except RpcError as exc:
-            if exc.revert_data is None:  # not a revert: this chain does not take state overrides
+            if exc.revert_data is None and "revert" not in str(exc.message).lower():
+                # not a revert: this chain does not take state overrides (the submit still simulates)
                 log.warning("custody prepare not simulated: %s", exc)
                 return
             name, args = revert_of(exc)
