@@ -105,18 +105,18 @@ def test_wait_is_not_part_of_the_request(api, demo):
     farm = actor(demo, "farm")
     body = _signed_create(api, farm, demo.materials["lint"], "idem-scope:wait")
     key = {"Idempotency-Key": "wait-differs"}
-    r1 = api.post("/batches/create/submit?wait=false", json=body, headers=key)
-    assert r1.status_code in (200, 202), r1.text
-    r2 = api.post("/batches/create/submit?wait=true", json=body, headers=key)
-    assert r2.status_code in (200, 202), r2.text
+    r1 = api.post("/batches/create/submit?wait=true", json=body, headers=key)
+    assert r1.status_code == 200, r1.text
+    r2 = api.post("/batches/create/submit?wait=false", json=body, headers=key)
+    assert r2.status_code == 200 and r2.json()["replayed"] is True, r2.text
     assert r2.json()["txHash"] == r1.json()["txHash"]
     # /bulk: `wait` in the body
     item = {"action": "batches.create", "body": _signed_create(api, farm, demo.materials["lint"], "idem-scope:bulk-wait")}
     key = {"Idempotency-Key": "bulk-wait-differs"}
     b1 = api.post("/bulk", json={"items": [item], "wait": True}, headers=key)
-    assert b1.status_code == 200, b1.text
+    assert b1.status_code == 200 and b1.json()["accepted"] == 1, b1.text
     b2 = api.post("/bulk", json={"items": [item], "wait": False}, headers=key)
-    assert b2.status_code == 200, b2.text
+    assert b2.status_code == 200 and b2.json()["replayed"] is True, b2.text
     assert b2.json()["items"][0]["txHash"] == b1.json()["items"][0]["txHash"]
 
 
