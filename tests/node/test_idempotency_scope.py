@@ -11,6 +11,7 @@ import sqlite3
 import threading
 from concurrent.futures import ThreadPoolExecutor
 
+import httpx
 import pytest
 
 from nodehelp import actor, sign
@@ -33,8 +34,10 @@ def _race(api, calls):
 
     def go(call):
         path, body, headers = call
-        barrier.wait()
-        return api.post(path, json=body, headers=headers)
+        # a client (connection) of its own per request, as separate clients would
+        with httpx.Client(base_url=str(api.base_url), timeout=60) as client:
+            barrier.wait()
+            return client.post(path, json=body, headers=headers)
 
     with ThreadPoolExecutor(len(calls)) as pool:
         return list(pool.map(go, calls))
