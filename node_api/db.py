@@ -5,7 +5,11 @@ Four tables:
   bytes, the action and the client's idempotency key), then updated with its outcome. After a crash
   the node rebroadcasts what the chain never saw and re-attaches receipts to what it did.
 - ``operations``: the response of every acknowledged request that carried an ``Idempotency-Key``,
-  so a retry gets the same answer instead of a second execution.
+  so a retry gets the same answer instead of a second execution. Keyed by the scoped key (caller,
+  endpoint and the client's key, hashed: services/idempotency.py); ``scope`` and ``client_key`` say
+  which. A database of an older node (operations without these columns, keyed by the client's key
+  alone) is migrated at start: the columns are added, the old global keys stay but never match a
+  scoped key again.
 - ``api_keys``: API keys (SHA-256 only) bound to a participant wallet, for "sign for me" calls.
 - ``chain_meta``: the chain instance the data folder belongs to (genesis hash, deployment block and
   its hash), checked at every start (``services/chain_guard.py``).
@@ -72,6 +76,8 @@ operations = Table(
     Column("status_code", Integer, nullable=False),
     Column("response", Text, nullable=False),
     Column("created_at", Float, nullable=False),
+    Column("scope", String(200)),
+    Column("client_key", String(200)),
 )
 
 api_keys = Table(
@@ -93,8 +99,6 @@ chain_meta = Table(
 
 #: statuses of a transaction that is, or may still get, a nonce on the current chain
 LIVE_STATUSES = ("signed", "sent", "mined", "reverted")
-#: columns added after a data folder may have been created (added to an existing table at open)
-_ADDED_COLUMNS = {"transactions": {"block_hash": "VARCHAR(66)"}}
 
 
 def hash_key(key: str) -> str:
@@ -106,17 +110,21 @@ class Database:
         self.url = url
         self.engine: Engine = make_engine(url)
         metadata.create_all(self.engine)
-        self._add_columns()
+        self._migrate()
 
-    def _add_columns(self) -> None:
-        """Columns added by later versions, added to a database created before them."""
+    def _migrate(self) -> None:
+        """Adds the columns a database written by an older node lacks (nullable: old rows keep NULL)."""
         insp = inspect(self.engine)
-        with self.engine.begin() as conn:
-            for table, cols in _ADDED_COLUMNS.items():
-                have = {c["name"] for c in insp.get_columns(table)}
-                for name, sql_type in cols.items():
-                    if name not in have:
-                        conn.execute(text(f"ALTER TABLE {table} ADD COLUMN {name} {sql_type}"))
+        for table in metadata.sorted_tables:
+            have = {c["name"] for c in insp.get_columns(table.name)}
+            missing = [c for c in table.columns if c.name not in have]
+            if not missing:
+                continue
+            with self.engine.begin() as conn:
+                for col in missing:
+                    assert col.nullable, f"{table.name}.{col.name}: a new column must be nullable"
+                    ddl = col.type.compile(dialect=self.engine.dialect)
+                    conn.execute(text(f'ALTER TABLE {table.name} ADD COLUMN "{col.name}" {ddl}'))
 
     def close(self) -> None:
         self.engine.dispose()
@@ -223,7 +231,8 @@ class Database:
             row = conn.execute(select(operations).where(operations.c.key == key)).mappings().first()
         return dict(row) if row else None
 
-    def save_operation(self, key: str, request_hash: str, status_code: int, response: Any) -> None:
+    def save_operation(self, key: str, request_hash: str, status_code: int, response: Any, *,
+                       scope: str | None = None, client_key: str | None = None) -> None:
         with self.engine.begin() as conn:
             conn.execute(
                 operations.insert().prefix_with("OR REPLACE") if self.url.startswith("sqlite") else operations.insert(),
@@ -233,8 +242,14 @@ class Database:
                     "status_code": status_code,
                     "response": json.dumps(response),
                     "created_at": time.time(),
+                    "scope": scope,
+                    "client_key": client_key,
                 },
             )
+
+    def delete_operation(self, key: str) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(operations.delete().where(operations.c.key == key))
 
     # ------------------------------------------------------------------ API keys
     def add_api_key(self, key: str, address: str, label: str | None) -> None:

@@ -35,6 +35,7 @@ from .relayer import Relayer
 from .relayer.fees import GWEI
 from .services.accounts import Accounts, relayer_key
 from .services.contracts import Contracts
+from .services.admission import Admission
 from .services.custody import Custody
 from .services.forwarding import Forwarding
 from .services.health import HealthService
@@ -135,12 +136,16 @@ class Node:
         outcomes = Outcomes(contracts, db)
         relaying = Relaying(contracts, relayer, outcomes, wait_timeout=s.wait_timeout,
                             nonce_wait_seconds=s.nonce_wait_seconds)
+        admission = Admission(contracts, members_only=s.relay_members_only, rate=s.relay_rate_per_signer,
+                              burst=s.relay_burst_per_signer)
         return cls(
             settings=s, deployment=deployment, rpc=rpc, db=db, relayer=relayer, index=index,
             contracts=contracts, outcomes=outcomes, relaying=relaying,
             forwarding=Forwarding(contracts, relaying, digests, signature_ttl=s.signature_ttl,
-                                  gas_margin_ppm=s.forward_gas_margin_ppm, gas_extra=s.forward_gas_extra),
-            custody=Custody(contracts, relaying, digests, signature_ttl=s.signature_ttl, custody_gas=s.custody_gas),
+                                  gas_margin_ppm=s.forward_gas_margin_ppm, gas_extra=s.forward_gas_extra,
+                                  admission=admission),
+            custody=Custody(contracts, relaying, digests, signature_ttl=s.signature_ttl, custody_gas=s.custody_gas,
+                            admission=admission),
             idempotency=Idempotency(db, outcomes),
             accounts=Accounts(db, Keystores.from_settings(s), s.admin_wallet_key or s.deployer_key),
             reads=Reads(contracts),

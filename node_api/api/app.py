@@ -17,12 +17,14 @@ from typing import Any, AsyncIterator
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from ..core.config import Settings, get_settings
 from ..core.rpc import ChainUnavailable
 from ..errors import ApiError, chain_unavailable
 from ..node import Node
 from ..relayer import RelayError
+from .limits import BodyLimit, BodyTooLarge
 from .routes import ROUTERS
 from .schemas.node import ErrorBody
 
@@ -68,6 +70,7 @@ def create_app(settings: Settings | None = None, *, node: Node | None = None) ->
     app = FastAPI(title="Chain-of-custody ledger node", version="0.1.0", description=DESCRIPTION, lifespan=lifespan,
                   responses=ERROR_RESPONSES)
     app.state.settings = settings
+    app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
     add_error_handlers(app)
     for router in ROUTERS:
         app.include_router(router)
@@ -77,7 +80,16 @@ def create_app(settings: Settings | None = None, *, node: Node | None = None) ->
 def add_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(ApiError)
     async def _api_error(_: Request, exc: ApiError) -> JSONResponse:
-        return JSONResponse(exc.body(), status_code=exc.status)
+        return JSONResponse(exc.body(), status_code=exc.status, headers=getattr(exc, "headers", None))
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+        if isinstance(exc, BodyTooLarge):
+            return JSONResponse({"error": "BodyTooLarge", "message": exc.detail, "details": {"maxBytes": exc.max_bytes}},
+                                status_code=413, headers={"Connection": "close"})
+        names = {404: "NotFound", 405: "MethodNotAllowed", 400: "InvalidRequest"}
+        return JSONResponse({"error": names.get(exc.status_code, "HTTPError"), "message": str(exc.detail), "details": {}},
+                            status_code=exc.status_code, headers=exc.headers)
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(_: Request, exc: RequestValidationError) -> JSONResponse:

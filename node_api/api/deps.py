@@ -169,6 +169,8 @@ class NodeSigner:
     wallet: LocalAccount
     idempotency: Idempotency
     key: str | None
+    #: whose Idempotency-Keys these are: ``admin`` (X-Admin-Key) or ``wallet:0x..`` (the API key's wallet)
+    caller: str
 
     @property
     def address(self) -> str:
@@ -179,11 +181,17 @@ class NodeSigner:
         async def run(op_key: str | None) -> dict[str, Any]:
             return await sign_and_submit(self.wallet, prepare, lambda typed, sig: submit(typed, sig, op_key))
 
-        return await run_idempotent(self.idempotency, self.key, {"action": action, "by": self.address, **params}, run)
+        async def caller() -> str:
+            return self.caller
+
+        return await run_idempotent(self.idempotency, self.key, {"action": action, "by": self.address, **params}, run,
+                                    endpoint=f"{action}.node-signed", caller=caller)
 
 
-def node_signer(wallet: CurrentWallet, idempotency: IdempotencyDep, idempotency_key: IdempotencyKey = None) -> NodeSigner:
-    return NodeSigner(wallet, idempotency, idempotency_key)
+def node_signer(wallet: CurrentWallet, idempotency: IdempotencyDep, idempotency_key: IdempotencyKey = None,
+                x_admin_key: AdminKeyHeader = None) -> NodeSigner:
+    caller = "admin" if x_admin_key is not None else f"wallet:{wallet.address}"  # current_wallet checked the key
+    return NodeSigner(wallet, idempotency, idempotency_key, caller)
 
 
 SignerDep = Annotated[NodeSigner, Depends(node_signer)]

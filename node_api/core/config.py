@@ -125,6 +125,15 @@ class Settings(BaseSettings):
     health_index_lag_blocks: int = Field(default=50, ge=0)
     #: /health: seconds to wait for the chain before calling it unreachable.
     health_rpc_timeout: float = Field(default=2.0, gt=0)
+    #: The relayer pays gas only for wallets of active registered participants (checked against the
+    #: registry at the chain's head before relaying; 403 RelayMembersOnly otherwise).
+    relay_members_only: bool = True
+    #: Per-signer token bucket of relayed actions (each /bulk item counts): average per second and
+    #: burst size; over it: 429 RelayRateLimited with Retry-After.
+    relay_rate_per_signer: float = Field(default=50.0, gt=0)
+    relay_burst_per_signer: int = Field(default=2000, ge=1)
+    #: Largest request body, bytes (413 BodyTooLarge; checked on Content-Length and while streaming).
+    max_body_bytes: int = Field(default=8 * 1024 * 1024, ge=1024)
 
     # ------------------------------------------------------------------ the provenance index
     #: SQLAlchemy URL of the index. None = ``database_url`` (the index's tables are prefixed

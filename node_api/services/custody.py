@@ -10,6 +10,7 @@ settlement of a proposal still on its way waits for that proposal.
 from __future__ import annotations
 
 import asyncio
+import logging
 from typing import Any
 
 from .. import signing
@@ -25,14 +26,34 @@ from ..actions.batches import (
 from ..domain import TransferStatus
 from ..errors import ApiError, contract_error
 from ..relayer import Lane, RelayRequest
-from .contracts import LEDGER, Contracts
+from .admission import Admission
+from ..core.rpc import RpcError
+from .contracts import LEDGER, Contracts, revert_of
 from .relaying import Relaying
 from .signatures import Digests, Settle, check_domain, require_signer, signature_bytes
+
+log = logging.getLogger(__name__)
+
+#: Stands in for a signature in a prepare-time dry run (the wallets' stand-in code accepts it).
+UNSIGNED = b"\x00" * 65
+#: EVM code answering every call with its own 4-byte selector: the magic value of ERC-1271
+#: isValidSignature and of the ERC-1155 receiver hooks, so a dry run passes every signature check.
+SIGNS_EVERYTHING = "0x600035" + "63ffffffff" + "60e01b" + "16" + "600052" + "60206000f3"
 
 PRIMARY_TYPE: dict[Settle, str] = {"accept": "AcceptTransfer", "reject": "RejectTransfer", "cancel": "CancelTransfer"}
 LEDGER_FUNCTION: dict[Settle, str] = {"accept": "acceptTransfer", "reject": "rejectTransfer", "cancel": "cancelTransfer"}
 TYPED_DATA = {"accept": signing.accept_typed_data, "reject": signing.reject_typed_data,
               "cancel": signing.cancel_typed_data}
+
+
+def _is_bytes32(v: str) -> bool:
+    if len(v) != 66 or not v.startswith("0x"):
+        return False
+    try:
+        bytes.fromhex(v[2:])
+    except ValueError:
+        return False
+    return True
 
 
 def settlement_signer(kind: Settle, t: signing.CustodyTransfer | Transfer) -> str:
@@ -42,12 +63,13 @@ def settlement_signer(kind: Settle, t: signing.CustodyTransfer | Transfer) -> st
 
 class Custody:
     def __init__(self, contracts: Contracts, relaying: Relaying, digests: Digests, *, signature_ttl: int,
-                 custody_gas: int):
+                 custody_gas: int, admission: Admission):
         self.contracts = contracts
         self.relaying = relaying
         self.digests = digests
         self.signature_ttl = signature_ttl
         self.custody_gas = custody_gas
+        self.admission = admission
 
     # ------------------------------------------------------------------ prepare
     async def prepare_transfer(self, p: PrepareTransfer | PrepareTransferWithAcceptance) -> dict[str, Any]:
@@ -65,6 +87,8 @@ class Custody:
             "digest": "0x" + self.digests.transfer(tid).hex(),
             "transferId": "0x" + tid.hex(),
         }
+        # the call run now as it will be relayed (the chain's next nonce: one of a proposal in flight is ahead)
+        sim = signing.CustodyTransfer(p.batchId, sender, p.to, p.quantity, p.certifiedQuantity, int(chain_nonce), deadline)
         if isinstance(p, PrepareTransferWithAcceptance):
             acc_deadline = p.acceptDeadline if p.acceptDeadline is not None else now + self.signature_ttl
             out["action"] = "batches.transfer-with-acceptance"
@@ -73,6 +97,10 @@ class Custody:
                 "typedData": signing.accept_typed_data(c.chain_id, c.ledger, t, acc_deadline),
                 "digest": "0x" + self.digests.acceptance(tid, t, acc_deadline).hex(),
             }
+            data = c.encode(LEDGER, "transferWithAcceptance", sim.as_tuple(), UNSIGNED, acc_deadline, UNSIGNED)
+        else:
+            data = c.encode(LEDGER, "proposeTransfer", sim.as_tuple(), UNSIGNED)
+        await self._dry_run(data, sender, p.to)
         return out
 
     async def find_transfer(self, transfer_id: str) -> Transfer:
@@ -97,6 +125,10 @@ class Custody:
         if p.transferId is not None and p.transferId != tid:
             raise ApiError(422, "InvalidRequest", "transferId does not match the transfer", {"field": "transferId"})
         deadline = p.deadline if p.deadline is not None else await c.chain_time() + self.signature_ttl
+        data = c.encode(LEDGER, LEDGER_FUNCTION[kind], t.as_tuple(), deadline, UNSIGNED)
+        # a settlement of a proposal still on its way to the chain is checked at submit
+        in_flight = p.transfer is not None and self.relaying.inflight(Lane.ledger(t.from_)) > 0
+        await self._dry_run(data, t.from_, t.to, tolerate_unproposed=in_flight)
         return {
             "action": f"batches.{kind}",
             "signer": settlement_signer(kind, ct),
@@ -120,19 +152,14 @@ class Custody:
         assert body.message is not None  # SubmitTransfer requires one of the two
         return body.message
 
-    async def submit_transfer(self, body: SubmitTransfer, *, op_key: str | None = None, item: int | None = None,
-                              wait: bool = True) -> dict[str, Any]:
+    def _verified_transfer(self, body: SubmitTransfer) -> tuple[Transfer, bytes]:
         t = self._transfer_from(body)
         ct = signing.CustodyTransfer.from_message(t.message())
         sig = signature_bytes(body.signature)
         require_signer(self.digests.transfer(ct.transfer_id()), sig, t.from_, "custody transfer")
-        data = self.contracts.encode(LEDGER, "proposeTransfer", t.as_tuple(), sig)
-        lane = Lane.ledger(t.from_)
-        await self._simulate(data, lane, t.nonce)
-        return await self._relay(data, "batches.transfer", t.from_, lane, op_key, item, wait)
+        return t, sig
 
-    async def submit_transfer_with_acceptance(self, body: SubmitTransferWithAcceptance, *, op_key: str | None = None,
-                                              item: int | None = None, wait: bool = True) -> dict[str, Any]:
+    def _verified_twa(self, body: SubmitTransferWithAcceptance) -> tuple[bytes, bytes]:
         t = body.transfer
         ct = signing.CustodyTransfer.from_message(t.message())
         ssig = signature_bytes(body.senderSignature, "senderSignature")
@@ -140,13 +167,9 @@ class Custody:
         tid = ct.transfer_id()
         require_signer(self.digests.transfer(tid), ssig, t.from_, "custody transfer")
         require_signer(self.digests.acceptance(tid, ct, body.acceptDeadline), rsig, t.to, "acceptance")
-        data = self.contracts.encode(LEDGER, "transferWithAcceptance", t.as_tuple(), ssig, body.acceptDeadline, rsig)
-        lane = Lane.ledger(t.from_)
-        await self._simulate(data, lane, t.nonce)
-        return await self._relay(data, "batches.transfer-with-acceptance", t.from_, lane, op_key, item, wait)
+        return ssig, rsig
 
-    async def submit_settle(self, kind: Settle, body: SubmitSettle, *, op_key: str | None = None,
-                            item: int | None = None, wait: bool = True) -> dict[str, Any]:
+    async def _verified_settle(self, kind: Settle, body: SubmitSettle) -> tuple[Transfer, str, int, bytes, str]:
         primary = PRIMARY_TYPE[kind]
         msg = body.message
         if body.typedData is not None:
@@ -155,6 +178,9 @@ class Custody:
         if not isinstance(msg, dict) or "transferId" not in msg or "deadline" not in msg:
             raise ApiError(422, "InvalidRequest", f"the {primary} message needs transferId and deadline", {"field": "message"})
         tid = str(msg["transferId"]).lower()
+        if not _is_bytes32(tid):
+            raise ApiError(422, "InvalidRequest", "message.transferId must be 0x + 64 hex digits",
+                           {"field": "message.transferId"})
         t = body.transfer or await self.find_transfer(tid)
         ct = signing.CustodyTransfer.from_message(t.message())
         tid_bytes = ct.transfer_id()
@@ -166,14 +192,69 @@ class Custody:
                 raise ApiError(422, "InvalidRequest", "message batchId/quantity do not match the transfer", {"field": "message"})
         except (TypeError, ValueError):
             raise ApiError(422, "InvalidRequest", "message.deadline must be an integer", {"field": "message.deadline"}) from None
+        if not 0 <= deadline < 2**256:
+            raise ApiError(422, "InvalidRequest", "message.deadline must be a uint256", {"field": "message.deadline"})
         sig = signature_bytes(body.signature)
         signer = settlement_signer(kind, t)
         require_signer(self.digests.settlement(kind, tid_bytes, ct, deadline), sig, signer, f"{kind} message")
+        return t, tid, deadline, sig, signer
+
+    # the wallet whose signature the node relays (the caller an Idempotency-Key is scoped to)
+    async def signer_of(self, kind: str, body: Any) -> str:
+        if kind == "transfer":
+            return self._verified_transfer(body)[0].from_
+        if kind == "transfer-with-acceptance":
+            self._verified_twa(body)
+            return body.transfer.from_
+        return (await self._verified_settle(kind, body))[4]  # type: ignore[arg-type]
+
+    async def submit_transfer(self, body: SubmitTransfer, *, op_key: str | None = None, item: int | None = None,
+                              wait: bool = True) -> dict[str, Any]:
+        t, sig = self._verified_transfer(body)
+        data = self.contracts.encode(LEDGER, "proposeTransfer", t.as_tuple(), sig)
+        lane = Lane.ledger(t.from_)
+        await self._simulate(data, lane, t.nonce)
+        return await self._relay(data, "batches.transfer", t.from_, lane, op_key, item, wait)
+
+    async def submit_transfer_with_acceptance(self, body: SubmitTransferWithAcceptance, *, op_key: str | None = None,
+                                              item: int | None = None, wait: bool = True) -> dict[str, Any]:
+        t = body.transfer
+        ssig, rsig = self._verified_twa(body)
+        data = self.contracts.encode(LEDGER, "transferWithAcceptance", t.as_tuple(), ssig, body.acceptDeadline, rsig)
+        lane = Lane.ledger(t.from_)
+        await self._simulate(data, lane, t.nonce)
+        return await self._relay(data, "batches.transfer-with-acceptance", t.from_, lane, op_key, item, wait)
+
+    async def submit_settle(self, kind: Settle, body: SubmitSettle, *, op_key: str | None = None,
+                            item: int | None = None, wait: bool = True) -> dict[str, Any]:
+        t, tid, deadline, sig, signer = await self._verified_settle(kind, body)
         data = self.contracts.encode(LEDGER, LEDGER_FUNCTION[kind], t.as_tuple(), deadline, sig)
         await self._simulate(data, Lane.ledger(t.from_), None, proposal_lane=True)
         return await self._relay(data, f"batches.{kind}", signer, Lane.settlement(tid), op_key, item, wait)
 
     # ------------------------------------------------------------------ checks and relaying
+    async def _dry_run(self, data: bytes, *wallets: str, tolerate_unproposed: bool = False) -> None:
+        """Runs the ledger call a prepared message will be relayed as, before anything is signed: the
+        signatures are the only part not checked (the signing wallets answer the ERC-1271 check for
+        the call's duration, through an eth_call state override), every rule of the ledger, the
+        registry and the mass balance is. A chain without state overrides skips this check (the
+        submit still simulates the signed call)."""
+        call = {"from": self.relaying.address, "to": self.contracts.ledger, "data": "0x" + data.hex(),
+                "gas": hex(self.custody_gas)}
+        overrides = {w: {"code": SIGNS_EVERYTHING} for w in wallets}
+        try:
+            await self.contracts.rpc.call("eth_call", [call, "latest", overrides])
+            return
+        except RpcError as exc:
+            if exc.revert_data is None and "revert" not in str(exc.message).lower():
+                # not a revert: this chain does not take state overrides (the submit still simulates)
+                log.warning("custody prepare not simulated: %s", exc)
+                return
+            name, args = revert_of(exc)
+        if name == "BatchTransferNotPending" and int(args.get("status", -1)) == TransferStatus.NONE and tolerate_unproposed:
+            return
+        raise contract_error(name, args)
+
     async def _simulate(self, data: bytes, lane: Lane, nonce: int | None, *, proposal_lane: bool = False) -> None:
         """The relayed call simulated until it passes; a message signed ahead of the chain (or a
         settlement of a proposal in ``lane`` still in flight) waits for the lane first."""
@@ -198,6 +279,7 @@ class Custody:
 
     async def _relay(self, data: bytes, action: str, signer: str, lane: Lane, op_key: str | None, item: int | None,
                      wait: bool) -> dict[str, Any]:
+        await self.admission.admit(signer)  # members only, per-signer rate (after the contract's own answer)
         req = RelayRequest(to=self.contracts.ledger, data=data, gas=self.custody_gas, action=action, signer=signer,
                            op_key=op_key, item=item, lane=lane)
         self.relaying.self_replay(req)

@@ -17,6 +17,7 @@ from ..actions import ForwardAction
 from ..core.rpc import RpcError
 from ..errors import ApiError, contract_error
 from ..relayer import Lane, RelayRequest
+from .admission import Admission
 from .contracts import FORWARDER, Contracts, revert_of
 from .relaying import Relaying
 from .signatures import Digests, check_domain, require_signer, signature_bytes
@@ -29,13 +30,14 @@ FORWARDER_OVERHEAD = 80_000
 
 class Forwarding:
     def __init__(self, contracts: Contracts, relaying: Relaying, digests: Digests, *, signature_ttl: int,
-                 gas_margin_ppm: int, gas_extra: int):
+                 gas_margin_ppm: int, gas_extra: int, admission: Admission):
         self.contracts = contracts
         self.relaying = relaying
         self.digests = digests
         self.signature_ttl = signature_ttl
         self.gas_margin_ppm = gas_margin_ppm
         self.gas_extra = gas_extra
+        self.admission = admission
 
     def _encode(self, action: ForwardAction, params: Any, signer: str) -> bytes:
         args = tuple(signer if a == "$signer" else a for a in action.args(params))
@@ -91,6 +93,11 @@ class Forwarding:
             raise ApiError(422, "InvalidRequest", "deadline must fit in uint48", {"field": "message.deadline"})
         return m
 
+    def signer_of(self, typed: dict[str, Any] | None, message: dict[str, Any] | None, signature: str) -> str:
+        """The wallet that signed the request (refused when the signature is not ``message.from``'s)."""
+        m = self._message(typed, message)
+        return require_signer(self.digests.forward(m), signature_bytes(signature), m["from"], "request")
+
     async def submit(self, action: ForwardAction | None, typed: dict[str, Any] | None, message: dict[str, Any] | None,
                      signature: str, *, op_key: str | None = None, item: int | None = None,
                      wait: bool = True) -> dict[str, Any]:
@@ -120,6 +127,7 @@ class Forwarding:
                  "gas": hex(outer_gas)}
         lane = Lane.forwarder(signer)
         await self._simulate(m, inner, outer, lane)
+        await self.admission.admit(signer)  # members only, per-signer rate (after the contract's own answer)
         name = action.name if action else f"{target}.{fn.name}"
         req = RelayRequest(to=c.forwarder, data=exec_data, gas=outer_gas, action=name, signer=signer,
                            op_key=op_key, item=item, replay=inner, lane=lane)

@@ -32,6 +32,19 @@ def forward_body(node: Any, account: LocalAccount, contract: str, fn: str, *args
     return {"typedData": typed, "signature": sign(account, typed)}
 
 
+def transfer_typed(node: Any, account: LocalAccount, batch_id: int, to: str, quantity: int, *, certified: int = 0,
+                   deadline: int = 2**40) -> dict[str, Any]:
+    """A CustodyTransfer built here (not by /prepare, which refuses what the chain would), so /submit's
+    own checks are exercised."""
+    from web3 import Web3
+
+    w3 = Web3(Web3.HTTPProvider(node.settings.effective_rpc_url))
+    ledger = w3.eth.contract(address=node.ledger, abi=node.abis["BatchLedger"].abi)
+    nonce = ledger.functions.nonces(account.address).call()
+    t = signing.CustodyTransfer(batch_id, account.address, to, quantity, certified, nonce, deadline)
+    return signing.transfer_typed_data(node.chain_id, node.ledger, t)
+
+
 def _fwd_nonce(node: Any, address: str) -> int:
     from node_api.core.chain import connect
     from node_api.core.config import Settings

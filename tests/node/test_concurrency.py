@@ -114,9 +114,16 @@ def test_retried_request_with_same_idempotency_key_executes_once(api, demo, chai
     assert later.json()["result"]["batchIds"] == [count + 1]
     assert chain.ledger.functions.batchCount().call() == count + 1
 
-    other = dict(body, signature="0x" + "11" * 65)
+    # another request of the same signer with this key: refused, nothing done
+    prep2 = api.post("/batches/create/prepare", json={
+        "signer": farm.address, "material": demo.materials["lint"], "quantity": 78, "geolocationHash": "g-idem",
+        "evidenceHash": "e-idem-2", "productionDate": 1}).json()
+    other = {"typedData": prep2["typedData"], "signature": sign(farm, prep2["typedData"])}
     r = api.post("/batches/create/submit", json=other, headers=key)
     assert r.status_code == 409 and r.json()["error"] == "IdempotencyKeyReused"
+    # a signature that recovers to nobody's wallet cannot use anybody's key (keys are the signer's)
+    r = api.post("/batches/create/submit", json=dict(body, signature="0x" + "11" * 65), headers=key)
+    assert r.status_code == 403 and r.json()["error"] == "InvalidSignature", r.text
     assert chain.ledger.functions.batchCount().call() == count + 1
 
 

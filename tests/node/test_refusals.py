@@ -9,7 +9,7 @@ import pytest
 from eth_account import Account
 
 from node_api import signing
-from nodehelp import actor, assert_refused, forward_body, sign
+from nodehelp import actor, assert_refused, forward_body, sign, transfer_typed
 
 
 @pytest.fixture
@@ -51,28 +51,32 @@ def test_unknown_batch_is_404(api, demo, unchanged):
     assert_refused(api.get("/batches/999999"), 404, "BatchUnknown")
 
 
-def test_transfer_to_unregistered_wallet_is_403(api, demo, chain, unchanged):
+def test_transfer_to_unregistered_wallet_is_403(api, demo, chain, server, unchanged):
     spinner = actor(demo, "spinner")
     stranger = Account.create()
     lot_b = demo.batches["yarn_lot_b"]
     nonce = chain.ledger.functions.nonces(spinner.address).call()
     held = chain.ledger.functions.balanceOf(spinner.address, lot_b).call()
     prep = api.post("/batches/transfer/prepare", json={"batchId": lot_b, "from": spinner.address,
-                                                       "to": stranger.address, "quantity": 1000}).json()
-    r = api.post("/batches/transfer/submit", json={"typedData": prep["typedData"], "signature": sign(spinner, prep["typedData"])})
+                                                       "to": stranger.address, "quantity": 1000})
+    assert_refused(prep, 403, "RegistryUnknownWallet", stranger.address)  # refused before anything is signed
+    typed = transfer_typed(server.node, spinner, lot_b, stranger.address, 1000)  # signed anyway: refused at submit
+    r = api.post("/batches/transfer/submit", json={"typedData": typed, "signature": sign(spinner, typed)})
     assert_refused(r, 403, "RegistryUnknownWallet", stranger.address)
     assert chain.ledger.functions.nonces(spinner.address).call() == nonce
     assert chain.ledger.functions.balanceOf(spinner.address, lot_b).call() == held
 
 
-def test_transfer_to_uncertified_participant_is_403(api, demo, chain, unchanged):
+def test_transfer_to_uncertified_participant_is_403(api, demo, chain, server, unchanged):
     """Segregated organic yarn to the registry (not a supplier) / a participant without certification."""
     spinner = actor(demo, "spinner")
     feedstock = actor(demo, "feedstock")  # a supplier certified for ISCC chemicals, not for GOTS textiles
     lot_b = demo.batches["yarn_lot_b"]
     prep = api.post("/batches/transfer/prepare", json={"batchId": lot_b, "from": spinner.address,
-                                                       "to": feedstock.address, "quantity": 1000}).json()
-    r = api.post("/batches/transfer/submit", json={"typedData": prep["typedData"], "signature": sign(spinner, prep["typedData"])})
+                                                       "to": feedstock.address, "quantity": 1000})
+    assert_refused(prep, 403, "RegistryNotCertified", "segregated", f"participant {demo.participants['feedstock']}")
+    typed = transfer_typed(server.node, spinner, lot_b, feedstock.address, 1000)
+    r = api.post("/batches/transfer/submit", json={"typedData": typed, "signature": sign(spinner, typed)})
     body = assert_refused(r, 403, "RegistryNotCertified", "segregated", f"participant {demo.participants['feedstock']}")
     assert body["details"]["args"]["material"] == demo.materials["yarn"]
     assert chain.ledger.functions.balanceOf(feedstock.address, lot_b).call() == 0
@@ -99,11 +103,13 @@ def test_signature_for_another_chain_is_403(api, demo, server, unchanged):
     assert_refused(r, 403, "SignatureMismatch", spinner.address)
 
 
-def test_expired_transfer_is_409(api, demo, unchanged):
+def test_expired_transfer_is_409(api, demo, server, unchanged):
     spinner, weaver = actor(demo, "spinner"), actor(demo, "weaver")
     prep = api.post("/batches/transfer/prepare", json={"batchId": demo.batches["yarn_lot_b"], "from": spinner.address,
-                                                       "to": weaver.address, "quantity": 1000, "deadline": 1000}).json()
-    r = api.post("/batches/transfer/submit", json={"typedData": prep["typedData"], "signature": sign(spinner, prep["typedData"])})
+                                                       "to": weaver.address, "quantity": 1000, "deadline": 1000})
+    assert_refused(prep, 409, "BatchSignatureExpired", "expired at 1000")
+    typed = transfer_typed(server.node, spinner, demo.batches["yarn_lot_b"], weaver.address, 1000, deadline=1000)
+    r = api.post("/batches/transfer/submit", json={"typedData": typed, "signature": sign(spinner, typed)})
     body = assert_refused(r, 409, "BatchSignatureExpired", "expired at 1000")
     assert body["details"]["args"]["deadline"] == 1000
 

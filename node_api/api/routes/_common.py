@@ -47,9 +47,13 @@ def add_forward_routes(router: APIRouter, action: ForwardAction) -> None:
 
     async def submit(body: ForwardSubmit, forwarding: ForwardingDep, idempotency: IdempotencyDep,
                      idempotency_key: IdempotencyKey = None, wait: Wait = True):
+        async def caller() -> str:
+            return "signer:" + forwarding.signer_of(body.typedData, body.message, body.signature)
+
         return await run_idempotent(
             idempotency, idempotency_key, {"action": action.name, **body.model_dump()},
             lambda op: forwarding.submit(action, body.typedData, body.message, body.signature, op_key=op, wait=wait),
+            endpoint=f"{action.name}.submit", caller=caller,
         )
 
     async def node_signed(body: node_model, forwarding: ForwardingDep, signer: SignerDep,  # type: ignore[valid-type]

@@ -1,4 +1,4 @@
-from typing import Literal
+from typing import Any, Literal
 
 from fastapi import APIRouter
 
@@ -12,7 +12,9 @@ from ...actions.batches import (
     SubmitTransferWithAcceptance,
 )
 from ...errors import ApiError
-from ..answers import run_idempotent
+from ...services.custody import Custody
+from ..answers import Caller, run_idempotent
+from ..params import AddressParam, Bytes32Hex, Uint256
 from ..deps import CustodyDep, IdempotencyDep, IdempotencyKey, ReadDep, ReadsDep, SignerDep, Wait
 from ..schemas.reads import Batch, BatchBalance, TransferState
 from ..schemas.transactions import Prepared, TxAnswer
@@ -25,6 +27,13 @@ RELAYED = {"response_model": TxAnswer, "responses": TX_RESPONSES}
 
 for _action in actions.ACTIONS:
     add_forward_routes(router, _action)
+
+
+def _signer(custody: Custody, kind: str, body: Any) -> Caller:
+    async def caller() -> str:
+        return "signer:" + await custody.signer_of(kind, body)
+
+    return caller
 
 
 # ---------------------------------------------------------------- custody: propose
@@ -40,7 +49,8 @@ async def transfer_prepare(body: PrepareTransfer, custody: CustodyDep):
 async def transfer_submit(body: SubmitTransfer, custody: CustodyDep, idempotency: IdempotencyDep,
                           idempotency_key: IdempotencyKey = None, wait: Wait = True):
     return await run_idempotent(idempotency, idempotency_key, {"action": "batches.transfer", **body.model_dump(by_alias=True)},
-                                lambda op: custody.submit_transfer(body, op_key=op, wait=wait))
+                                lambda op: custody.submit_transfer(body, op_key=op, wait=wait),
+                                endpoint="batches.transfer.submit", caller=_signer(custody, "transfer", body))
 
 
 @router.post("/transfer", tags=TAG, summary="Custody transfer (proposal) signed by a key held by this node", **RELAYED)
@@ -71,7 +81,8 @@ async def twa_submit(body: SubmitTransferWithAcceptance, custody: CustodyDep, id
                      idempotency_key: IdempotencyKey = None, wait: Wait = True):
     return await run_idempotent(
         idempotency, idempotency_key, {"action": "batches.transfer-with-acceptance", **body.model_dump(by_alias=True)},
-        lambda op: custody.submit_transfer_with_acceptance(body, op_key=op, wait=wait))
+        lambda op: custody.submit_transfer_with_acceptance(body, op_key=op, wait=wait),
+        endpoint="batches.transfer-with-acceptance.submit", caller=_signer(custody, "transfer-with-acceptance", body))
 
 
 # ---------------------------------------------------------------- custody: accept / reject / cancel
@@ -83,7 +94,8 @@ def _settle_routes(kind: Literal["accept", "reject", "cancel"], who: str) -> Non
                      idempotency_key: IdempotencyKey = None, wait: Wait = True):
         return await run_idempotent(idempotency, idempotency_key,
                                     {"action": f"batches.{kind}", **body.model_dump(by_alias=True)},
-                                    lambda op: custody.submit_settle(kind, body, op_key=op, wait=wait))
+                                    lambda op: custody.submit_settle(kind, body, op_key=op, wait=wait),
+                                    endpoint=f"batches.{kind}.submit", caller=_signer(custody, kind, body))
 
     async def node_signed(body: PrepareSettle, custody: CustodyDep, signer: SignerDep, wait: Wait = True):
         return await signer.act(
@@ -108,16 +120,16 @@ _settle_routes("cancel", "sender")
 
 # ---------------------------------------------------------------- reads
 @router.get("/transfers/{transfer_id}", tags=TAG, summary="Status of a custody transfer", response_model=TransferState)
-async def transfer_status(transfer_id: str, reads: ReadsDep, _: ReadDep):
+async def transfer_status(transfer_id: Bytes32Hex, reads: ReadsDep, _: ReadDep):
     return await reads.transfer_status(transfer_id)
 
 
 @router.get("/{batch_id}", tags=TAG, summary="A batch: material, claim, parents, origin, supply", response_model=Batch)
-async def batch(batch_id: int, reads: ReadsDep, _: ReadDep):
+async def batch(batch_id: Uint256, reads: ReadsDep, _: ReadDep):
     return await reads.batch(batch_id)
 
 
 @router.get("/{batch_id}/balance/{address}", tags=TAG, summary="Quantity of a batch held by a wallet",
             response_model=BatchBalance)
-async def balance(batch_id: int, address: str, reads: ReadsDep, _: ReadDep):
+async def balance(batch_id: Uint256, address: AddressParam, reads: ReadsDep, _: ReadDep):
     return await reads.balance(batch_id, address)

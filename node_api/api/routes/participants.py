@@ -2,6 +2,7 @@ from fastapi import APIRouter
 
 from ...actions import participants as actions
 from ...actions.base import Address
+from ..params import Uint32, Uint64
 from ..deps import ReadDep, ReadsDep
 from ..schemas.reads import Certification, CreditAccounts, HeldBatches, HeldCertificates, Participant, PendingTransfers, WalletBinding
 from ._common import add_forward_routes
@@ -15,7 +16,7 @@ for _action in actions.ACTIONS:
 
 
 @router.get("/{participant_id}", tags=TAG, summary="A participant's roles and status", response_model=Participant)
-async def participant(participant_id: int, reads: ReadsDep, _: ReadDep):
+async def participant(participant_id: Uint32, reads: ReadsDep, _: ReadDep):
     return await reads.participant(participant_id)
 
 
@@ -25,7 +26,7 @@ async def wallet(address: Address, reads: ReadsDep, _: ReadDep):
 
 
 @router.get("/certifications/{certification_id}", tags=TAG, summary="A recorded certification", response_model=Certification)
-async def certification(certification_id: int, reads: ReadsDep, _: ReadDep):
+async def certification(certification_id: Uint64, reads: ReadsDep, _: ReadDep):
     return await reads.certification(certification_id)
 
 

@@ -1,4 +1,5 @@
 import asyncio
+import hashlib
 from typing import Any, Optional
 
 from fastapi import APIRouter
@@ -11,6 +12,8 @@ from ...core.rpc import ChainUnavailable
 from ...errors import ApiError, chain_unavailable
 from ...node import Node
 from ...services.signatures import Settle
+from ..answers import scope_of
+from ..params import Bytes32Hex
 from ..deps import IdempotencyKey, NodeDep, OutcomesDep, ReadDep
 from ..schemas.transactions import BulkAnswer, TxAnswer
 from ._common import ForwardSubmit
@@ -50,6 +53,26 @@ async def _submit(node: Node, index: int, item: BulkItem, op_key: Optional[str],
     return await node.custody.submit_settle(kind, body, op_key=op_key, item=index, wait=wait)
 
 
+async def _signer(node: Node, item: BulkItem) -> str:
+    """The recovered signer of one item ("" for an item that is not a valid signed action)."""
+    try:
+        if item.action in FORWARD_ACTIONS:
+            b = ForwardSubmit.model_validate(item.body)
+            return node.forwarding.signer_of(b.typedData, b.message, b.signature)
+        if item.action in CUSTODY_ACTIONS:
+            body = CUSTODY_ACTIONS[item.action].model_validate(item.body)
+            return await node.custody.signer_of(item.action.removeprefix("batches."), body)
+    except (ApiError, ValidationError, ChainUnavailable):
+        pass
+    return ""
+
+
+async def _callers(node: Node, items: list[BulkItem]) -> str:
+    """A bulk's Idempotency-Key is scoped to the set of wallets that signed its items."""
+    signers = sorted(set(await asyncio.gather(*(_signer(node, it) for it in items))))
+    return "signers:" + hashlib.sha256(",".join(signers).encode()).hexdigest()
+
+
 async def _one(node: Node, index: int, item: BulkItem, op_key: Optional[str], wait: bool) -> dict[str, Any]:
     try:
         out = await _submit(node, index, item, op_key, wait)
@@ -76,11 +99,13 @@ async def bulk(body: BulkRequest, node: NodeDep, idempotency_key: IdempotencyKey
         refused = sum(1 for r in results if r["status"] == "refused")
         return 200, {"accepted": len(results) - refused, "refused": refused, "items": list(results)}
 
-    status, out = await node.idempotency.run(idempotency_key, body.model_dump(), run)
+    scope = await scope_of(node.idempotency, idempotency_key, "bulk", lambda: _callers(node, body.items))
+    # `wait` says how to answer, not what to do: a retry with another `wait` is the same request
+    status, out = await node.idempotency.run(idempotency_key, body.model_dump(exclude={"wait"}), run, scope=scope)
     return JSONResponse(out, status_code=status)
 
 
 @router.get("/transactions/{tx_hash}", response_model=TxAnswer, response_model_exclude_unset=True,
             summary="Status of a relayed transaction: pending, mined, reverted (with reason)")
-async def transaction(tx_hash: str, outcomes: OutcomesDep, _: ReadDep):
+async def transaction(tx_hash: Bytes32Hex, outcomes: OutcomesDep, _: ReadDep):
     return outcomes.tx_status(tx_hash)
