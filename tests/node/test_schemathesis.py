@@ -69,8 +69,6 @@ def test_no_5xx_and_no_reset_connection(server, demo):
     assert not failures, f"{len(failures)} of {sent} generated requests failed:\n" + "\n".join(failures[:40])
 
 
-@pytest.mark.xfail(reason="routes/provenance.py: batch ids above int64 reach SQLite (OverflowError -> 500) until "
-                   "its path parameters use node_api.api.params.Int64 (index helper, issue 9)", strict=False)
 def test_provenance_no_5xx_and_no_reset_connection(server, demo):
     operations, sent, failures = _run(server, provenance=True)
     assert operations >= 10, operations

@@ -12,6 +12,7 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 
 from node_api.api.deps import read_access_if_node
+from node_api.api.params import Bytes32Hex, Int64
 from node_api.api.schemas import provenance as schemas
 from node_api.errors import ApiError
 from node_api.index.read import batches, certificates, custody as custody_, epcis, lineage as lineage_
@@ -48,7 +49,7 @@ def _found(value: Any, what: str) -> Any:
     return value
 
 
-def _batch_exists(conn: Any, batch_id: int) -> None:
+def _batch_exists(conn: Any, batch_id: Int64) -> None:
     if not batches.exists(conn, batch_id):
         raise ApiError(404, "NotFound", f"batch {batch_id} not found in the index")
 
@@ -62,7 +63,9 @@ def _json(value: Any) -> Response:
 def _time(value: str | None, default: int) -> int:
     if value is None or value == "":
         return default
-    if value.lstrip("-").isdigit():
+    if value.isascii() and value.lstrip("-").isdigit():  # ASCII digits only: "١٢" is not a time
+        if abs(int(value)) >= 2**63:
+            raise ApiError(422, "InvalidRequest", f"unix time out of range: {value!r}")
         return int(value)
     try:
         dt = datetime.fromisoformat(value.replace("Z", "+00:00"))
@@ -80,7 +83,7 @@ def status(request: Request) -> dict[str, Any]:
 
 
 @router.get("/provenance/batches/{batch_id}", **_encoded_once(schemas.Provenance, "Everything about the token"))
-def batch_provenance(batch_id: int, request: Request) -> Response:
+def batch_provenance(batch_id: Int64, request: Request) -> Response:
     """Everything about a token: the batch, its ancestry to every origin, descendants, custody
     chain, certificates retired against it, the claim it supports, and every transaction."""
     with _index(request).engine.connect() as conn:
@@ -88,7 +91,7 @@ def batch_provenance(batch_id: int, request: Request) -> Response:
 
 
 @router.get("/provenance/batches/{batch_id}/batch", response_model=schemas.Batch, **VALIDATED)
-def batch(batch_id: int, request: Request) -> dict[str, Any]:
+def batch(batch_id: Int64, request: Request) -> dict[str, Any]:
     with _index(request).engine.connect() as conn:
         return _found(batches.batch(conn, batch_id, reference(conn)), f"batch {batch_id}")
 
@@ -96,7 +99,7 @@ def batch(batch_id: int, request: Request) -> dict[str, Any]:
 @router.get("/provenance/batches/{batch_id}/lineage", **_encoded_once(
     schemas.LineageRows | schemas.Lineage, "The ancestry: compact rows (default) or objects (shape=objects)"))
 def lineage(
-    batch_id: int,
+    batch_id: Int64,
     request: Request,
     shape: str = Query("rows", pattern="^(rows|objects)$",
                        description="rows: compact (one array per batch, columns named once); objects: one object per "
@@ -114,34 +117,34 @@ def lineage(
 
 
 @router.get("/provenance/batches/{batch_id}/descendants", response_model=schemas.Descendants, **VALIDATED)
-def descendants(batch_id: int, request: Request) -> dict[str, Any]:
+def descendants(batch_id: Int64, request: Request) -> dict[str, Any]:
     with _index(request).engine.connect() as conn:
         _batch_exists(conn, batch_id)
         return batches.descendants(conn, batch_id, reference(conn))
 
 
 @router.get("/provenance/batches/{batch_id}/custody", response_model=list[schemas.Transfer], **VALIDATED)
-def custody(batch_id: int, request: Request, ancestors: bool = True) -> list[dict[str, Any]]:
+def custody(batch_id: Int64, request: Request, ancestors: bool = True) -> list[dict[str, Any]]:
     with _index(request).engine.connect() as conn:
         _batch_exists(conn, batch_id)
         return custody_.custody(conn, batch_id, reference(conn), with_ancestors=ancestors)
 
 
 @router.get("/provenance/batches/{batch_id}/claim", response_model=schemas.Claim, **VALIDATED)
-def claim(batch_id: int, request: Request) -> dict[str, Any]:
+def claim(batch_id: Int64, request: Request) -> dict[str, Any]:
     with _index(request).engine.connect() as conn:
         return _found(provenance_.provenance(conn, batch_id), f"batch {batch_id}")["claim"]
 
 
 @router.get("/provenance/batches/{batch_id}/passport", **_encoded_once(schemas.Passport, "The product passport"))
-def product_passport(batch_id: int, request: Request) -> Response:
+def product_passport(batch_id: Int64, request: Request) -> Response:
     with _index(request).engine.connect() as conn:
         return _json(_found(provenance_.passport(conn, batch_id), f"batch {batch_id}"))
 
 
 @router.get("/provenance/batches/{batch_id}/epcis", **_encoded_once(
     schemas.EpcisDocument, "EPCIS 2.0 document, sent as application/ld+json"))
-def batch_epcis(batch_id: int, request: Request) -> JSONResponse:
+def batch_epcis(batch_id: Int64, request: Request) -> JSONResponse:
     """EPCIS 2.0 document (JSON-LD) of the token's history."""
     with _index(request).engine.connect() as conn:
         doc = _found(epcis.token_document(conn, batch_id), f"batch {batch_id}")
@@ -161,21 +164,21 @@ def range_epcis(
 
 
 @router.get("/provenance/participants/{participant_id}", response_model=schemas.Participant, **VALIDATED)
-def participant(participant_id: int, request: Request) -> dict[str, Any]:
+def participant(participant_id: Int64, request: Request) -> dict[str, Any]:
     """Batches held and in transit, credit accounts with period statements, certificates."""
     with _index(request).engine.connect() as conn:
         return _found(participants.participant(conn, participant_id, reference(conn)), f"participant {participant_id}")
 
 
 @router.get("/provenance/certificates/{certificate_id}", response_model=schemas.Certificate, **VALIDATED)
-def certificate(certificate_id: int, request: Request) -> dict[str, Any]:
+def certificate(certificate_id: Int64, request: Request) -> dict[str, Any]:
     """A book & claim issuance: holders over time, retirements, revocation."""
     with _index(request).engine.connect() as conn:
         return _found(certificates.certificate(conn, certificate_id, reference(conn)), f"certificate {certificate_id}")
 
 
 @router.get("/provenance/tx/{tx_hash}", response_model=schemas.Transaction, **VALIDATED)
-def transaction(tx_hash: str, request: Request) -> dict[str, Any]:
+def transaction(tx_hash: Bytes32Hex, request: Request) -> dict[str, Any]:
     """The indexed events of one transaction."""
     with _index(request).engine.connect() as conn:
         return _found(transactions.tx_facts(conn, tx_hash), f"transaction {tx_hash}")
