@@ -28,7 +28,7 @@ from hypothesis import HealthCheck, Phase, event, given, settings, strategies as
 from web3.exceptions import ContractLogicError
 
 from auditor.audit import discover, replay
-from auditor.claims import parse_claim_text, verify_claim, wording_problem
+from auditor.claims import ClaimError, parse_claim_text, verify_claim, wording_problem
 from auditor.nodecompare.batches import _claim as expected_claim
 from auditor.nodecompare.facts import Facts
 from auditor.rpc import Rpc
@@ -107,8 +107,8 @@ class Gen:
     # ---------------------------------------------------------------------------------- operations
     def origin(self) -> None:
         w, sb = self.w, self.sb
-        model = self.draw(st.sampled_from([SEGREGATED, CONTROLLED_BLENDING, MASS_BALANCE]), "model")
-        char = self.draw(st.sampled_from(self.chars), "characteristic")
+        model = self.draw(st.sampled_from([SEGREGATED, CONTROLLED_BLENDING, MASS_BALANCE, UNCERTIFIED]), "model")
+        char = 0 if model == UNCERTIFIED else self.draw(st.sampled_from(self.chars), "characteristic")
         actor = self.draw(st.sampled_from([w.farm, w.farm2]), "farm")
         qty = self.draw(st.integers(2, 8), "tonnes") * T
         share = self.draw(st.sampled_from([250_000, 400_000, 1_000_000]), "share") if model == CONTROLLED_BLENDING else None
@@ -134,12 +134,14 @@ class Gen:
 
     def merge(self) -> None:
         held = self.held(True)
-        pairs = [(a, b) for a in held for b in held if a[0] is b[0] and a[1] < b[1]
-                 and self.info(a[1])["characteristic"] == self.info(b[1])["characteristic"]]
+        chars = lambda a, b: {self.info(a[1])["characteristic"], self.info(b[1])["characteristic"]} - {0}  # noqa: E731
+        pairs = [(a, b) for a in held for b in held if a[0] is b[0] and a[1] < b[1] and len(chars(a, b)) == 1]
         if not pairs:
             return
         (actor, b1, q1), (_, b2, q2) = self.draw(st.sampled_from(pairs), "merge of")
-        weakest = min(self.info(b1)["model"], self.info(b2)["model"])
+        models = [self.info(b1)["model"], self.info(b2)["model"]]
+        # an uncertified input blends (controlled blending) or goes into mass balance
+        weakest = min([m for m in models if m != UNCERTIFIED] + ([CONTROLLED_BLENDING] if UNCERTIFIED in models else []))
         # the weakest input's model, or a downgrade (C14): blending physical inputs, or mass balance
         model = self.draw(st.sampled_from(sorted({weakest, min(weakest, CONTROLLED_BLENDING), MASS_BALANCE})),
                           "merge model")
@@ -324,6 +326,19 @@ def test_node_and_auditor_claims_agree_and_never_exceed_the_events(w3, anvil, se
             # (2) neither exceeds the brute force from the raw logs
             check_against_brute_force(raw, bid, got, "node")
             check_against_brute_force(raw, bid, dict(exp, percent=exp["percent"]), "auditor")
+
+            # C5-C7, C9: the auditor's claim checker gives the node's claimable figure, and refuses a gram more
+            text = f"contains {got['claimable_quantity'] or 0} g organic"
+            if not r.batches[bid]["characteristic"]:  # C1: carries neither "organic": ambiguous, both named
+                with pytest.raises(ClaimError, match="GOTS second edition"):
+                    verify_claim(r, parse_claim_text(r, text, bid))
+                continue
+            v = verify_claim(r, parse_claim_text(r, text, bid))
+            if "certifiedQuantity" in (v.get("supported") or {}):
+                assert v["supported"]["certifiedQuantity"] == got["claimable_quantity"], (where, v)
+                assert (v["verdict"] == "supported") == (got["kind"] != "none"), (where, v)
+                over = verify_claim(r, parse_claim_text(r, f"contains {got['claimable_quantity'] + 1} g organic", bid))
+                assert over["verdict"] == "not supported", (where, over)
 
             # C8: the auditor's checker refuses content wording on mass balance, whatever the phrasing
             if r.batches[bid]["model"] == MASS_BALANCE:
