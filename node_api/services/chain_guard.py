@@ -29,6 +29,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..core.config import Settings
+from .background import cancel
 from ..core.deploy import Deployment, block_hash
 from ..core.rpc import ChainUnavailable, Rpc, RpcError, SyncRpc
 from ..db import Database
@@ -149,13 +150,8 @@ class ChainGuard:
         self._task = asyncio.create_task(self._run())
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            try:
-                await self._task
-            except (asyncio.CancelledError, Exception):  # noqa: BLE001
-                pass
-            self._task = None
+        await cancel(self._task)
+        self._task = None
 
     async def _run(self) -> None:
         while True:

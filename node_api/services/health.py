@@ -28,6 +28,7 @@ import time
 from typing import Any
 
 from ..core.config import Settings
+from .background import cancel
 from ..core.rpc import ChainUnavailable, Rpc, RpcError
 from ..index.service import IndexService
 from ..relayer import Relayer
@@ -68,13 +69,8 @@ class HealthService:
         return self
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            try:
-                await self._task
-            except (asyncio.CancelledError, Exception):  # noqa: BLE001
-                pass
-            self._task = None
+        await cancel(self._task)
+        self._task = None
 
     async def _sample(self) -> None:
         while True:
