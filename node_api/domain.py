@@ -155,4 +155,5 @@ CONTRACTS: dict[str, str] = {
     "MassBalance": "mass_balance",
     "BatchLedger": "ledger",
     "CertificateRegistry": "certificates",
+    "ProductIdentifiers": "identifiers",  # GS1 identifiers of product tokens (issue 14)
 }

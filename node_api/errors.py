@@ -179,6 +179,11 @@ CONTRACT_ERRORS: dict[str, tuple[int, str]] = {
     "CertificatePledgeUnusable": (409, "pledge {pledgeId} does not exist or was already used"),
     "CertificatePledgeMismatch": (409, "pledge {pledgeId} does not match the issuance: {field}"),
     "CertificateUnknownRetirement": (404, "retirement {retirementId} does not exist"),
+    # ------------------------------------------------------------ product identifiers (GS1 Digital Link, issue 14)
+    "IdentifierInvalidGtin": (409, "gtin {gtin}: not a GTIN (up to 14 digits with a valid GS1 check digit)"),
+    "IdentifierInvalidValue": (409, "lot or serial {value!r}: 1 to 20 characters of GS1 character set 82"),
+    "IdentifierNotHolder": (403, "wallet {wallet} holds none of batch {batchId}: only a holder binds identifiers"),
+    "IdentifierAlreadyBound": (409, "the identifier is already bound to batch {batchId} (key {key})"),
     # ------------------------------------------------------------ OpenZeppelin
     "ERC1155InsufficientBalance": (
         409, "{sender} holds {balance} of token {tokenId}, {needed} needed"

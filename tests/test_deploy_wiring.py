@@ -53,6 +53,13 @@ contract CertificateRegistry {
         registry = registry_; massBalance = massBalance_; batchLedger = batchLedger_; forwarder = trustedForwarder;
     }
 }
+
+contract ProductIdentifiers {
+    address public registry; address public ledger; address public forwarder;
+    constructor(address registry_, address ledger_, address trustedForwarder) {
+        registry = registry_; ledger = ledger_; forwarder = trustedForwarder;
+    }
+}
 """
 
 
@@ -65,7 +72,8 @@ def standin_artifacts(tmp_path_factory: pytest.TempPathFactory):
 
 def test_deploy_all_wires_everything(w3, accounts, standin_artifacts, chain_snapshot) -> None:
     addrs = deploy_all(w3, accounts[0], standin_artifacts)
-    assert list(addrs) == ["CocForwarder", "ParticipantRegistry", "MassBalance", "BatchLedger", "CertificateRegistry"]
+    assert list(addrs) == ["CocForwarder", "ParticipantRegistry", "MassBalance", "BatchLedger", "CertificateRegistry",
+                           "ProductIdentifiers"]
     c = {n: w3.eth.contract(address=a, abi=standin_artifacts[n]["abi"]) for n, a in addrs.items()}
     reg = c["ParticipantRegistry"].functions
     assert reg.admin().call() == accounts[0].address
@@ -80,6 +88,9 @@ def test_deploy_all_wires_everything(w3, accounts, standin_artifacts, chain_snap
     assert (cert.registry().call(), cert.massBalance().call(), cert.batchLedger().call(), cert.forwarder().call()) == (
         addrs["ParticipantRegistry"], addrs["MassBalance"], addrs["BatchLedger"], addrs["CocForwarder"]
     )
+    pi = c["ProductIdentifiers"].functions
+    assert (pi.registry().call(), pi.ledger().call(), pi.forwarder().call()) == (
+        addrs["ParticipantRegistry"], addrs["BatchLedger"], addrs["CocForwarder"])
     assert c["CocForwarder"].functions.eip712Domain().call()[1] == "CocForwarder"
 
 

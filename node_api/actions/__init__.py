@@ -9,11 +9,11 @@ name ("<resource>.<path>").
 from __future__ import annotations
 
 from .base import ForwardAction
-from . import batches, certificates, mass_balance, participants, processes
+from . import batches, certificates, identifiers, mass_balance, participants, processes
 
 FORWARD_ACTIONS: dict[str, ForwardAction] = {
     a.name: a
-    for module in (participants, processes, batches, mass_balance, certificates)
+    for module in (participants, processes, batches, mass_balance, certificates, identifiers)
     for a in module.ACTIONS
 }
 

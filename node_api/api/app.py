@@ -25,7 +25,7 @@ from ..errors import ApiError, chain_unavailable
 from ..node import Node
 from ..relayer import RelayError
 from .limits import BodyLimit, BodyTooLarge
-from .routes import ROUTERS
+from .routes import ROUTERS, digital_link
 from .schemas.node import ErrorBody
 
 log = logging.getLogger(__name__)
@@ -74,6 +74,7 @@ def create_app(settings: Settings | None = None, *, node: Node | None = None) ->
     add_error_handlers(app)
     for router in ROUTERS:
         app.include_router(router)
+    app.include_router(digital_link.router)  # GS1 Digital Link resolver, identifiers, QR codes (issue 14)
     return app
 
 

@@ -148,6 +148,9 @@ class Settings(BaseSettings):
     #: Link template of a transaction on the explorer page, e.g. ``https://explorer.example/tx/{tx}``.
     #: None = this node's own ``/provenance/tx/{tx}``.
     explorer_tx_url: str | None = None
+    #: Public base URL of GS1 Digital Link URIs and of the links in QR codes and linksets, e.g.
+    #: ``https://id.example.com`` (issue 14). None = the URL each request came to.
+    digital_link_base_url: str | None = None
 
     @property
     def embedded_rpc_url(self) -> str:

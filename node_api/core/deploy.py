@@ -51,6 +51,7 @@ CONTRACT_ORDER: tuple[str, ...] = (
     "MassBalance",
     "BatchLedger",
     "CertificateRegistry",
+    "ProductIdentifiers",  # GS1 Digital Link bindings (issue 14): needs the registry, ledger and forwarder
 )
 FORWARDER_NAME = "CocForwarder"  # EIP-712 domain name of the ERC2771Forwarder
 #: Contracts whose zero-argument ``link()`` is called after ``linkContracts``, in this order.
