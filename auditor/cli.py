@@ -4,6 +4,7 @@
               [--claim FILE | --claim-text "contains 40 % organic cotton" --token ID [--model NAME]]
               [--retirement ID] [--node URL [--node-limit N] [--node-api-key KEY]]
               [--report-html FILE] [--report-json FILE]
+    coc-audit declaration FILE --rpc URL --registry ADDR [--json]   (auditor/declaration.py)
 
 Exit status: 0 when everything holds, 1 when any finding fails (a rule broken, a view or the node
 disagreeing with the replay, a claim not supported, a retirement of a revoked issuance), 2 on usage or
@@ -169,6 +170,11 @@ def _summary_text(res: dict[str, Any]) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["declaration"]:  # coc-audit declaration FILE ...: an ISCC PLUS declaration against the chain
+        from .declaration import main as declaration_main
+
+        return declaration_main(argv[1:])
     ap = argparse.ArgumentParser(prog="coc-audit", description=__doc__.split("\n")[0])
     ap.add_argument("--rpc", required=True, help="JSON-RPC URL of any node of the chain")
     ap.add_argument("--registry", required=True, help="ParticipantRegistry address (everything else is discovered)")

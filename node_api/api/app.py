@@ -25,7 +25,7 @@ from ..errors import ApiError, chain_unavailable
 from ..node import Node
 from ..relayer import RelayError
 from .limits import BodyLimit, BodyTooLarge
-from .routes import ROUTERS, digital_link
+from .routes import ROUTERS, digital_link, iscc
 from .schemas.node import ErrorBody
 
 log = logging.getLogger(__name__)
@@ -75,6 +75,7 @@ def create_app(settings: Settings | None = None, *, node: Node | None = None) ->
     for router in ROUTERS:
         app.include_router(router)
     app.include_router(digital_link.router)  # GS1 Digital Link resolver, identifiers, QR codes (issue 14)
+    app.include_router(iscc.router)  # ISCC PLUS sustainability declarations v4.0 (issue 14)
     return app
 
 
