@@ -140,3 +140,15 @@ def test_binding_refusals(reg_node, bound):
     r = reg_node.api.post("/digital-link/bind/prepare", json={"signer": stranger.address, "batchId": plain,
                                                               "gtin": GTIN13, "kind": "lot", "value": "L4"})
     assert r.status_code == 403 and r.json()["error"] == "RegistryUnknownWallet", r.text
+
+
+def test_passport_carries_the_identifiers_and_the_qr_code(reg_node, bound):
+    product, _, plain = bound
+    p = reg_node.api.get(f"/provenance/batches/{product}/passport").json()
+    dl = p["digital_link"]
+    assert dl["qr_code"] == f"/products/{product}/qr.svg" and dl["product_page"] == f"/app/products/{product}"
+    (i,) = dl["identifiers"]
+    assert (i["gtin"], i["kind"], i["value"]) == (GTIN14, "lot", "LOT-2026/12") and i["tx_hash"]
+    assert dl["digital_link_path"] == f"/01/{GTIN14}/10/LOT-2026%2F12"
+    assert reg_node.api.get(dl["qr_code"]).status_code == 200
+    assert reg_node.api.get(f"/provenance/batches/{plain}/passport").json()["digital_link"]["identifiers"] == []

@@ -13,6 +13,7 @@ from .batches import batch, descendants
 from .certificates import book_and_claim
 from .claims import supported_claim
 from .custody import custody
+from .identifiers import digital_link
 from .lineage import lineage
 from .passport import passport_of
 from .reference import reference
@@ -41,7 +42,9 @@ def passport(conn: Connection, batch_id: int) -> dict[str, Any] | None:
         return None
     meta = t.read_meta(conn)
     ledger = reference(conn).contracts.get("ledger", "0x0").lower()
-    return passport_of(p, ledger, int(meta["last_block"]) if "last_block" in meta else None)
+    doc = passport_of(p, ledger, int(meta["last_block"]) if "last_block" in meta else None)
+    doc["digital_link"] = digital_link(conn, batch_id)  # GS1 identifiers and the QR code (issue 14)
+    return doc
 
 
 def facts(b: dict, lin: dict, cust: list, bc: list) -> list[dict[str, Any]]:
