@@ -152,3 +152,43 @@ def test_passport_carries_the_identifiers_and_the_qr_code(reg_node, bound):
     assert dl["digital_link_path"] == f"/01/{GTIN14}/10/LOT-2026%2F12"
     assert reg_node.api.get(dl["qr_code"]).status_code == 200
     assert reg_node.api.get(f"/provenance/batches/{plain}/passport").json()["digital_link"]["identifiers"] == []
+
+
+MINE = ("/01/", "/products/", "/iscc/", "/digital-link/")
+
+
+def test_issue14_routes_never_answer_5xx_to_generated_requests(reg_node, bound):
+    """Schemathesis over this issue's operations only (the node-wide run is tests/node/test_schemathesis.py):
+    invalid GTINs, ids beyond every range, other scripts' digits, malformed transfer ids: 4xx, never 5xx."""
+    import requests
+    import schemathesis
+    from hypothesis import HealthCheck, Phase, given, settings
+    from hypothesis.errors import Unsatisfiable
+
+    schema = schemathesis.openapi.from_url(f"{reg_node.url}/openapi.json")
+    failures: list[str] = []
+    ops = 0
+    for result in schema.get_all_operations():
+        op = result.ok()
+        if not op.path.startswith(MINE):
+            continue
+        ops += 1
+
+        @settings(max_examples=25, deadline=None, database=None, derandomize=True,
+                  suppress_health_check=list(HealthCheck), phases=[Phase.explicit, Phase.generate])
+        @given(case=op.as_strategy())
+        def run(case) -> None:
+            try:
+                r = case.call(base_url=reg_node.url, timeout=60, allow_redirects=False)
+            except requests.ConnectionError as exc:
+                failures.append(f"{op.label}: connection error {exc!r}")
+                return
+            if r.status_code >= 500:
+                failures.append(f"{op.label}: {r.status_code} {r.text[:300]} for {case.as_curl_command()}")
+
+        try:
+            run()
+        except Unsatisfiable:
+            pass
+    assert ops >= 9, ops
+    assert not failures, "\n".join(failures[:20])

@@ -14,7 +14,7 @@ from ...index.service import IndexService
 from ...iscc.declarations import NoDeclaration, declaration, declarations_of
 from ...iscc.document import render
 from ..deps import read_access_if_node
-from ..params import Bytes32Hex, Uint64
+from ..params import Bytes32Hex, Int64
 
 router = APIRouter(tags=["iscc"])
 READ = [Depends(read_access_if_node)]
@@ -61,7 +61,7 @@ def iscc_document(transfer_id: Bytes32Hex, request: Request) -> HTMLResponse:
 @router.get("/products/{token_id}/declarations", dependencies=READ,
             summary="The ISCC PLUS declarations of a product's deliveries (and of its ancestors') that carry a claim",
             responses={200: {"content": {JSON: {}}, "description": "{token_id, declarations: [...]}"}})
-def product_declarations(token_id: Uint64, request: Request,
+def product_declarations(token_id: Int64, request: Request,
                          ancestors: bool = Query(True, description="include the deliveries of the batches it was "
                                                                    "made from")) -> Response:
     with _index(request).engine.connect() as conn:
