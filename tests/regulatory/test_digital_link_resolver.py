@@ -192,3 +192,42 @@ def test_issue14_routes_never_answer_5xx_to_generated_requests(reg_node, bound):
             pass
     assert ops >= 9, ops
     assert not failures, "\n".join(failures[:20])
+
+
+def test_contract_refuses_what_the_node_refuses(reg_node, bound):
+    """The chain is the authority: a request that skips the node's checks is refused by the contract too, and
+    the contract's check digit and character set agree with the node's on many values."""
+    import random
+
+    from web3.exceptions import ContractCustomError, ContractLogicError
+
+    from node_api.digital_link.gs1 import Gs1Error, check_digit, normalise_gtin, validate_value
+
+    pi = reg_node.contracts["ProductIdentifiers"]
+    product = bound[0]
+    brand = reg_node.world.brand.address
+    for gtin, value, error in ((4006381333932, "L9", "IdentifierInvalidGtin"), (0, "L9", "IdentifierInvalidGtin"),
+                               (10**14 + 3, "L9", "IdentifierInvalidGtin"), (4006381333931, "L 9", "IdentifierInvalidValue"),
+                               (4006381333931, "", "IdentifierInvalidValue"), (4006381333931, "x" * 21, "IdentifierInvalidValue")):
+        with pytest.raises((ContractCustomError, ContractLogicError)) as e:
+            pi.functions.bind(product, gtin, 0, value).call({"from": brand})
+        selector = "0x" + reg_node.w3.keccak(text=next(
+            f"{x['name']}({','.join(i['type'] for i in x['inputs'])})" for x in pi.abi
+            if x.get("type") == "error" and x["name"] == error))[:4].hex()
+        assert selector in str(e.value.args) or error in str(e.value), (gtin, value, e.value)
+    rnd = random.Random(14)
+    for _ in range(200):
+        body = "".join(rnd.choice("0123456789") for _ in range(rnd.choice((7, 11, 12, 13))))
+        good = body + str(check_digit(body))
+        bad = body + str((check_digit(body) + rnd.randint(1, 9)) % 10)
+        assert pi.functions.validGtin(int(good)).call() == (int(good) != 0)
+        assert pi.functions.validGtin(int(bad)).call() is False
+        if int(good):
+            assert normalise_gtin(good).lstrip("0") == good.lstrip("0")
+    for c in map(chr, range(32, 127)):
+        try:
+            validate_value(c, "lot")
+            ok = True
+        except Gs1Error:
+            ok = False
+        assert pi.functions.validValue(c).call() == ok, repr(c)
