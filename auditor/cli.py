@@ -5,6 +5,7 @@
               [--retirement ID] [--node URL [--node-limit N] [--node-api-key KEY]]
               [--report-html FILE] [--report-json FILE]
     coc-audit declaration FILE --rpc URL --registry ADDR [--json]   (auditor/declaration.py)
+    coc-audit identifiers --rpc URL --registry ADDR --contract ADDR [--json]   (auditor/identifiers.py)
 
 Exit status: 0 when everything holds, 1 when any finding fails (a rule broken, a view or the node
 disagreeing with the replay, a claim not supported, a retirement of a revoked issuance), 2 on usage or
@@ -175,6 +176,10 @@ def main(argv: list[str] | None = None) -> int:
         from .declaration import main as declaration_main
 
         return declaration_main(argv[1:])
+    if argv[:1] == ["identifiers"]:  # coc-audit identifiers --contract ADDR ...: GS1 bindings against the chain
+        from .identifiers import main as identifiers_main
+
+        return identifiers_main(argv[1:])
     ap = argparse.ArgumentParser(prog="coc-audit", description=__doc__.split("\n")[0])
     ap.add_argument("--rpc", required=True, help="JSON-RPC URL of any node of the chain")
     ap.add_argument("--registry", required=True, help="ParticipantRegistry address (everything else is discovered)")

@@ -12,8 +12,9 @@ from eth_abi import encode as abi_encode
 from eth_utils import keccak
 
 HERE = Path(__file__).resolve().parent
-CONTRACTS = ("ParticipantRegistry", "BatchLedger", "MassBalance", "CertificateRegistry")
-SHORT = {"ParticipantRegistry": "registry", "BatchLedger": "ledger", "MassBalance": "mass", "CertificateRegistry": "certs"}
+CONTRACTS = ("ParticipantRegistry", "BatchLedger", "MassBalance", "CertificateRegistry", "ProductIdentifiers")
+SHORT = {"ParticipantRegistry": "registry", "BatchLedger": "ledger", "MassBalance": "mass", "CertificateRegistry": "certs",
+         "ProductIdentifiers": "identifiers"}  # GS1 bindings (issue 14): not linked in the registry, given by address
 
 
 @lru_cache(maxsize=None)

@@ -13,7 +13,7 @@ import json
 import sys
 from pathlib import Path
 
-CONTRACTS = ("ParticipantRegistry", "BatchLedger", "MassBalance", "CertificateRegistry")
+CONTRACTS = ("ParticipantRegistry", "BatchLedger", "MassBalance", "CertificateRegistry", "ProductIdentifiers")
 HERE = Path(__file__).resolve().parent
 
 

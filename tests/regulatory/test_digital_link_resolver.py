@@ -231,3 +231,42 @@ def test_contract_refuses_what_the_node_refuses(reg_node, bound):
         except Gs1Error:
             ok = False
         assert pi.functions.validValue(c).call() == ok, repr(c)
+
+
+def test_auditor_verifies_every_binding_from_the_chain(reg_node, bound, capsys):
+    import json as _json
+
+    from auditor.cli import main
+
+    pi = reg_node.node.addresses["ProductIdentifiers"]
+    rc = main(["identifiers", "--rpc", reg_node.anvil.url, "--registry", reg_node.registry, "--contract", pi, "--json"])
+    res = _json.loads(capsys.readouterr().out)
+    assert rc == 0, res["findings"]
+    got = {(b["gtin"], b["kind"], b["value"], b["batchId"]) for b in res["bindings"]}
+    assert {(GTIN14, "lot", "LOT-2026/12", bound[0]), ("00000096385074", "serial", "SN000123", bound[1])} <= got
+    assert all(not b["problems"] for b in res["bindings"])
+
+
+def test_auditor_catches_a_binding_made_outside_this_ledger(reg_node, bound, capsys):
+    """A look-alike contract wired to another token contract lets a wallet "bind" a token it does not hold on
+    this ledger: the auditor reports the wiring and the binding (the signer held none of the batch)."""
+    from auditor.cli import main
+    from node_api.core.chain import deploy_contract, send_tx
+    from node_api.core.compile import compile_contracts
+
+    arts = compile_contracts()
+    brand = reg_node.world.brand.account
+    plain = bound[2]  # held by the farm, not by the brand
+    fake_ledger = deploy_contract(reg_node.w3, arts["BareERC1155"], brand)
+    send_tx(reg_node.w3, fake_ledger.functions.mint(brand.address, plain, 1), brand)
+    rogue = deploy_contract(reg_node.w3, arts["ProductIdentifiers"], brand, reg_node.registry, fake_ledger.address,
+                            reg_node.node.addresses["CocForwarder"])
+    send_tx(reg_node.w3, rogue.functions.bind(plain, int(GTIN14), 0, "ROGUE-1"), brand)
+    rc = main(["identifiers", "--rpc", reg_node.anvil.url, "--registry", reg_node.registry, "--contract",
+               rogue.address])
+    out = capsys.readouterr().out
+    assert rc == 1
+    assert "identifiers.wiring: the contract's ledger is" in out
+    assert f"held none of batch {plain}" in out and "[FAIL] /01/04006381333931/10/ROGUE-1" in out
+    # the node's resolver only reads the deployment's own contract: the rogue binding resolves to nothing
+    assert reg_node.api.get(f"/01/{GTIN14}/10/ROGUE-1", follow_redirects=False).status_code == 404
