@@ -107,7 +107,10 @@ def _site_transfers(conn: Connection, ref: Reference, pid: int, site: int | None
     tr = t.transfers.c
     rows = conn.execute(select(t.transfers, t.batches.c.material, t.batches.c.characteristic, t.batches.c.model)
                         .join(t.batches, t.batches.c.batch_id == tr.batch_id)
-                        .where(tr.status == TransferStatus.ACCEPTED.label, tr.certified_quantity > 0)
+                        .where(tr.status == TransferStatus.ACCEPTED.label, tr.certified_quantity > 0,
+                               tr.settled_block <= before[0], t.batches.c.material == material,
+                               t.batches.c.characteristic == characteristic,
+                               t.batches.c.model == int(Model.MASS_BALANCE))
                         .order_by(tr.settled_block, tr.settled_log_index))
     for r in rows:
         if (r.settled_block, r.settled_log_index) >= before or r.material != material \
