@@ -24,6 +24,8 @@ from typing import Any
 from . import __version__
 from .audit import AuditError, Stats, discover, replay
 from .claims import ClaimError, claim_refs, explain_retirement, parse_claim_text, verify_claim
+from .declaration import main as declaration_main
+from .identifiers import main as identifiers_main
 from .model import FAIL, jsonable
 from .nodecompare import NodeComparator
 from .report import book_and_claim_report, mass_balance_report, site_statements
@@ -173,12 +175,8 @@ def _summary_text(res: dict[str, Any]) -> str:
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     if argv[:1] == ["declaration"]:  # coc-audit declaration FILE ...: an ISCC PLUS declaration against the chain
-        from .declaration import main as declaration_main
-
         return declaration_main(argv[1:])
     if argv[:1] == ["identifiers"]:  # coc-audit identifiers --contract ADDR ...: GS1 bindings against the chain
-        from .identifiers import main as identifiers_main
-
         return identifiers_main(argv[1:])
     ap = argparse.ArgumentParser(prog="coc-audit", description=__doc__.split("\n")[0])
     ap.add_argument("--rpc", required=True, help="JSON-RPC URL of any node of the chain")
