@@ -21,7 +21,7 @@ WRITE = {"store", "lineage_ingest", "follower", "abi", "rpc"}
 READ_LAYERS = [
     {"common"},
     {"reference"},
-    {"holdings", "certifications", "custody", "credits", "transactions"},
+    {"holdings", "certifications", "custody", "credits", "transactions", "identifiers"},
     {"batches", "certificates", "lineage"},
     {"participants", "claims", "epcis", "passport"},
     {"provenance"},
