@@ -13,7 +13,6 @@ layout, or a function no participant signs is refused (422 naming the rule), nev
 
 from __future__ import annotations
 
-import datetime as dt
 import re
 from typing import Any
 
@@ -22,7 +21,9 @@ from eth_utils import is_address, to_checksum_address
 from .. import signing
 from ..clear_signing.spec import FORWARD_REQUEST, FUNCTIONS, MESSAGES, Field, Spec
 from ..core.abi import signature as abi_signature
-from ..domain import CertificationStatus, ConsumeReason, Model, ParticipantStatus, Role
+from ..clear_signing.words import (enum_words, date_words, duration_words, models_words, ppm_words, quantity_words,
+                                   roles_words)
+from ..domain import CertificationStatus, ConsumeReason, Model, ParticipantStatus
 from ..errors import ApiError
 from .contracts import FORWARDER, LEDGER, Contracts
 from .names import Names
@@ -36,60 +37,6 @@ _TYPES = {"ForwardRequest": signing.FORWARD_REQUEST, "CustodyTransfer": signing.
 
 def refuse(error: str, message: str, field: str, **details: Any) -> ApiError:
     return ApiError(422, error, message, {"field": field, **details})
-
-
-# ---------------------------------------------------------------------------- values in words (no chain)
-def quantity_words(v: int, unit: str | None) -> str:
-    """``5000000`` g -> ``5,000,000 g (5 t)``: the registered unit, with tonnes/kilograms for grams."""
-    if unit is None:
-        return f"{v:,} base units (material not registered)"
-    text = f"{v:,} {unit}"
-    if unit == "g" and v >= 1000:
-        t = f"{v / 1_000_000:,.6f}".rstrip("0").rstrip(".") + " t" if v >= 1_000_000 else \
-            f"{v / 1000:,.3f}".rstrip("0").rstrip(".") + " kg"
-        text += f" ({t})"
-    elif unit == "kg" and v >= 1000:
-        text += " (" + f"{v / 1000:,.3f}".rstrip("0").rstrip(".") + " t)"
-    return text
-
-
-def date_words(v: int) -> str:
-    """Unix time as a date (UTC); the time of day too when it is not midnight."""
-    try:
-        d = dt.datetime.fromtimestamp(int(v), dt.timezone.utc)
-    except (OverflowError, OSError, ValueError):
-        return f"{v} (not a date)"
-    return d.strftime("%Y-%m-%d") if (d.hour, d.minute, d.second) == (0, 0, 0) else d.strftime("%Y-%m-%d %H:%M UTC")
-
-
-def duration_words(v: int) -> str:
-    v = int(v)
-    if v and v % 86400 == 0:
-        return f"{v // 86400} days"
-    if v >= 86400:
-        return f"{v / 86400:.1f} days"
-    return f"{v // 3600} hours" if v and v % 3600 == 0 else f"{v} seconds"
-
-
-def ppm_words(v: int) -> str:
-    return f"{int(v) / 10_000:g}%"
-
-
-def _enum_words(enum: Any, v: int) -> str:
-    try:
-        return enum(int(v)).label
-    except ValueError:
-        return f"unknown value {v}"
-
-
-def models_words(bits: int) -> str:
-    names = [m.label for m in Model if int(bits) & (1 << m.value)]
-    return " and ".join(names) if names else "no model"
-
-
-def roles_words(bits: int) -> str:
-    names = Role.names(int(bits))
-    return " and ".join(names) if names else "no role"
 
 
 def values_at(args: dict[str, Any], path: str) -> Any:
@@ -333,10 +280,10 @@ class _Context:
             return f"{v} ({name}{', ' + site if site else ', no site'})", name or v
         simple = {
             "date": date_words, "duration": duration_words, "ppm": ppm_words, "models": models_words,
-            "roles": roles_words, "model": lambda x: _enum_words(Model, x),
-            "pstatus": lambda x: _enum_words(ParticipantStatus, x),
-            "cstatus": lambda x: _enum_words(CertificationStatus, x),
-            "reason": lambda x: _enum_words(ConsumeReason, x),
+            "roles": roles_words, "model": lambda x: enum_words(Model, x),
+            "pstatus": lambda x: enum_words(ParticipantStatus, x),
+            "cstatus": lambda x: enum_words(CertificationStatus, x),
+            "reason": lambda x: enum_words(ConsumeReason, x),
             "bool": lambda x: "yes" if x else "no", "text": lambda x: x if x else "(empty)",
             "account": lambda x: f"credit account {x}",
         }

@@ -52,3 +52,37 @@ class Description(BaseModel):
     envelope: list[DescribedField] = Field(description="forwarded calls: the ERC-2771 ForwardRequest's own fields")
     organisations: list[Organisation]
     warnings: list[str] = Field(description="what could not be named (unregistered wallets, unknown transfers)")
+
+
+class MaterialName(BaseModel):
+    name: str
+    unit: str = Field(description="the unit quantities of this material are counted in")
+    group: int
+    waste: bool
+
+
+class SiteName(BaseModel):
+    name: str
+    participantId: int
+
+
+class CharacteristicName(BaseModel):
+    name: str
+    schemeId: int
+
+
+class ProcessName(BaseModel):
+    name: str
+    inputMaterial: int
+    outputMaterial: int
+
+
+class RegistryNames(BaseModel):
+    """Every name the registry knows, by id (names live in the registry's events, not in its storage)."""
+
+    participants: dict[int, str]
+    sites: dict[int, SiteName]
+    materials: dict[int, MaterialName]
+    schemes: dict[int, str]
+    characteristics: dict[int, CharacteristicName]
+    processes: dict[int, ProcessName]
