@@ -4,7 +4,7 @@ from fastapi import APIRouter, Path
 
 from ...clear_signing import erc7730
 from ...errors import ApiError
-from ..deps import ContractsDep
+from ..deps import ContractsDep, ReadDep
 from ..schemas.describe import DescriptorIndex, Erc7730Descriptor
 
 router = APIRouter(prefix="/clear-signing")
@@ -17,7 +17,7 @@ def _deployments(contracts: Any) -> dict[str, list[dict[str, Any]]]:
 
 @router.get("", tags=TAG, response_model=DescriptorIndex,
             summary="ERC-7730 clear-signing descriptors of every message a participant signs")
-async def index():
+async def index(_: ReadDep):
     return {"descriptors": [
         {"name": name, "url": f"/clear-signing/{name}", "formats": list(d["display"]["formats"])}
         for name, d in erc7730.published().items()
@@ -26,7 +26,7 @@ async def index():
 
 @router.get("/{name}", tags=TAG, response_model=Erc7730Descriptor, response_model_by_alias=True,
             summary="One ERC-7730 descriptor, with this node's deployments (chain id, contract address)")
-async def descriptor(contracts: ContractsDep,
+async def descriptor(contracts: ContractsDep, _: ReadDep,
                      name: str = Path(description="a file name from GET /clear-signing", max_length=100)):
     published = erc7730.published()
     if name not in published:
