@@ -21,6 +21,7 @@ PACKAGE = Path(__file__).resolve().parents[1] / "node_api"
 NOT_NODE_SETTINGS = {
     # the supplier's command line (`coc`, node_api/cli) is a client of the node with its own options
     "COC_NODE_URL": "cli", "COC_KEYSTORE": "cli", "COC_WALLET_PASSWORD": "cli", "COC_API_KEY": "cli",
+    "COC_IMPORT_PASSWORD": "cli",  # `coc wallet import --from-keystore`: the password of the keystore imported
 }
 #: Families of variables named at run time: one per node-held wallet (node_api/keys.py).
 DYNAMIC_PREFIXES = ("COC_KEYSTORE_PASSWORD_",)

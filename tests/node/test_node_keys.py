@@ -363,7 +363,7 @@ def _samples(erp, body) -> dict[str, object]:
         "participant_id": erp.pid_a, "address": erp.a, "certification_id": 1, "material_id": erp.material,
         "characteristic_id": 1, "process_id": 1, "transfer_id": "0x" + "11" * 32,
         "batch_id": body["result"]["batchIds"][0], "account": "0x" + "22" * 32, "period": 0, "retirement_id": 1,
-        "pledge_id": 1, "certificate_id": 1, "tx_hash": body["txHash"],
+        "pledge_id": 1, "certificate_id": 1, "tx_hash": body["txHash"], "name": "calldata-BatchLedger.json",
         # issue 14: GS1 Digital Link (a well-formed identifier bound to nothing: 404) and product routes
         "gtin": "09506000134352", "ai": "10", "value": "LOT1", "token_id": body["result"]["batchIds"][0],
     }
