@@ -14,6 +14,7 @@ import {ICertificateRegistry} from "./interfaces/ICertificateRegistry.sol";
 import {Model, ROLE_SUPPLIER, ROLE_BRAND} from "./libraries/CocTypes.sol";
 import {ModelRules} from "./libraries/ModelRules.sol";
 import {Origins} from "./libraries/Origins.sol";
+import {EudrTrace} from "./libraries/EudrTrace.sol";
 import {CustodyHandshake} from "./ledger/CustodyHandshake.sol";
 
 /// @title BatchLedger
@@ -231,6 +232,11 @@ contract BatchLedger is ERC1155Supply, ERC2771Context, CustodyHandshake {
     }
 
     /// @inheritdoc IBatchLedger
+    function eudrStatus(uint256 batchId) external view returns (EudrStatus) {
+        return EudrTrace.status(batchId);
+    }
+
+    /// @inheritdoc IBatchLedger
     function totals() external view returns (uint256 created, uint256 consumed, uint256 lost, uint256 supply) {
         return (_created, _consumed, _lost, totalSupply());
     }
@@ -405,6 +411,7 @@ contract BatchLedger is ERC1155Supply, ERC2771Context, CustodyHandshake {
         // Minted without the acceptance call: the operation calls _accept once all its effects are written.
         _move(address(0), holder, batchId, quantity);
         emit BatchCreated(batchId, participantId, holder, kind, material, characteristic, model, share, originId, quantity, ps);
+        if (count != 0) EudrTrace.derive(batchId, model, ps); // an origin's: Origins.record
     }
 
     /// @dev A batch from one parent (split, attributes released) with the claim and kind of `claim`. Both go

@@ -155,4 +155,5 @@ CONTRACTS: dict[str, str] = {
     "MassBalance": "mass_balance",
     "BatchLedger": "ledger",
     "CertificateRegistry": "certificates",
+    "DueDiligenceRegistry": "dds",
 }

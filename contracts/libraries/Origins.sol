@@ -7,6 +7,7 @@ import {IMassBalance} from "../interfaces/IMassBalance.sol";
 import {ICertificateRegistry} from "../interfaces/ICertificateRegistry.sol";
 import {Model, ROLE_SUPPLIER} from "./CocTypes.sol";
 import {ModelRules} from "./ModelRules.sol";
+import {EudrTrace} from "./EudrTrace.sol";
 
 /// @title Origins
 /// @notice Origin batches, before and after BatchLedger mints them. Before: admission (the holder is a
@@ -89,6 +90,7 @@ library Origins {
         emit IBatchLedger.OriginRecorded(
             batchId, siteId, certificationId, p.geolocationHash, p.ddsReference, p.evidenceHash, p.productionDate
         );
+        EudrTrace.atOrigin(batchId, p.model, p.geolocationHash);
         if (p.model == Model.MassBalance) {
             massBalance.credit(
                 participantId, siteId, p.material, p.characteristic, p.quantity, IMassBalance.Reason.OriginCreated, bytes32(batchId)
