@@ -82,7 +82,7 @@ def build_case(srv: ServerThread, anvil: EmbeddedAnvil) -> SimpleNamespace:
         node.accounts.keystores.save(actor.account, KEYSTORE_PW)
         keys[actor.name] = node.accounts.create_api_key(actor.address, actor.name)
     api = httpx.Client(base_url=srv.url, timeout=60)
-    return SimpleNamespace(sb=sb, c=c, api=api, keys=keys, farm=farm, grinder=grinder, brand=brand, auditor=auditor,
+    return SimpleNamespace(rpc_url=anvil.url, sb=sb, c=c, api=api, keys=keys, farm=farm, grinder=grinder, brand=brand, auditor=auditor,
                            stranger=stranger, beans=beans, mass=mass, certified=certified, grinding=grinding)
 
 
@@ -216,3 +216,16 @@ def test_eudr_dds_field_rules_and_entitlement_over_http(case):
     assert r.status_code == 422 and "hsCode" in r.text
     r = api.post(f"/eudr/products/{case.product}/dds/build", json=dds_request(), headers=as_(case, case.stranger))
     assert r.status_code == 403 and r.json()["error"] == "NotHolder"
+
+
+def test_eudr_auditor_agrees_with_the_chain(case):
+    """The independent auditor replays the whole case (and the refusal cases above): every batch's EUDR status
+    and every EudrTraceabilityEnded checked, and the ledger's eudrStatus view compared, without a finding."""
+    from auditor.cli import run_audit
+
+    if not hasattr(case, "product"):
+        pytest.skip("needs the worked case")
+    res = run_audit(case.rpc_url, case.c["ParticipantRegistry"].address)
+    rules = res["rules"] if "rules" in res else res["summary"]["rules"]
+    assert rules["eudr.traceability"]["checks"] >= 4 and rules["eudr.traceability"]["failures"] == 0
+    assert rules["views.match"]["failures"] == 0
