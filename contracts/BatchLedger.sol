@@ -83,7 +83,7 @@ contract BatchLedger is ERC1155Supply, ERC2771Context, CustodyHandshake {
             new Parent[](0)
         );
         _created += p.quantity;
-        Origins.record(_origins, _originEvidence, massBalance, batchId, participantId, siteId, certificationId, p);
+        Origins.record(_batches, _origins, _originEvidence, massBalance, batchId, participantId, siteId, certificationId, p);
         _accept(holder, batchId, p.quantity);
     }
 
@@ -233,7 +233,7 @@ contract BatchLedger is ERC1155Supply, ERC2771Context, CustodyHandshake {
 
     /// @inheritdoc IBatchLedger
     function eudrStatus(uint256 batchId) external view returns (EudrStatus) {
-        return EudrTrace.status(batchId);
+        return EudrTrace.status(_batches, batchId);
     }
 
     /// @inheritdoc IBatchLedger
@@ -411,7 +411,7 @@ contract BatchLedger is ERC1155Supply, ERC2771Context, CustodyHandshake {
         // Minted without the acceptance call: the operation calls _accept once all its effects are written.
         _move(address(0), holder, batchId, quantity);
         emit BatchCreated(batchId, participantId, holder, kind, material, characteristic, model, share, originId, quantity, ps);
-        if (count != 0) EudrTrace.derive(batchId, model, ps); // an origin's: Origins.record
+        if (count != 0) EudrTrace.derive(_batches, batchId, model, ps); // EUDR status, in the slot's top byte; an origin's: Origins.record
     }
 
     /// @dev A batch from one parent (split, attributes released) with the claim and kind of `claim`. Both go

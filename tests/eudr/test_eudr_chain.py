@@ -64,6 +64,26 @@ def test_eudr_origin_with_plot_under_weaker_model_ends_at_once(world):
     assert ended(sb, receipt) == [(b, NOT_SEGREGATED)]
 
 
+def test_eudr_status_byte_leaves_the_batch_fields_intact(world):
+    """The status lives in the top byte of the batch's slot: every field batch() returns is unchanged by it."""
+    sb, w = world.sb, world
+    o = origin(sb, w, model=IDENTITY_PRESERVED)
+    m, c, model, share, creator, orig, kind, created = sb.batch(o)
+    assert (m, c, model, share, creator, orig, kind) == (w.raw_cotton, w.organic, IDENTITY_PRESERVED, 1_000_000,
+                                                         w.farm.participant_id, o, 0)
+    assert 0 < created <= sb.now() and status(sb, o) == TRACEABLE
+
+
+def test_eudr_released_attributes_end_traceability(world):
+    """A batch whose attributes went to a certificate continues uncertified: no deforestation-free claim either."""
+    sb, w = world.sb, world
+    o = origin(sb, w)
+    receipt = sb.tx(sb.c.certificates.functions.pledgeBatch(o, T), w.farm)
+    child = [e["batchId"] for e in events(sb.c.ledger, receipt, "BatchCreated")][0]
+    assert status(sb, child) == ENDED and ended(sb, receipt) == [(child, NOT_SEGREGATED)]
+    assert status(sb, o) == TRACEABLE  # what was not pledged keeps it
+
+
 def test_eudr_split_and_custody_transfer_keep_traceability(world):
     sb, w = world.sb, world
     o = origin(sb, w)
@@ -135,9 +155,10 @@ def test_eudr_library_cannot_be_called_directly(world, deployed, w3, accounts):
     at = deployed.artifacts["BatchLedger"]["deployedBytecode"][2:].index(
         library_placeholder(lib_art["sourceName"], "EudrTrace"))
     library = w3.to_checksum_address("0x" + code[at:at + 40])
-    selector = keccak(text="derive(uint256,Model,IBatchLedger.Parent[])")[:4]
+    selector = keccak(text="derive(mapping(uint256 => IBatchLedger.Batch) storage,uint256,Model,IBatchLedger.Parent[])")[:4]
     assert "63" + selector.hex() in code  # the ledger calls exactly this function
-    data = selector + encode(["uint256", "uint8", "(uint64,uint96)[]"], [1, SEGREGATED, [(1, 1)]])
+    # a storage mapping travels as its slot number
+    data = selector + encode(["uint256", "uint256", "uint8", "(uint64,uint96)[]"], [0, 1, SEGREGATED, [(1, 1)]])
     try:
         w3.eth.call({"from": accounts[2].address, "to": library, "data": "0x" + data.hex()})
     except Exception as exc:  # noqa: BLE001 - web3 raises a ContractLogicError subclass on revert
