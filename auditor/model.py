@@ -56,6 +56,9 @@ RULES: dict[str, str] = {
     "eudr.traceability": "a batch is EUDR-traceable only if its origins all have a plot and every step was segregated "
     "or identity preserved; where mass balance, a weaker model or material without a plot ends it, the ledger says "
     "so with EudrTraceabilityEnded (and nowhere else), and its eudrStatus view agrees",
+    "eudr.statements": "every due-diligence statement recorded in DueDiligenceRegistry is for a batch the replay finds "
+    "EUDR-traceable, by an existing participant, once per reference, in sequence; amendments and retractions come "
+    "from the participant that recorded the statement and never after its retraction",
     "registry.consistency": "registry events are internally consistent (linked contracts, capacity counters, "
     "certification status changes)",
     "views.match": "the replayed state equals what the contracts' own view functions return",

@@ -97,3 +97,41 @@ def test_eudr_audit_spurious_and_double_end_found():
     assert any("ended twice" in m for m in msgs)
     assert any(m.startswith("batch 1: EudrTraceabilityEnded emitted") for m in msgs)
     assert any("unknown batch 99" in m for m in msgs)
+
+
+# ---------------------------------------------------------------------------------------------- statements
+from auditor.eudr_statements import check as check_statements  # noqa: E402
+
+
+def _st(event, bid, idx, pid, **kw):
+    return {"event": event, "batchId": bid, "index": idx, "participantId": pid,
+            "ref": {"tx": "0x" + "cd" * 32, "block": 1, "logIndex": idx, "event": event}, **kw}
+
+
+def _rec(bid, idx, pid, ref="25REF", ver="VERIFNUM"):
+    return _st("DdsRecorded", bid, idx, pid, referenceNumber=ref, verificationNumber=ver, documentHash="0x01")
+
+
+def test_eudr_audit_statements_consistent():
+    f = Findings()
+    out = check_statements([_rec(1, 0, 7), _st("DdsAmended", 1, 0, 7, verificationNumber="NEWVERIF", documentHash="0x02"),
+                            _rec(1, 1, 7, ref="25OTHER"), _st("DdsRetracted", 1, 1, 7)], {1: TR}, {7: {}}, f)
+    assert [m.message for m in f.failures] == []
+    assert [(s["referenceNumber"], s["verificationNumber"], s["amendments"], s["retracted"]) for s in out] == [
+        ("25REF", "NEWVERIF", 1, False), ("25OTHER", "VERIFNUM", 0, True)]
+
+
+@pytest.mark.parametrize("events,status,why", [
+    ([_rec(2, 0, 7)], {2: EN}, "not EUDR-traceable"),
+    ([_rec(2, 0, 7)], {2: N}, "not EUDR-traceable"),
+    ([_rec(1, 0, 8)], {1: TR}, "participant 8 does not exist"),
+    ([_rec(1, 1, 7)], {1: TR}, "out of sequence"),
+    ([_rec(1, 0, 7), _rec(1, 1, 7)], {1: TR}, "recorded twice"),
+    ([_st("DdsRetracted", 1, 0, 7)], {1: TR}, "never recorded"),
+    ([_rec(1, 0, 7), _st("DdsAmended", 1, 0, 9, verificationNumber="X", documentHash="0x")], {1: TR}, "recorded by 7"),
+    ([_rec(1, 0, 7), _st("DdsRetracted", 1, 0, 7), _st("DdsRetracted", 1, 0, 7)], {1: TR}, "already retracted"),
+], ids=["ended", "no-plot", "no-participant", "index", "duplicate", "unknown", "other-operator", "retracted"])
+def test_eudr_audit_statement_disagreements_found(events, status, why):
+    f = Findings()
+    check_statements(events, status, {7: {}, 9: {}}, f)
+    assert len(f.failures) == 1 and why in f.failures[0].message and f.failures[0].rule == "eudr.statements"

@@ -225,7 +225,13 @@ def test_eudr_auditor_agrees_with_the_chain(case):
 
     if not hasattr(case, "product"):
         pytest.skip("needs the worked case")
-    res = run_audit(case.rpc_url, case.c["ParticipantRegistry"].address)
-    rules = res["rules"] if "rules" in res else res["summary"]["rules"]
+    res = run_audit(case.rpc_url, case.c["ParticipantRegistry"].address,
+                    dds_registry=case.c["DueDiligenceRegistry"].address)
+    rules = res["rules"]
     assert rules["eudr.traceability"]["checks"] >= 4 and rules["eudr.traceability"]["failures"] == 0
     assert rules["views.match"]["failures"] == 0
+    # the statement recorded, amended and retracted in the worked case: three events, each checked
+    assert rules["eudr.statements"] == {"checks": 3, "failures": 0, "warnings": 0}
+    [st] = [s for s in res["eudrStatements"] if s["batchId"] == case.product]
+    assert st["participantId"] == case.brand.participant_id and st["amendments"] == 1 and st["retracted"] is True
+    assert res["summary"]["ok"], res["findings"]
