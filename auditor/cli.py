@@ -23,6 +23,7 @@ from . import __version__
 from .audit import AuditError, Stats, discover, replay
 from .claims import ClaimError, claim_refs, explain_retirement, parse_claim_text, verify_claim
 from .model import FAIL, jsonable
+from .eudr_statements import audit_statements
 from .nodecompare import NodeComparator
 from .report import book_and_claim_report, mass_balance_report, site_statements
 from .report_html import render_html
@@ -72,7 +73,6 @@ def run_audit(rpc_url: str, registry: str, *, from_block: int | None = None, vie
             r.f.ok("claims")
         out["retirement"] = res
     if dds_registry:  # EUDR statements (issue 14): the registry is not discovered, its address is given
-        from .eudr_statements import audit_statements
         out["eudrStatements"] = audit_statements(rpc, dds_registry, d.deploy_block, d.head, r)
     if node:
         cmp = NodeComparator(node, limit=node_limit, api_key=node_api_key)
