@@ -22,8 +22,8 @@ from typing import Any
 from . import __version__
 from .audit import AuditError, Stats, discover, replay
 from .claims import ClaimError, claim_refs, explain_retirement, parse_claim_text, verify_claim
-from .model import FAIL, jsonable
 from .eudr_statements import audit_statements
+from .model import FAIL, jsonable
 from .nodecompare import NodeComparator
 from .report import book_and_claim_report, mass_balance_report, site_statements
 from .report_html import render_html

@@ -107,3 +107,27 @@ def test_eudr_traces_unreachable_endpoint():
     with pytest.raises(TracesError) as exc:
         run(TracesClient(f"http://127.0.0.1:{free_port()}/x", "u", "k", timeout=2).info("x"))
     assert exc.value.code == "unreachable"
+
+
+# ---------------------------------------------------------------------------------------------- the node's mapping
+def test_eudr_node_without_traces_endpoint_answers_503(tmp_path):
+    from node_api.errors import ApiError
+    from node_api.eudr.service import EudrService
+
+    with pytest.raises(ApiError) as exc:
+        EudrService(None, tmp_path, None)._traces()
+    assert exc.value.status == 503 and exc.value.error == "TracesNotConfigured"
+
+
+def test_eudr_node_maps_traces_faults(standin, tmp_path):
+    from node_api.errors import ApiError
+    from node_api.eudr.service import EudrService
+
+    svc = EudrService(None, tmp_path, TracesClient(standin, "operator1", "wrong"))
+    with pytest.raises(ApiError) as exc:  # the operator's own credentials: its mistake, 422
+        run(svc._traces_call(svc.traces.submit(DDS)))
+    assert exc.value.status == 422 and exc.value.error == "TracesRefused"
+    svc = EudrService(None, tmp_path, TracesClient(f"http://127.0.0.1:{free_port()}/x", "u", "k", timeout=2))
+    with pytest.raises(ApiError) as exc:  # TRACES down: 502, nothing recorded
+        run(svc._traces_call(svc.traces.info("x")))
+    assert exc.value.status == 502 and exc.value.error == "TracesUnavailable"
