@@ -119,7 +119,8 @@ def handle(store: Store, body: bytes) -> tuple[int, bytes]:
     auth = _authenticate(store, root.find(f"{{{SOAP_NS}}}Header"))
     if auth is not None:
         return auth
-    req = next(iter(root.find(f"{{{SOAP_NS}}}Body") or []), None)
+    body_el = root.find(f"{{{SOAP_NS}}}Body")
+    req = body_el[0] if body_el is not None and len(body_el) else None
     if req is None:
         return _fault("soapenv:Client", "empty SOAP body")
     op = req.tag.split("}")[-1].removesuffix("Request")

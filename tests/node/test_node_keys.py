@@ -364,6 +364,8 @@ def _samples(erp, body) -> dict[str, object]:
         "characteristic_id": 1, "process_id": 1, "transfer_id": "0x" + "11" * 32,
         "batch_id": body["result"]["batchIds"][0], "account": "0x" + "22" * 32, "period": 0, "retirement_id": 1,
         "pledge_id": 1, "certificate_id": 1, "tx_hash": body["txHash"],
+        # EUDR (issue 14): a plot hash no node holds, a product and a statement index
+        "plot_hash": "0x" + "33" * 32, "token_id": body["result"]["batchIds"][0], "index": 0,
     }
 
 

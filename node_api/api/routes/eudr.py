@@ -87,7 +87,7 @@ async def register_plot(request: Request, eudr: EudrService = Depends(get_eudr),
 @router.get("/eudr/plots/{plot_hash}", tags=TAG, response_class=Response,
             responses={200: {"content": {"application/geo+json": {}}, "description": "the file as registered"}},
             summary="A plot's GeoJSON: to its registrant, the admin, and holders / auditors of a batch on it")
-async def plot_file(plot_hash: str, eudr: EudrService = Depends(get_eudr), caller=Depends(get_caller),
+async def plot_file(plot_hash: str, _: ReadDep, eudr: EudrService = Depends(get_eudr), caller=Depends(get_caller),
                     batch: Optional[Uint256] = Query(None, description="a batch whose lineage includes the plot")):
     raw, meta = await eudr.plot_file(check_hash(plot_hash), caller, batch)
     return Response(raw, media_type="application/geo+json",
