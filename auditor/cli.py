@@ -26,6 +26,7 @@ from .audit import AuditError, Stats, discover, replay
 from .claims import ClaimError, claim_refs, explain_retirement, parse_claim_text, verify_claim
 from .declaration import main as declaration_main
 from .identifiers import main as identifiers_main
+from .eudr_statements import audit_statements
 from .model import FAIL, jsonable
 from .nodecompare import NodeComparator
 from .report import book_and_claim_report, mass_balance_report, site_statements
@@ -38,7 +39,7 @@ def run_audit(rpc_url: str, registry: str, *, from_block: int | None = None, vie
               claim: dict | None = None, claim_text: str | None = None, token: int | None = None,
               model: str | None = None, retirement: int | None = None, node: str | None = None,
               node_limit: int | None = None, node_api_key: str | None = None,
-              progress: Any = None) -> dict[str, Any]:
+              progress: Any = None, dds_registry: str | None = None) -> dict[str, Any]:
     """The whole audit as a JSON-able dict (what `--json` prints)."""
     rpc = Rpc(rpc_url)
     stats = Stats()
@@ -75,6 +76,8 @@ def run_audit(rpc_url: str, registry: str, *, from_block: int | None = None, vie
         else:
             r.f.ok("claims")
         out["retirement"] = res
+    if dds_registry:  # EUDR statements (issue 14): the registry is not discovered, its address is given
+        out["eudrStatements"] = audit_statements(rpc, dds_registry, d.deploy_block, d.head, r)
     if node:
         cmp = NodeComparator(node, limit=node_limit, api_key=node_api_key)
         diffs = cmp.run(r, r.f, head=d.head)
@@ -193,6 +196,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--node-limit", type=int, default=None, help="ask the node about at most N ids per endpoint")
     ap.add_argument("--node-api-key", default=os.environ.get("COC_AUDIT_NODE_API_KEY"),
                     help="X-API-Key for a node whose reads need a key (default: $COC_AUDIT_NODE_API_KEY)")
+    ap.add_argument("--dds-registry", help="DueDiligenceRegistry address: check and list the EUDR statements")
     ap.add_argument("--report-html", help="write the HTML report here")
     ap.add_argument("--report-json", help="write the JSON report here")
     ap.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -208,7 +212,7 @@ def main(argv: list[str] | None = None) -> int:
         res = run_audit(args.rpc, args.registry, from_block=args.from_block, views=not args.no_views, claim=claim,
                         claim_text=args.claim_text, token=args.token, model=args.model, retirement=args.retirement,
                         node=args.node, node_limit=args.node_limit, node_api_key=args.node_api_key,
-                        progress=progress)
+                        progress=progress, dds_registry=args.dds_registry)
     except (AuditError, RpcError, OSError) as exc:
         progress.stop()
         print(f"coc-audit: {exc}", file=sys.stderr)

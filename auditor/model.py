@@ -53,6 +53,12 @@ RULES: dict[str, str] = {
     "issuance moves, certificates move only between registered active participants",
     "certificates.double_attribute": "no attribute is claimed both physically and as a certificate: pledged credits "
     "were debited, a pledged batch quantity continued uncertified, pledges back one issuance of the same quantity",
+    "eudr.traceability": "a batch is EUDR-traceable only if its origins all have a plot and every step was segregated "
+    "or identity preserved; where mass balance, a weaker model or material without a plot ends it, the ledger says "
+    "so with EudrTraceabilityEnded (and nowhere else), and its eudrStatus view agrees",
+    "eudr.statements": "every due-diligence statement recorded in DueDiligenceRegistry is for a batch the replay finds "
+    "EUDR-traceable, by an existing participant, once per reference, in sequence; amendments and retractions come "
+    "from the participant that recorded the statement and never after its retraction",
     "registry.consistency": "registry events are internally consistent (linked contracts, capacity counters, "
     "certification status changes)",
     "views.match": "the replayed state equals what the contracts' own view functions return",

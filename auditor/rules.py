@@ -249,3 +249,34 @@ def pledge_mismatches(pledge: dict, producer: int, material: int, characteristic
 def retirement_id(certificate_id: int, n: int) -> int:
     """The n-th retirement of a certificate."""
     return (certificate_id << 32) | n
+
+
+# ---------------------------------------------------------------------------------------------- EUDR
+EUDR_NONE, EUDR_TRACEABLE, EUDR_ENDED = 0, 1, 2
+EUDR_NOT_SEGREGATED, EUDR_MIXED = 1, 2
+ZERO_HASH = b"\x00" * 32
+
+
+def eudr_origin(model: int, geolocation_hash: bytes) -> tuple[int, int | None]:
+    """(status, reason of the EudrTraceabilityEnded it emits or None) of an origin: a plot under a segregated or
+    identity-preserved model is traceable; a plot under a weaker model ends at once; no plot is not EUDR material."""
+    if isinstance(geolocation_hash, str):
+        geolocation_hash = bytes.fromhex(geolocation_hash.removeprefix("0x"))
+    if bytes(geolocation_hash) == ZERO_HASH:
+        return EUDR_NONE, None
+    if model >= SEGREGATED:
+        return EUDR_TRACEABLE, None
+    return EUDR_ENDED, EUDR_NOT_SEGREGATED
+
+
+def eudr_derive(model: int, parents: list[int]) -> tuple[int, int | None]:
+    """(status, reason of the EudrTraceabilityEnded it emits or None) of a batch made from parents of these
+    statuses: traceable only under a segregated or stronger model with every parent traceable; the end is announced
+    where a traceable input stops being traceable, and inherited silently after."""
+    if EUDR_TRACEABLE not in parents:
+        return (EUDR_ENDED if EUDR_ENDED in parents else EUDR_NONE), None
+    if model < SEGREGATED:
+        return EUDR_ENDED, EUDR_NOT_SEGREGATED
+    if any(s != EUDR_TRACEABLE for s in parents):
+        return EUDR_ENDED, EUDR_MIXED
+    return EUDR_TRACEABLE, None

@@ -103,6 +103,7 @@ class ViewCheck:
                                      "origin": b["origin"], "kind": b["kind"], "createdAt": b["createdAt"]}, [b["ref"]])
             w(LED, "parents", (bid,), [{"batchId": p, "quantity": q} for p, q in b["parents"]], [b["ref"]])
             w(LED, "totalSupply", (bid,), r.supply[bid], [b["ref"]])
+            w(LED, "eudrStatus", (bid,), r.eudr_of(bid), [b["ref"]])
             if b["originInfo"]:
                 o = b["originInfo"]
                 w(LED, "origin", (bid,), {"siteId": o["siteId"], "productionDate": o["productionDate"],

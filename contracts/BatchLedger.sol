@@ -14,6 +14,7 @@ import {ICertificateRegistry} from "./interfaces/ICertificateRegistry.sol";
 import {Model, ROLE_SUPPLIER, ROLE_BRAND} from "./libraries/CocTypes.sol";
 import {ModelRules} from "./libraries/ModelRules.sol";
 import {Origins} from "./libraries/Origins.sol";
+import {EudrTrace} from "./libraries/EudrTrace.sol";
 import {CustodyHandshake} from "./ledger/CustodyHandshake.sol";
 
 /// @title BatchLedger
@@ -82,7 +83,7 @@ contract BatchLedger is ERC1155Supply, ERC2771Context, CustodyHandshake {
             new Parent[](0)
         );
         _created += p.quantity;
-        Origins.record(_origins, _originEvidence, massBalance, batchId, participantId, siteId, certificationId, p);
+        Origins.record(_batches, _origins, _originEvidence, massBalance, batchId, participantId, siteId, certificationId, p);
         _accept(holder, batchId, p.quantity);
     }
 
@@ -228,6 +229,11 @@ contract BatchLedger is ERC1155Supply, ERC2771Context, CustodyHandshake {
     /// @inheritdoc IBatchLedger
     function batchCount() external view returns (uint64) {
         return _batchCount;
+    }
+
+    /// @inheritdoc IBatchLedger
+    function eudrStatus(uint256 batchId) external view returns (EudrStatus) {
+        return EudrTrace.status(_batches, batchId);
     }
 
     /// @inheritdoc IBatchLedger
@@ -405,6 +411,7 @@ contract BatchLedger is ERC1155Supply, ERC2771Context, CustodyHandshake {
         // Minted without the acceptance call: the operation calls _accept once all its effects are written.
         _move(address(0), holder, batchId, quantity);
         emit BatchCreated(batchId, participantId, holder, kind, material, characteristic, model, share, originId, quantity, ps);
+        if (count != 0) EudrTrace.derive(_batches, batchId, model, ps); // EUDR status, in the slot's top byte; an origin's: Origins.record
     }
 
     /// @dev A batch from one parent (split, attributes released) with the claim and kind of `claim`. Both go

@@ -156,4 +156,5 @@ CONTRACTS: dict[str, str] = {
     "BatchLedger": "ledger",
     "CertificateRegistry": "certificates",
     "ProductIdentifiers": "identifiers",  # GS1 identifiers of product tokens (issue 14)
+    "DueDiligenceRegistry": "dds",
 }

@@ -192,6 +192,15 @@ CONTRACT_ERRORS: dict[str, tuple[int, str]] = {
     "IdentifierInvalidValue": (409, "lot or serial {value!r}: 1 to 20 characters of GS1 character set 82"),
     "IdentifierNotHolder": (403, "wallet {wallet} holds none of batch {batchId}: only a holder binds identifiers"),
     "IdentifierAlreadyBound": (409, "the identifier is already bound to batch {batchId} (key {key})"),
+    # ------------------------------------------------------------ EUDR due-diligence statements (issue 14)
+    "DdsNotTraceable": (409, "batch {batchId} is not EUDR-traceable (status {status}): no due-diligence statement "
+                        "can be recorded for it"),
+    "DdsNotHolder": (403, "wallet {wallet} holds none of batch {batchId}: only a holder records its statement"),
+    "DdsInvalid": (409, "invalid statement record: {field} must be 1 to 64 characters (a hash: not zero)"),
+    "DdsDuplicateReference": (409, "statement {referenceNumber} is already recorded for batch {batchId}"),
+    "DdsUnknown": (404, "batch {batchId} has no statement {index}"),
+    "DdsNotOperator": (403, "statement {index} of batch {batchId} was recorded by another participant than {participantId}"),
+    "DdsAlreadyRetracted": (409, "statement {index} of batch {batchId} was retracted"),
     # ------------------------------------------------------------ OpenZeppelin
     "ERC1155InsufficientBalance": (
         409, "{sender} holds {balance} of token {tokenId}, {needed} needed"

@@ -23,6 +23,7 @@ from ..model import Findings
 from .batch_ledger import BatchLedgerReplay
 from .certificates import CertificateReplay
 from .custody import CustodyReplay
+from .eudr import EudrReplay
 from .events import CONV_IN, Ev, account_key, int_ref
 from .mass_balance import Account, MassBalanceReplay, balance_at, closing_of, statement_at
 from .order import canonical_order
@@ -31,7 +32,7 @@ from .registry import RegistryReplay
 __all__ = ["Account", "Ev", "Replay", "account_key", "balance_at", "closing_of", "int_ref", "statement_at"]
 
 
-class Replay(RegistryReplay, BatchLedgerReplay, CustodyReplay, MassBalanceReplay, CertificateReplay):
+class Replay(RegistryReplay, BatchLedgerReplay, CustodyReplay, MassBalanceReplay, CertificateReplay, EudrReplay):
     """The whole ledger replayed: the contracts' parts composed over one set of findings. Each part holds its
     contract's state and handlers; they are mixed into one object because the contracts' rules ask one another
     (the ledger asks the registry who may act, mass balance reads batches and wallets), as the contracts call
@@ -51,6 +52,7 @@ class Replay(RegistryReplay, BatchLedgerReplay, CustodyReplay, MassBalanceReplay
         self._init_custody()
         self._init_mass_balance()
         self._init_certificates()
+        self._init_eudr()
         # progress
         self.events = 0
         self.txs = 0
@@ -122,6 +124,7 @@ class Replay(RegistryReplay, BatchLedgerReplay, CustodyReplay, MassBalanceReplay
                 self.f.add("credits.periods", f"account {key[:10]}..: period closing(s) {[x[1] for x in exp]} expected "
                            "but never emitted", [self.accounts[key].opened])
         self.check_totals()
+        self._check_eudr()
         for pid_, pl in self.pledges.items():
             if pl["used"] is None:
                 self.f.add("certificates.double_attribute", f"pledge {pid_} of {pl['quantity']} taken out of the physical "

@@ -30,6 +30,24 @@ interface IBatchLedger {
         Destroyed
     }
 
+    /// @notice EUDR traceability of a batch (libraries/EudrTrace.sol): None (no plot in its lineage),
+    /// Traceable (every origin in its lineage has a plot and every step was segregated or identity
+    /// preserved: a due-diligence statement may rely on it), Ended (it was mixed into a weaker model or
+    /// with material without a plot: no deforestation-free claim from here on).
+    enum EudrStatus {
+        None,
+        Traceable,
+        Ended
+    }
+
+    /// @notice Why EUDR traceability ended: a weaker model than segregated (mass balance, controlled
+    /// blending, uncertified, attributes released), or mixed with material that has no plot.
+    enum EudrEndReason {
+        None,
+        ModelNotSegregated,
+        MixedWithNonEudr
+    }
+
     struct Batch {
         uint32 material;
         uint32 characteristic; // 0 for uncertified material
@@ -137,6 +155,9 @@ interface IBatchLedger {
         uint256 creditsConverted,
         uint256 creditsProduced
     );
+    /// @notice Batch `batchId` came from EUDR-traceable material (an input, or its own plot) but is not
+    /// EUDR-traceable itself, for `reason`.
+    event EudrTraceabilityEnded(uint256 indexed batchId, EudrEndReason reason);
     event BatchConsumed(uint256 indexed batchId, address indexed holder, uint256 quantity, ConsumeReason reason, bytes32 ref);
     event CustodyProposed(
         bytes32 indexed transferId,
@@ -227,6 +248,9 @@ interface IBatchLedger {
     function transferStatus(bytes32 transferId) external view returns (TransferStatus);
     /// @notice The number of batches created so far (batch ids run from 1 to this).
     function batchCount() external view returns (uint64);
+
+    /// @notice The EUDR traceability of `batchId` (None for an unknown batch).
+    function eudrStatus(uint256 batchId) external view returns (EudrStatus);
     /// @notice Physical conservation totals: supply == created - consumed - lost at all times.
     function totals() external view returns (uint256 created, uint256 consumed, uint256 lost, uint256 supply);
     /// @notice The EIP-712 digest a holder signs for `transfer`.

@@ -7,6 +7,7 @@ import {IMassBalance} from "../interfaces/IMassBalance.sol";
 import {ICertificateRegistry} from "../interfaces/ICertificateRegistry.sol";
 import {Model, ROLE_SUPPLIER} from "./CocTypes.sol";
 import {ModelRules} from "./ModelRules.sol";
+import {EudrTrace} from "./EudrTrace.sol";
 
 /// @title Origins
 /// @notice Origin batches, before and after BatchLedger mints them. Before: admission (the holder is a
@@ -57,6 +58,7 @@ library Origins {
 
     /// @notice Records origin batch `batchId` just minted from `p`: its origin data, its evidence, the
     /// OriginRecorded event, and for mass balance the origin's credits at the holder's site.
+    /// @param batches The ledger's batch id -> batch mapping (the origin's EUDR status goes into its slot).
     /// @param origins The ledger's batch id -> origin mapping.
     /// @param originEvidence The ledger's evidence hash -> origin batch mapping.
     /// @param massBalance The mass-balance book.
@@ -66,6 +68,7 @@ library Origins {
     /// @param certificationId The covering certification, as admitted (0: uncertified).
     /// @param p The origin's parameters as submitted to BatchLedger.createOrigin.
     function record(
+        mapping(uint256 => IBatchLedger.Batch) storage batches,
         mapping(uint256 => IBatchLedger.Origin) storage origins,
         mapping(bytes32 => uint256) storage originEvidence,
         IMassBalance massBalance,
@@ -89,6 +92,7 @@ library Origins {
         emit IBatchLedger.OriginRecorded(
             batchId, siteId, certificationId, p.geolocationHash, p.ddsReference, p.evidenceHash, p.productionDate
         );
+        EudrTrace.atOrigin(batches, batchId, p.model, p.geolocationHash);
         if (p.model == Model.MassBalance) {
             massBalance.credit(
                 participantId, siteId, p.material, p.characteristic, p.quantity, IMassBalance.Reason.OriginCreated, bytes32(batchId)

@@ -27,6 +27,7 @@ from ..relayer import RelayError
 from .docs import mount_docs
 from .limits import BodyLimit, BodyTooLarge
 from .routes import ROUTERS, digital_link, iscc
+from .routes import eudr as eudr_routes
 from .schemas.node import ErrorBody
 
 log = logging.getLogger(__name__)
@@ -78,6 +79,7 @@ def create_app(settings: Settings | None = None, *, node: Node | None = None) ->
         app.include_router(router)
     app.include_router(digital_link.router)  # GS1 Digital Link resolver, identifiers, QR codes (issue 14)
     app.include_router(iscc.router)  # ISCC PLUS sustainability declarations v4.0 (issue 14)
+    app.include_router(eudr_routes.router)  # EUDR plots, statements, TRACES (issue 14)
     return app
 
 

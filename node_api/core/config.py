@@ -152,6 +152,19 @@ class Settings(BaseSettings):
     #: ``https://id.example.com`` (issue 14). None = the URL each request came to.
     digital_link_base_url: str | None = None
 
+    # ------------------------------------------------------------------ EUDR (issue 14)
+    #: SOAP endpoint of the EU information system for due-diligence statements (TRACES), e.g. the
+    #: acceptance environment's EUDRSubmissionServiceV1 URL. None = statements are built and checked
+    #: but not submitted (503 TracesNotConfigured).
+    traces_url: str | None = None
+    #: TRACES user name and web-service authentication key (WS-Security UsernameToken, PasswordDigest).
+    traces_username: str = ""
+    traces_auth_key: str = ""
+    #: The WebServiceClientId header TRACES asks for ("eudr-test" on its acceptance environment).
+    traces_client_id: str = "eudr-test"
+    #: Seconds to wait for TRACES before answering 502 TracesUnavailable.
+    traces_timeout: float = Field(default=10.0, gt=0)
+
     @property
     def embedded_rpc_url(self) -> str:
         """URL of the embedded Anvil this configuration would start."""

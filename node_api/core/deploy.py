@@ -53,6 +53,9 @@ CONTRACT_ORDER: tuple[str, ...] = (
     "CertificateRegistry",
     "ProductIdentifiers",  # GS1 Digital Link bindings (issue 14): needs the registry, ledger and forwarder
 )
+#: Contracts deployed after those when their artifact exists (a deployment from artifacts without them
+#: still works): the EUDR statement registry (issue 14), whose constructor takes what it needs (no link()).
+OPTIONAL_CONTRACTS: tuple[str, ...] = ("DueDiligenceRegistry",)
 FORWARDER_NAME = "CocForwarder"  # EIP-712 domain name of the ERC2771Forwarder
 #: Contracts whose zero-argument ``link()`` is called after ``linkContracts``, in this order.
 LINK_ORDER: tuple[str, ...] = ("MassBalance", "BatchLedger", "CertificateRegistry")
@@ -167,10 +170,11 @@ def deploy_all(
     if missing:
         raise DeployError(f"no deployable artifact for {missing} (compiled: {sorted(arts)})")
 
-    ctor_params = {n: _inputs(arts[n]["abi"], "constructor") or [] for n in CONTRACT_ORDER}
+    names = [*CONTRACT_ORDER, *(n for n in OPTIONAL_CONTRACTS if n in arts and len(arts[n]["bytecode"]) > 2)]
+    ctor_params = {n: _inputs(arts[n]["abi"], "constructor") or [] for n in names}
     addresses: dict[str, str] = {}
     libraries: dict[str, str] = {}
-    pending = list(CONTRACT_ORDER)
+    pending = list(names)
     while pending:
         ready = next((n for n in pending if _needs(ctor_params[n]) <= addresses.keys()), None)
         if ready is None:
@@ -253,7 +257,7 @@ def load_deployment(rpc: SyncRpc, path: Path) -> Deployment | None:
     if any(len(rpc.get_code(Web3.to_checksum_address(a))) == 0 for a in dep.contracts.values()):
         log.warning("deployment record %s has addresses without code (chain reset?): redeploying", path)
         return None
-    if set(dep.contracts) != set(CONTRACT_ORDER):
+    if set(dep.contracts) - set(OPTIONAL_CONTRACTS) != set(CONTRACT_ORDER):
         log.warning("deployment record %s does not list exactly %s: redeploying", path, CONTRACT_ORDER)
         return None
     return dep

@@ -366,6 +366,8 @@ def _samples(erp, body) -> dict[str, object]:
         "pledge_id": 1, "certificate_id": 1, "tx_hash": body["txHash"], "name": "calldata-BatchLedger.json",
         # issue 14: GS1 Digital Link (a well-formed identifier bound to nothing: 404) and product routes
         "gtin": "09506000134352", "ai": "10", "value": "LOT1", "token_id": body["result"]["batchIds"][0],
+        # EUDR (issue 14): a plot hash no node holds and a statement index
+        "plot_hash": "0x" + "33" * 32, "index": 0,
     }
 
 
