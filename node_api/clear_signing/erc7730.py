@@ -23,16 +23,18 @@ from .spec import FORWARD_REQUEST, FUNCTIONS, MESSAGES, Field
 HERE = Path(__file__).resolve().parent
 SCHEMA = "https://eips.ethereum.org/assets/eip-7730/erc7730-v1.schema.json"
 OWNER = "Chain-of-custody ledger consortium"
-CONTRACTS = ("ParticipantRegistry", "BatchLedger", "MassBalance", "CertificateRegistry")
+CONTRACTS = ("ParticipantRegistry", "BatchLedger", "MassBalance", "CertificateRegistry", "ProductIdentifiers",
+             "DueDiligenceRegistry")
 
 ENUMS = {
     "model": {str(m.value): m.label for m in Model},
     "participantStatus": {str(m.value): m.label for m in ParticipantStatus},
     "certificationStatus": {str(m.value): m.label for m in CertificationStatus},
     "consumeReason": {str(m.value): m.label for m in ConsumeReason},
+    "identifierKind": {"0": "lot", "1": "serial"},  # ProductIdentifiers.Kind
 }
 _ENUM_OF = {"model": "model", "pstatus": "participantStatus", "cstatus": "certificationStatus",
-            "reason": "consumeReason"}
+            "reason": "consumeReason", "idkind": "identifierKind"}
 #: kinds shown as registry ids (ERC-7730 v1 has no registry look-up: the label says what the number is)
 _ID_KINDS = {"participant", "site", "material", "characteristic", "process", "scheme", "certification", "batch",
              "certificate"}

@@ -48,6 +48,7 @@ class Spec:
 
 
 R, L, MB, C = "ParticipantRegistry", "BatchLedger", "MassBalance", "CertificateRegistry"
+PI, DDS = "ProductIdentifiers", "DueDiligenceRegistry"  # issue 14: GS1 bindings, EUDR statements
 
 #: (contract, function) -> meaning, for every function a participant signs through the forwarder
 FUNCTIONS: dict[tuple[str, str], Spec] = {
@@ -211,6 +212,28 @@ FUNCTIONS: dict[tuple[str, str], Spec] = {
         (Field("from", "From", "wallet"), Field("to", "To", "wallet"), Field("id", "Certificate", "certificate"),
          Field("value", "Units", "amount"), Field("data", "Data", "raw")),
         (("to", "recipient"),)),
+    (PI, "bind"): Spec(
+        "digital-link.bind", "Bind GS1 identifier", "Bind GTIN {gtin} ({kind}) {value} to {batchId}",
+        "{signer} declares that the goods of {batchId} it holds carry GTIN {gtin} with the lot or serial {value}",
+        (Field("batchId", "Batch", "batch"), Field("gtin", "GTIN", "raw"), Field("kind", "Lot or serial", "idkind"),
+         Field("value", "Lot or serial number", "text"))),
+    (DDS, "record"): Spec(
+        "eudr.dds.record", "Record due-diligence statement",
+        "Record EUDR statement {referenceNumber} for {batchId}",
+        "{signer} declares that it filed the due-diligence statement {referenceNumber} (verification "
+        "{verificationNumber}) for {batchId}, document hashed here",
+        (Field("batchId", "Batch", "batch"), Field("referenceNumber", "Reference number", "text"),
+         Field("verificationNumber", "Verification number", "text"), Field("documentHash", "Statement (hash)", "hash"))),
+    (DDS, "amend"): Spec(
+        "eudr.dds.amend", "Amend due-diligence statement", "Amend statement {index} of {batchId}",
+        "{signer} declares that it amended its statement {index} of {batchId} (verification {verificationNumber}), "
+        "document hashed here",
+        (Field("batchId", "Batch", "batch"), Field("index", "Statement", "raw"),
+         Field("verificationNumber", "Verification number", "text"), Field("documentHash", "Statement (hash)", "hash"))),
+    (DDS, "retract"): Spec(
+        "eudr.dds.retract", "Retract due-diligence statement", "Retract statement {index} of {batchId}",
+        "{signer} declares that it retracted its statement {index} of {batchId}",
+        (Field("batchId", "Batch", "batch"), Field("index", "Statement", "raw"))),
 }
 
 #: EIP-712 primary type of the batch ledger's own custody messages -> meaning

@@ -287,6 +287,7 @@ class _Context:
             "reason": lambda x: enum_words(ConsumeReason, x),
             "bool": lambda x: "yes" if x else "no", "text": lambda x: x if x else "(empty)",
             "account": lambda x: f"credit account {x}",
+            "idkind": lambda x: {0: "lot", 1: "serial"}.get(int(x), f"kind {x}"),  # ProductIdentifiers.Kind
         }
         if k in simple:
             text = simple[k](v)
