@@ -26,6 +26,7 @@ from ..node import Node
 from ..relayer import RelayError
 from .limits import BodyLimit, BodyTooLarge
 from .routes import ROUTERS
+from ..web import router as web_app
 from .schemas.node import ErrorBody
 
 log = logging.getLogger(__name__)
@@ -74,6 +75,7 @@ def create_app(settings: Settings | None = None, *, node: Node | None = None) ->
     add_error_handlers(app)
     for router in ROUTERS:
         app.include_router(router)
+    app.include_router(web_app.router)  # the web app under /app/ (issue 13)
     return app
 
 
