@@ -25,6 +25,8 @@ contract ParticipantRegistry is IParticipantRegistry, ERC2771Context {
     /// @dev How many live slots one certifying body may hold per (holder, material, characteristic): its
     /// certificate and one overlapping renewal. With four slots, one body can never fill them all.
     uint256 private constant COVERAGE_PER_BODY = 2;
+    /// @dev Roles that act from a site (hold stock, credit accounts): their wallets must name a site.
+    uint8 private constant SITE_ROLES = ROLE_SUPPLIER | ROLE_BRAND;
 
     mapping(uint32 => Participant) private _participants;
     mapping(address => Wallet) private _wallets;
@@ -42,6 +44,8 @@ contract ParticipantRegistry is IParticipantRegistry, ERC2771Context {
     mapping(bytes32 => uint64) private _bodyCertification;
     /// @dev Participants that ever had a wallet: from then on only their own wallets bind further ones.
     mapping(uint32 => bool) private _onboarded;
+    /// @dev Wallets of each participant bound to no site: none may exist while it holds a role in SITE_ROLES.
+    mapping(uint32 => uint32) private _sitelessWallets;
 
     uint32 private _participantCount;
     uint32 private _siteCount;
@@ -60,6 +64,7 @@ contract ParticipantRegistry is IParticipantRegistry, ERC2771Context {
     constructor(address admin, address trustedForwarder) ERC2771Context(trustedForwarder) {
         uint32 id = _newParticipant("Consortium administration", ROLE_ADMIN);
         _wallets[admin] = Wallet(id, 0);
+        _sitelessWallets[id] = 1;
         _onboarded[id] = true;
         emit WalletAdded(admin, id, 0, address(0));
     }
@@ -84,6 +89,8 @@ contract ParticipantRegistry is IParticipantRegistry, ERC2771Context {
     function setRoles(uint32 participantId, uint8 roles) external onlyRole(ROLE_ADMIN) {
         _requireParticipant(participantId);
         if (roles == 0 || roles & ~ALL_ROLES != 0) revert RegistryInvalidRoles(roles);
+        uint32 siteless = _sitelessWallets[participantId];
+        if (roles & SITE_ROLES != 0 && siteless != 0) revert RegistrySitelessWallets(participantId, siteless);
         _participants[participantId].roles = roles;
         emit ParticipantRolesChanged(participantId, roles);
     }
@@ -121,7 +128,10 @@ contract ParticipantRegistry is IParticipantRegistry, ERC2771Context {
         }
         uint32 current = _wallets[account].participantId;
         if (current != 0) revert RegistryWalletAlreadyRegistered(account, current);
-        if (siteId != 0) {
+        if (siteId == 0) {
+            if (_participants[participantId].roles & SITE_ROLES != 0) revert RegistryWalletNeedsSite(account, participantId);
+            ++_sitelessWallets[participantId];
+        } else {
             uint32 owner = _siteOwner[siteId];
             if (owner == 0) revert RegistryUnknownSite(siteId);
             if (owner != participantId) revert RegistrySiteNotOwned(siteId, participantId);
@@ -135,6 +145,7 @@ contract ParticipantRegistry is IParticipantRegistry, ERC2771Context {
     function removeWallet(address account) external onlyRole(ROLE_ADMIN) {
         uint32 participantId = _wallets[account].participantId;
         if (participantId == 0) revert RegistryUnknownWallet(account);
+        if (_wallets[account].siteId == 0) --_sitelessWallets[participantId];
         delete _wallets[account];
         emit WalletRemoved(account, participantId);
     }

@@ -107,6 +107,14 @@ CONTRACT_ERRORS: dict[str, tuple[int, str]] = {
         403, "participant {participantId} already has a wallet: only a wallet of its own may bind another "
         "({caller} may not)"
     ),
+    "RegistryWalletNeedsSite": (
+        422, "siteId: wallet {wallet} of participant {participantId} (a supplier or brand, which acts from a site) "
+        "must be bound to one of its sites, not site 0: add the site first (participants/add-site) and pass its siteId"
+    ),
+    "RegistrySitelessWallets": (
+        422, "roles: participant {participantId} still has {wallets} wallet(s) bound to no site; the supplier and "
+        "brand roles act from a site: remove those wallets (participants/remove-wallet) and bind them at a site first"
+    ),
     # ------------------------------------------------------------ batch ledger
     "BatchNotLinkedContract": (403, "{caller} is not the linked certificate registry"),
     "BatchAlreadyLinked": (409, "the batch ledger is already linked"),
@@ -229,6 +237,10 @@ def _derived(name: str, args: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+#: contract errors that refuse one input of the call, by the input's name in the node's API
+INPUT_FIELDS: dict[str, str] = {"RegistryWalletNeedsSite": "siteId", "RegistrySitelessWallets": "roles"}
+
+
 def contract_error(name: str, args: dict[str, Any], *, tx_hash: str | None = None) -> ApiError:
     """The ApiError for a decoded revert ``name(args)``."""
     status, template = CONTRACT_ERRORS.get(name, (409, "reverted with " + (name or "no reason")))
@@ -237,6 +249,8 @@ def contract_error(name: str, args: dict[str, Any], *, tx_hash: str | None = Non
     except (KeyError, IndexError):
         message = template
     details: dict[str, Any] = {"contractError": name or None, "args": jsonable(args)}
+    if name in INPUT_FIELDS:  # a rule about one input: name it like the node's own 422s
+        details["field"] = INPUT_FIELDS[name]
     if tx_hash:
         details["txHash"] = tx_hash
     return ApiError(status, name or "Reverted", message, details)

@@ -37,10 +37,12 @@ from .services.accounts import Accounts, relayer_key
 from .services.contracts import Contracts
 from .services.admission import Admission
 from .services.custody import Custody
+from .services.describe import Describer
 from .services.forwarding import Forwarding
 from .services.health import HealthService
 from .services.idempotency import Idempotency
 from .services.key_policy import check_keys
+from .services.names import Names
 from .services.outcomes import Outcomes
 from .services.reads import Reads
 from .services.chain_guard import ChainGuard, Identity, bind_deployment, check_identity
@@ -83,6 +85,10 @@ class Node:
     health: HealthService
     #: head regressions and chain identity (``status()`` for /health); None when built by ``wire`` alone
     guard: ChainGuard | None = None
+    #: registry names (participants, sites, materials...) read from the registry's events
+    names: Names | None = None
+    #: typed data in words (POST /typed-data/describe)
+    describer: Describer | None = None
 
     @classmethod
     async def start(cls, settings: Settings) -> "Node":
@@ -138,6 +144,7 @@ class Node:
                             nonce_wait_seconds=s.nonce_wait_seconds)
         admission = Admission(contracts, members_only=s.relay_members_only, rate=s.relay_rate_per_signer,
                               burst=s.relay_burst_per_signer)
+        names = Names(contracts)
         return cls(
             settings=s, deployment=deployment, rpc=rpc, db=db, relayer=relayer, index=index,
             contracts=contracts, outcomes=outcomes, relaying=relaying,
@@ -151,6 +158,8 @@ class Node:
             reads=Reads(contracts),
             health=HealthService(s, rpc, relayer, index, guard).start(),
             guard=guard,
+            names=names,
+            describer=Describer(contracts, names),
         )
 
     async def stop(self) -> None:

@@ -70,6 +70,7 @@ def run_demo(base_url: str, *, admin_key: str | None = None, admin_wallet_key: s
         if site:
             site_id = act(admin, "participants/add-site", participantId=pid, name=site, locationRef=f"site:{site}")["siteId"]
         act(admin, "participants/add-wallet", wallet=acct.address, participantId=pid, siteId=site_id)
+        ids.setdefault("sites", {})[key] = site_id
         actors[key] = acct
         ids["participants"][key] = pid
         ids["addresses"][key] = acct.address
@@ -94,7 +95,7 @@ def run_demo(base_url: str, *, admin_key: str | None = None, admin_wallet_key: s
     # admin (the admin alone binds only a participant's first wallet, at onboarding).
     second = actor_key(seed, "brand-2")
     act(a["brand"], "participants/add-wallet", wallet=second.address, participantId=ids["participants"]["brand"],
-        siteId=0)
+        siteId=ids["sites"]["brand"])  # a brand acts from a site: site 0 is refused (issue 13)
     ids["wallets"] = {"brand_2": second.address}
 
     log("registering reference data (materials, schemes, processes)...")

@@ -100,6 +100,11 @@ interface IParticipantRegistry {
     error RegistryNotCertifyingBody(uint32 body, uint32 participantId, uint32 material);
     /// @notice `participantId` already has (or had) a wallet: only a wallet of its own may bind another.
     error RegistryWalletConsentRequired(uint32 participantId, address caller);
+    /// @notice A wallet of a participant that acts from a site (supplier or brand) must be bound to one of its
+    /// sites: site 0 would fail its first action (RegistryWalletHasNoSite).
+    error RegistryWalletNeedsSite(address wallet, uint32 participantId);
+    /// @notice Supplier or brand roles for a participant that still has `wallets` wallets bound to no site.
+    error RegistrySitelessWallets(uint32 participantId, uint32 wallets);
     error RegistryCertificationStatusChange(uint64 certificationId, CertificationStatus from, CertificationStatus to);
     error RegistryCapacityExceeded(uint32 participantId, uint32 material, uint256 available, uint256 requested);
     error RegistryInvalidCapacity(string field);
@@ -140,13 +145,15 @@ interface IParticipantRegistry {
     // ---------------------------------------------------------------- administration
     /// @notice Registers an organisation with its roles. Admin only.
     function registerParticipant(string calldata name, uint8 roles) external returns (uint32 participantId);
-    /// @notice Replaces the roles of a participant. Admin only.
+    /// @notice Replaces the roles of a participant. Admin only. Supplier or brand roles only while every wallet of
+    /// the participant is bound to a site (RegistrySitelessWallets).
     function setRoles(uint32 participantId, uint8 roles) external;
     /// @notice Suspends or reactivates a participant; a suspended participant can do nothing. Admin only.
     function setParticipantStatus(uint32 participantId, ParticipantStatus status) external;
     /// @notice Adds a site (a physical location that holds stock and credit accounts). Admin only.
     function addSite(uint32 participantId, string calldata name, bytes32 locationRef) external returns (uint32 siteId);
-    /// @notice Binds a wallet to a participant and one of its sites (0: no site). The participant's consent:
+    /// @notice Binds a wallet to a participant and one of its sites (0: no site, refused with
+    /// RegistryWalletNeedsSite for a participant with the supplier or brand role). The participant's consent:
     /// the admin alone binds only a participant's first wallet (onboarding, before it ever had a wallet, so
     /// there is nothing of the participant's to spend); every further wallet is bound by an active wallet of
     /// the participant itself (its own signed request). The admin binding a wallet to a participant that has

@@ -2,6 +2,8 @@
 data, ``coc`` shows it, signs it locally and sends back only the signature.
 
     coc wallet create [--keystore FILE]        new encrypted keystore (password: prompt or COC_WALLET_PASSWORD)
+    coc wallet import [--from-keystore FILE]    an existing key: typed at the prompt (or piped on stdin), or an
+                                                existing keystore file (its password: prompt or COC_IMPORT_PASSWORD)
     coc wallet address                          show the wallet's address
     coc prepare ACTION [k=v ...]                fetch the typed data of an action (prints it)
     coc sign FILE                               sign typed data from a file (or - for stdin), print the signature
@@ -12,6 +14,10 @@ data, ``coc`` shows it, signs it locally and sends back only the signature.
     coc bulk FILE                               many actions (JSON lines {"action":..., "params": {...}}), progress bar
     coc batches | coc pending | coc credits | coc certificates   what the wallet holds / awaits
     coc status TX_HASH                          transaction status
+
+Nothing is signed blind: before every signature coc shows the action and its fields in words (the node's
+POST /typed-data/describe, checked here against the typed data: ids, quantities, addresses, dates) and
+refuses to sign what cannot be described.
 
 ACTION is a path of the node's API without /prepare: batches/create, batches/split, certificates/retire...
 Values of k=v are parsed as JSON when they can be (numbers, lists), else taken as text.
@@ -37,6 +43,8 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from .. import signing
+from . import views
+from .clear import describe, show
 from .client import NodeClient, NodeError
 
 console = Console()
@@ -65,8 +73,54 @@ def load_wallet(path: Path) -> LocalAccount:
 
 
 def keystore_address(path: Path) -> str:
-    data = json.loads(path.read_text())
-    return "0x" + data["address"] if not data["address"].startswith("0x") else data["address"]
+    if not path.exists():
+        raise SystemExit(f"no keystore at {path}: run `coc wallet create` or `coc wallet import` first")
+    try:
+        data = json.loads(path.read_text())
+        addr = data["address"]
+    except (ValueError, KeyError, TypeError):
+        raise SystemExit(f"{path} is not a keystore file (JSON with an address)") from None
+    return "0x" + addr if not addr.startswith("0x") else addr
+
+
+def _save_keystore(path: Path, key: bytes, force: bool) -> LocalAccount:
+    if path.exists() and not force:
+        raise SystemExit(f"{path} exists (use --force to overwrite)")
+    acct = Account.from_key(key)
+    encrypted = Account.encrypt(acct.key, _password(confirm=True))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(encrypted))
+    os.chmod(path, 0o600)
+    return acct
+
+
+def _imported_key(args: argparse.Namespace) -> bytes:
+    """The key to import: from an existing keystore file (decrypted with its own password), else typed at a
+    hidden prompt or piped on stdin (0x + 64 hex digits)."""
+    if args.from_keystore:
+        src = Path(args.from_keystore)
+        try:
+            data = json.loads(src.read_text())
+        except FileNotFoundError:
+            raise SystemExit(f"no keystore at {src}") from None
+        except ValueError:
+            raise SystemExit(f"{src} is not a keystore file (not JSON)") from None
+        pw = os.environ.get("COC_IMPORT_PASSWORD") or getpass.getpass(f"password of {src}: ")
+        try:
+            return bytes(Account.decrypt(data, pw))
+        except (ValueError, KeyError, TypeError) as exc:
+            raise SystemExit(f"cannot decrypt {src}: {exc or 'not a keystore'}") from None
+    raw = getpass.getpass("private key (0x + 64 hex digits): ") if sys.stdin.isatty() else sys.stdin.readline()
+    raw = raw.strip()
+    hexpart = raw[2:] if raw.startswith("0x") else raw
+    if len(hexpart) != 64:
+        raise SystemExit("a private key is 32 bytes: 0x followed by 64 hex digits")
+    try:
+        key = bytes.fromhex(hexpart)
+        Account.from_key(key)
+    except ValueError:
+        raise SystemExit("not a private key: expected 0x followed by 64 hex digits (and not zero)") from None
+    return key
 
 
 # ---------------------------------------------------------------------------- output
@@ -90,14 +144,13 @@ def _kv(pairs: list[str]) -> dict[str, Any]:
     return params
 
 
-def _show_typed(typed: dict[str, Any]) -> None:
-    t = Table(title=f"{typed['primaryType']} for {typed['domain']['name']} at {typed['domain']['verifyingContract']} "
-              f"(chain {typed['domain']['chainId']})")
-    t.add_column("field")
-    t.add_column("value", overflow="fold")
-    for k, v in typed["message"].items():
-        t.add_row(k, str(v))
-    err_console.print(t)
+def _confirm(c: NodeClient, typed: dict[str, Any], yes: bool, *, transfer: dict[str, Any] | None = None,
+             question: str = "sign and submit?") -> bool:
+    """Shows what is about to be signed, in words (never blind: Undescribed when it cannot be described)."""
+    show(describe(c, typed, transfer=transfer), err_console)
+    if yes:
+        return True
+    return input(f"{question} [y/N] ").strip().lower() in ("y", "yes")
 
 
 def _sign(acct: LocalAccount, typed: dict[str, Any]) -> str:
@@ -107,15 +160,12 @@ def _sign(acct: LocalAccount, typed: dict[str, Any]) -> str:
 # ---------------------------------------------------------------------------- commands
 def cmd_wallet(args: argparse.Namespace) -> int:
     path: Path = args.keystore
-    if args.wallet_cmd == "create":
-        if path.exists() and not args.force:
-            raise SystemExit(f"{path} exists (use --force to overwrite)")
-        acct = Account.create()
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps(Account.encrypt(acct.key, _password(confirm=True))))
-        os.chmod(path, 0o600)
+    if args.wallet_cmd in ("create", "import"):
+        key = Account.create().key if args.wallet_cmd == "create" else _imported_key(args)
+        acct = _save_keystore(path, key, args.force)
+        verb = "saved" if args.wallet_cmd == "create" else "imported into"
         out(args, {"address": acct.address, "keystore": str(path)}) if args.json else console.print(
-            f"wallet [bold]{acct.address}[/] saved to {path}")
+            f"wallet [bold]{acct.address}[/] {verb} {path}")
     else:
         addr = keystore_address(path)
         out(args, {"address": addr}) if args.json else console.print(addr)
@@ -133,20 +183,42 @@ def cmd_prepare(args: argparse.Namespace, c: NodeClient) -> int:
     return 0
 
 
-def cmd_sign(args: argparse.Namespace) -> int:
-    src = sys.stdin.read() if args.file == "-" else Path(args.file).read_text()
-    data = json.loads(src)
-    typed = data.get("typedData", data)
+def _typed_from(file: str) -> dict[str, Any]:
+    """Typed data from a file (or - for stdin): the typed data itself or a prepare answer holding it."""
+    try:
+        src = sys.stdin.read() if file == "-" else Path(file).read_text()
+    except FileNotFoundError:
+        raise SystemExit(f"no such file: {file}") from None
+    except (IsADirectoryError, UnicodeDecodeError) as exc:
+        raise SystemExit(f"cannot read {file}: {exc}") from None
+    if not src.strip():
+        raise SystemExit(f"{file} is empty: expected the typed data a prepare call returned (coc prepare ACTION > FILE)")
+    try:
+        data = json.loads(src)
+    except json.JSONDecodeError as exc:
+        raise SystemExit(f"{file} is not JSON ({exc.msg} at line {exc.lineno}): expected typed data") from None
+    typed = data.get("typedData", data) if isinstance(data, dict) else None
+    missing = [k for k in ("domain", "types", "primaryType", "message") if not isinstance(typed, dict) or k not in typed]
+    if missing:
+        raise SystemExit(f"{file} is not EIP-712 typed data: missing {', '.join(missing)}")
+    return typed
+
+
+def cmd_sign(args: argparse.Namespace, c: NodeClient) -> int:
+    typed = _typed_from(args.file)
     acct = load_wallet(args.keystore)
-    _show_typed(typed)
-    sig = _sign(acct, typed)
+    if not _confirm(c, typed, args.yes, question="sign?"):
+        return 1
+    try:
+        sig = _sign(acct, typed)
+    except Exception as exc:  # noqa: BLE001 - eth-account raises many kinds for malformed typed data
+        raise SystemExit(f"cannot sign this typed data: {exc}") from None
     out(args, {"signature": sig, "signer": acct.address}) if args.json else print(sig)
     return 0
 
 
 def cmd_submit(args: argparse.Namespace, c: NodeClient) -> int:
-    data = json.loads(Path(args.typed).read_text())
-    typed = data.get("typedData", data)
+    typed = _typed_from(args.typed)
     res = c.submit(args.action, {"typedData": typed, "signature": args.signature},
                    idempotency_key=args.idempotency_key or str(uuid.uuid4()))
     _print_outcome(args, res)
@@ -171,8 +243,7 @@ def _print_outcome(args: argparse.Namespace, res: dict[str, Any]) -> None:
 def cmd_do(args: argparse.Namespace, c: NodeClient) -> int:
     acct = load_wallet(args.keystore)
     prep = c.prepare(args.action, {"signer": acct.address, **_kv(args.params)})
-    _show_typed(prep["typedData"])
-    if not args.yes and input("sign and submit? [y/N] ").strip().lower() not in ("y", "yes"):
+    if not _confirm(c, prep["typedData"], args.yes):
         return 1
     res = c.submit(args.action, {"typedData": prep["typedData"], "signature": _sign(acct, prep["typedData"])},
                    idempotency_key=str(uuid.uuid4()))
@@ -184,8 +255,7 @@ def cmd_transfer(args: argparse.Namespace, c: NodeClient) -> int:
     acct = load_wallet(args.keystore)
     prep = c.prepare("batches/transfer", {"batchId": args.batch, "from": acct.address, "to": args.to,
                                           "quantity": args.quantity, "certifiedQuantity": args.certified})
-    _show_typed(prep["typedData"])
-    if not args.yes and input("sign and submit? [y/N] ").strip().lower() not in ("y", "yes"):
+    if not _confirm(c, prep["typedData"], args.yes):
         return 1
     res = c.submit("batches/transfer", {"typedData": prep["typedData"], "signature": _sign(acct, prep["typedData"])},
                    idempotency_key=str(uuid.uuid4()))
@@ -197,8 +267,7 @@ def cmd_transfer(args: argparse.Namespace, c: NodeClient) -> int:
 def cmd_settle(args: argparse.Namespace, c: NodeClient) -> int:
     acct = load_wallet(args.keystore)
     prep = c.prepare(f"batches/{args.command}", {"transferId": args.transfer_id})
-    _show_typed(prep["typedData"])
-    if not args.yes and input(f"sign and {args.command}? [y/N] ").strip().lower() not in ("y", "yes"):
+    if not _confirm(c, prep["typedData"], args.yes, transfer=prep.get("transfer"), question=f"sign and {args.command}?"):
         return 1
     res = c.submit(f"batches/{args.command}", {"typedData": prep["typedData"], "signature": _sign(acct, prep["typedData"]),
                                                "transfer": prep["transfer"]}, idempotency_key=str(uuid.uuid4()))
@@ -257,49 +326,19 @@ def _address(args: argparse.Namespace) -> str:
 
 
 def cmd_batches(args: argparse.Namespace, c: NodeClient) -> int:
-    data = c.get(f"participants/{_address(args)}/batches")
-    t = Table(title=f"batches held by {data['address']}")
-    for col in ("batch", "quantity", "material", "characteristic", "model", "kind"):
-        t.add_column(col)
-    for b in data["batches"]:
-        t.add_row(str(b["batchId"]), f"{b['quantity']:,}", str(b["material"]), str(b["characteristic"]), b["modelName"],
-                  str(b["kind"]))
-    out(args, data, t)
-    return 0
+    return views.cmd_batches(args, c, _address(args))
 
 
 def cmd_pending(args: argparse.Namespace, c: NodeClient) -> int:
-    data = c.get(f"participants/{_address(args)}/transfers")
-    t = Table(title=f"transfers waiting for {data['address']} to accept")
-    for col in ("transfer", "batch", "from", "quantity", "certified", "deadline"):
-        t.add_column(col, overflow="fold")
-    for x in data["incoming"]:
-        t.add_row(x["transferId"], str(x["batchId"]), x["from"], f"{x['quantity']:,}", f"{x['certifiedQuantity']:,}",
-                  str(x["deadline"]))
-    out(args, data, t)
-    return 0
+    return views.cmd_pending(args, c, _address(args))
 
 
 def cmd_credits(args: argparse.Namespace, c: NodeClient) -> int:
-    data = c.get(f"participants/{_address(args)}/credits")
-    t = Table(title=f"mass-balance credits of {data['address']}'s site")
-    for col in ("account", "material", "characteristic", "balance"):
-        t.add_column(col, overflow="fold")
-    for a in data["accounts"]:
-        t.add_row(a["account"], str(a["material"]), str(a["characteristic"]), f"{a['balance']:,}")
-    out(args, data, t)
-    return 0
+    return views.cmd_credits(args, c, _address(args))
 
 
 def cmd_certificates(args: argparse.Namespace, c: NodeClient) -> int:
-    data = c.get(f"participants/{_address(args)}/certificates")
-    t = Table(title=f"certificates held by {data['address']}")
-    for col in ("certificate", "amount", "material", "characteristic", "revoked"):
-        t.add_column(col)
-    for x in data["certificates"]:
-        t.add_row(str(x["certificateId"]), str(x["amount"]), str(x["material"]), str(x["characteristic"]), str(x["revoked"]))
-    out(args, data, t)
-    return 0
+    return views.cmd_certificates(args, c, _address(args))
 
 
 def cmd_status(args: argparse.Namespace, c: NodeClient) -> int:
@@ -317,17 +356,19 @@ def build_parser() -> argparse.ArgumentParser:
     ap.add_argument("--json", action="store_true", help="machine-readable output")
     sub = ap.add_subparsers(dest="command", required=True)
 
-    w = sub.add_parser("wallet", help="create or show the local wallet")
-    w.add_argument("wallet_cmd", choices=["create", "address"])
+    w = sub.add_parser("wallet", help="create, import or show the local wallet")
+    w.add_argument("wallet_cmd", choices=["create", "import", "address"])
     w.add_argument("--force", action="store_true")
+    w.add_argument("--from-keystore", help="import: an existing keystore file (else the key at a prompt or on stdin)")
 
     p = sub.add_parser("prepare", help="fetch an action's typed data")
     p.add_argument("action")
     p.add_argument("params", nargs="*")
     p.add_argument("--signer")
 
-    s = sub.add_parser("sign", help="sign typed data locally")
+    s = sub.add_parser("sign", help="sign typed data locally, after showing it in words")
     s.add_argument("file")
+    s.add_argument("--yes", "-y", action="store_true")
 
     sm = sub.add_parser("submit", help="submit a signed action")
     sm.add_argument("action")
@@ -369,9 +410,8 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if args.command == "wallet":
         return cmd_wallet(args)
-    if args.command == "sign":
-        return cmd_sign(args)
     handlers = {
+        "sign": cmd_sign,
         "prepare": cmd_prepare, "submit": cmd_submit, "do": cmd_do, "transfer": cmd_transfer,
         "accept": cmd_settle, "reject": cmd_settle, "cancel": cmd_settle, "bulk": cmd_bulk,
         "batches": cmd_batches, "pending": cmd_pending, "credits": cmd_credits, "certificates": cmd_certificates,

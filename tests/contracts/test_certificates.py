@@ -527,9 +527,12 @@ def test_pledgeCredits_zero(world):
 def test_pledgeCredits_wallet_without_site(world, accounts):
     sb = world.sb
     certified_batch(world, MASS_BALANCE, 5 * UNIT)
-    tx(sb.c.registry.functions.addWallet(accounts[10].address, world.farm.participant_id, 0), world.farm)
-    fn = sb.c.certificates.functions.pledgeCredits(world.raw_cotton, world.organic, UNIT)
-    refused(world, fn, accounts[10], "RegistryWalletHasNoSite", wallet=accounts[10].address)
+    # the wallet the certificate registry's RegistryWalletHasNoSite guards against cannot be bound any more:
+    # a supplier's wallet must name a site (issue 13)
+    fn = sb.c.registry.functions.addWallet(accounts[10].address, world.farm.participant_id, 0)
+    refused(world, fn, world.farm, "RegistryWalletNeedsSite", wallet=accounts[10].address,
+            participantId=world.farm.participant_id)
+    assert tuple(sb.c.registry.functions.wallet(accounts[10].address).call()) == (0, 0)
 
 
 def test_pledgeBatch_releases_attributes_and_material_continues_uncertified(world):

@@ -22,6 +22,7 @@ from testkit.sandbox import (
     ROLE_AUDITOR,
     ROLE_BRAND,
     ROLE_CERTIFIER,
+    ROLE_ISSUER,
     ROLE_SUPPLIER,
     SEGREGATED,
     UNCERTIFIED,
@@ -302,13 +303,80 @@ def test_addWallet_admin_binds_the_first_wallet_at_onboarding(world, accounts):
     sb, r = world.sb, world.sb.c.registry
     receipt = tx(r.functions.registerParticipant("New Mill", ROLE_SUPPLIER), sb.admin)
     pid = events(r, receipt, "ParticipantRegistered")[0]["participantId"]
-    receipt = tx(r.functions.addWallet(accounts[10].address, pid, 0), sb.admin)
+    receipt = tx(r.functions.addSite(pid, "Mill Surat", h("location:Mill Surat")), sb.admin)
+    site = events(r, receipt, "SiteAdded")[0]["siteId"]
+    receipt = tx(r.functions.addWallet(accounts[10].address, pid, site), sb.admin)
     assert events(r, receipt, "WalletAdded")[0]["by"] == sb.admin.address
     # from then on only the member's own wallet binds another
-    refused(world, accounts, r.functions.addWallet(accounts[11].address, pid, 0), sb.admin,
+    refused(world, accounts, r.functions.addWallet(accounts[11].address, pid, site), sb.admin,
             "RegistryWalletConsentRequired", participantId=pid, caller=sb.admin.address)
-    tx(r.functions.addWallet(accounts[11].address, pid, 0), accounts[10])
-    assert tuple(r.functions.wallet(accounts[11].address).call()) == (pid, 0)
+    tx(r.functions.addWallet(accounts[11].address, pid, site), accounts[10])
+    assert tuple(r.functions.wallet(accounts[11].address).call()) == (pid, site)
+
+
+# ---------------------------------------------------------------- site 0 (issue 13)
+def _new_participant(world, roles, *, site=None):
+    sb, r = world.sb, world.sb.c.registry
+    receipt = tx(r.functions.registerParticipant("Newcomer", roles), sb.admin)
+    pid = events(r, receipt, "ParticipantRegistered")[0]["participantId"]
+    if site is None:
+        return pid, 0
+    receipt = tx(r.functions.addSite(pid, site, h(f"location:{site}")), sb.admin)
+    return pid, events(r, receipt, "SiteAdded")[0]["siteId"]
+
+
+@pytest.mark.parametrize("roles", [ROLE_SUPPLIER, ROLE_BRAND, ROLE_SUPPLIER | ROLE_CERTIFIER, ROLE_BRAND | ROLE_ADMIN])
+def test_addWallet_site_zero_refused_for_roles_acting_from_a_site(world, accounts, roles):
+    sb, r = world.sb, world.sb.c.registry
+    pid, site = _new_participant(world, roles, site="Plant A")
+    # the admin's onboarding binding and the participant's own further binding alike
+    refused(world, accounts, r.functions.addWallet(accounts[10].address, pid, 0), sb.admin,
+            "RegistryWalletNeedsSite", wallet=accounts[10].address, participantId=pid)
+    tx(r.functions.addWallet(accounts[10].address, pid, site), sb.admin)
+    refused(world, accounts, r.functions.addWallet(accounts[11].address, pid, 0), accounts[10],
+            "RegistryWalletNeedsSite", wallet=accounts[11].address, participantId=pid)
+    assert tuple(r.functions.wallet(accounts[11].address).call()) == (0, 0)
+
+
+def test_addWallet_site_zero_refused_before_the_participant_has_any_site(world, accounts):
+    sb, r = world.sb, world.sb.c.registry
+    pid, _ = _new_participant(world, ROLE_SUPPLIER)
+    refused(world, accounts, r.functions.addWallet(accounts[10].address, pid, 0), sb.admin,
+            "RegistryWalletNeedsSite", wallet=accounts[10].address, participantId=pid)
+
+
+@pytest.mark.parametrize("roles", [ROLE_CERTIFIER, ROLE_ISSUER, ROLE_AUDITOR, ROLE_CERTIFIER | ROLE_ISSUER])
+def test_addWallet_site_zero_allowed_for_roles_without_stock(world, accounts, roles):
+    sb, r = world.sb, world.sb.c.registry
+    pid, _ = _new_participant(world, roles)
+    tx(r.functions.addWallet(accounts[10].address, pid, 0), sb.admin)
+    assert tuple(r.functions.wallet(accounts[10].address).call()) == (pid, 0)
+
+
+def test_setRoles_refuses_site_roles_while_a_wallet_has_no_site(world, accounts):
+    """The other way to a supplier wallet without a site: bind it as a certifier, then change the roles."""
+    sb, r = world.sb, world.sb.c.registry
+    pid, site = _new_participant(world, ROLE_CERTIFIER, site="Office")
+    tx(r.functions.addWallet(accounts[10].address, pid, 0), sb.admin)
+    tx(r.functions.addWallet(accounts[11].address, pid, site), accounts[10])
+    for roles in (ROLE_SUPPLIER, ROLE_BRAND, ROLE_CERTIFIER | ROLE_SUPPLIER):
+        refused(world, accounts, r.functions.setRoles(pid, roles), sb.admin, "RegistrySitelessWallets",
+                participantId=pid, wallets=1)
+    tx(r.functions.setRoles(pid, ROLE_CERTIFIER | ROLE_ISSUER), sb.admin)  # roles without stock stay allowed
+    # removing the wallet with a site does not count down the siteless ones
+    tx(r.functions.removeWallet(accounts[11].address), sb.admin)
+    refused(world, accounts, r.functions.setRoles(pid, ROLE_SUPPLIER), sb.admin, "RegistrySitelessWallets",
+            participantId=pid, wallets=1)
+    tx(r.functions.removeWallet(accounts[10].address), sb.admin)
+    tx(r.functions.setRoles(pid, ROLE_SUPPLIER), sb.admin)
+    assert r.functions.participant(pid).call()[0] == ROLE_SUPPLIER
+
+
+def test_setRoles_admin_participant_cannot_become_a_supplier_with_its_siteless_wallet(world, accounts):
+    sb, r = world.sb, world.sb.c.registry
+    admin_pid = r.functions.wallet(sb.admin.address).call()[0]
+    refused(world, accounts, r.functions.setRoles(admin_pid, ROLE_ADMIN | ROLE_SUPPLIER), sb.admin,
+            "RegistrySitelessWallets", participantId=admin_pid, wallets=1)
 
 
 def test_removeWallet_wallet_can_no_longer_act(world, accounts):

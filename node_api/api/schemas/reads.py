@@ -48,10 +48,20 @@ class TransferState(BaseModel):
 
 
 # ---------------------------------------------------------------- participants
+class Site(BaseModel):
+    siteId: int
+    name: str
+    locationRef: str = Field(description="hash of the location (GS1 GLN, GeoJSON...)")
+
+
 class Participant(BaseModel):
     participantId: int
-    roles: int
+    roles: int = Field(description="bit set: 1 admin, 2 certifier, 4 supplier, 8 issuer, 16 auditor, 32 brand")
     status: int
+    name: Optional[str] = Field(None, description="the organisation's registered name")
+    roleNames: list[str] = Field(default_factory=list, description="the roles by name")
+    statusName: Optional[str] = Field(None, description="active or suspended")
+    sites: list[Site] = Field(default_factory=list, description="the participant's sites")
 
 
 class WalletBinding(BaseModel):
@@ -60,6 +70,10 @@ class WalletBinding(BaseModel):
     siteId: int
     roles: int
     status: int
+    name: Optional[str] = Field(None, description="the organisation's registered name")
+    roleNames: list[str] = Field(default_factory=list)
+    statusName: Optional[str] = None
+    siteName: Optional[str] = Field(None, description="the site the wallet acts from (none: site 0)")
 
 
 class Certification(BaseModel):
