@@ -256,7 +256,9 @@ class _Context:
             if not iss or not iss["out1"]["amount"]:
                 return f"certificate {v} (unknown)", f"certificate {v}"
             m = await self.names.material(iss["out0"]["material"])
-            return (f"certificate {v}: {iss['out0']['unitLabel']} units of {m.name if m else 'material'}",
+            # the unit label lives in the Issued event, not in storage: name the unit by its size
+            size = quantity_words(int(iss["out1"]["unitSize"]), m.unit if m else None)
+            return (f"certificate {v}: units of {size} of {m.name if m else 'material'}",
                     f"certificate {v}")
         if k == "certification":
             cert = await self.c.view(REGISTRY, "certification", int(v))

@@ -95,7 +95,7 @@ def test_keyboard_alone_searches_and_reviews_then_cancels(web, ctx, wallet):
     page.keyboard.press("Enter")  # submits the form: the node prepares and describes it
     page.locator("#confirm").wait_for(state="visible")
     assert page.evaluate("() => document.activeElement.id") == "confirm-cancel"  # the safe choice has the focus
-    shot(page, "onboarding-review")
+    shot(page, "onboarding-review", "#confirm")
     page.keyboard.press("Escape")
     page.wait_for_function("() => document.querySelector('#f-participants-register .outcome').textContent"
                            ".includes('Cancelled')")

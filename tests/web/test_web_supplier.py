@@ -55,7 +55,9 @@ def test_supplier_day(web, ctx, wallet):
               evidenceHash="harvest record 2026, plot 9")
     shot(page, "supplier-create-origin")
     described = sign_and_wait(page, f)
-    assert described  # the node's description was on screen before signing
+    # the node's description was on screen before signing: names, the quantity with its unit, dates
+    for expected in ("Create origin", "seed cotton", "(2 t)", "segregated", "Organisations"):
+        assert expected in described, (expected, described)
     (origin,) = new_batches(before, held(web, "farm"))
     assert held(web, "farm")[origin] == 2_000_000  # 2 t in the material's registered unit (g)
     assert ledger.functions.origin(origin).call()[3] == keccak(text=GEOJSON)  # the plot's GeoJSON hash on chain
@@ -151,7 +153,7 @@ def test_mass_balance_delivery_with_declaration_accept_reject_and_credits(web, c
         fill_form(page, f, to="Steam Cracker Antwerp, Cracker Antwerp", quantity=q, quantity__unit="t",
                   certifiedQuantity=declared, certifiedQuantity__unit="t")
         described = sign_and_wait(page, f)
-        assert described
+        assert "Steam Cracker Antwerp" in described and f"({q} t)" in described
 
     # the cracker's inbox shows both, the declaration on the first; accept it, reject the other
     sign_in(page, web, wallet, cracker)
@@ -165,7 +167,10 @@ def test_mass_balance_delivery_with_declaration_accept_reject_and_credits(web, c
     shot(page, "supplier-inbox")
     first.locator("button[data-settle=accept]").click()
     page.locator("#confirm").wait_for(state="visible")
-    shot(page, "signing-dialog")
+    described = page.inner_text("#confirm")
+    for expected in ("Bio-Feedstock Refinery", "Steam Cracker Antwerp", "(30 t)", "(20 t)", "certified", "UTC"):
+        assert expected in described, (expected, described)
+    shot(page, "signing-dialog", "#confirm")
     page.click("#confirm-sign")
     page.wait_for_function("() => document.querySelector('#flash').textContent.startsWith('Recorded')")
     page.locator("#inbox tbody tr", has_text="20 t").locator("button[data-settle=reject]").click()

@@ -75,9 +75,13 @@ def sign_and_wait(page: Any, form_selector: str, *, button: str = "Sign and send
     return described
 
 
-def shot(page: Any, name: str) -> None:
+def shot(page: Any, name: str, selector: str | None = None) -> None:
+    """A screenshot of the whole page (or of one element, e.g. the open signing dialog)."""
     SHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
+    if selector:
+        page.locator(selector).screenshot(path=str(SHOTS / f"{name}.png"))
+    else:
+        page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
 
 
 def outcome_of(page: Any, form_selector: str) -> str:

@@ -118,41 +118,35 @@ export function collect(form) {
 }
 
 // ------------------------------------------------------------------ the description and the confirmation
-function text(v) {
-  if (v == null) return "";
-  if (typeof v === "object") return v.text || v.display || v.name || JSON.stringify(v);
-  return String(v);
+function el(tag, text, className) {
+  const e = document.createElement(tag);
+  if (text != null) e.textContent = text;
+  if (className) e.className = className;
+  return e;
 }
 
+// The node's Description (POST /typed-data/describe), shown as it is: the intent, the action in words,
+// each field by label with its value in words, the organisations involved, the declaration.
 function renderDescription(d) {
-  const box = document.createElement("div");
-  const h = document.createElement("p");
-  h.className = "intent";
-  h.textContent = text(d.title || d.summary || d.intent || d.action);
-  box.append(h);
-  const fields = Array.isArray(d.fields) ? d.fields : Object.entries(d.fields || {}).map(([label, value]) => ({ label, value }));
-  const dl = document.createElement("dl");
-  for (const f of fields) {
-    const dt = document.createElement("dt");
-    dt.textContent = text(f.label || f.name);
-    const dd = document.createElement("dd");
-    dd.textContent = text(f.text ?? f.display ?? f.value);
-    dl.append(dt, dd);
+  const box = el("div");
+  box.append(el("p", d.intent, "intent"), el("p", d.summary, "summary"));
+  const dl = el("dl");
+  for (const f of d.fields || []) {
+    dl.append(el("dt", f.label), el("dd", f.signed === false ? `${f.value} (looked up, not signed)` : f.value));
   }
+  if (d.validUntil && !(d.fields || []).some((f) => /valid until/i.test(f.label))) dl.append(el("dt", "Valid until"), el("dd", d.validUntil));
   box.append(dl);
-  const orgs = d.organisations || d.organizations || d.parties;
-  if (orgs && (orgs.length || Object.keys(orgs).length)) {
-    const p = document.createElement("p");
-    const list = Array.isArray(orgs) ? orgs.map(text) : Object.entries(orgs).map(([k, v]) => `${k}: ${text(v)}`);
-    p.textContent = "Organisations: " + list.join("; ");
-    box.append(p);
+  if ((d.organisations || []).length) {
+    box.append(el("h3", "Organisations"));
+    const ul = el("ul", null, "organisations");
+    for (const o of d.organisations) {
+      const name = o.name ? `${o.name}${o.site ? ", " + o.site : ""}` : `unregistered wallet ${o.wallet}`;
+      ul.append(el("li", `${o.role}: ${name}`));
+    }
+    box.append(ul);
   }
-  if (d.declaration) {
-    const p = document.createElement("p");
-    p.className = "declaration";
-    p.textContent = "Declaration: " + text(d.declaration);
-    box.append(p);
-  }
+  if (d.declaration) box.append(el("p", d.declaration, "declaration"));
+  for (const w of d.warnings || []) box.append(el("p", "Warning: " + w, "warning"));
   return box;
 }
 
@@ -195,7 +189,7 @@ export async function runAction({ action, flow, body, out, next }) {
   try { prep = await api("POST", `/${action}/prepare`, prepBody); }
   catch (e) { out.textContent = `Refused by the node, nothing signed: ${refusal(e)}`; out.classList.add("refused"); return; }
   let description;
-  try { description = await api("POST", "/typed-data/describe", prep.typedData); }
+  try { description = await api("POST", "/typed-data/describe", prep); }
   catch (e) { out.textContent = `Not signed: the node could not describe what you would sign (${refusal(e)}).`; out.classList.add("refused"); return; }
   const by = s.mode === "wallet" ? `Signed by your wallet ${s.address}.` : `Signed by the key this node holds for ${s.address}.`;
   if (!(await confirmSigning(description, by))) { out.textContent = "Cancelled: nothing was signed."; return; }
@@ -213,7 +207,7 @@ export async function runAction({ action, flow, body, out, next }) {
     }
     if (answer.status === "reverted") throw Object.assign(new Error((answer.error && answer.error.message) || "reverted"), { answer: answer.error || {} });
     const block = await waitIndexed(answer);
-    sessionStorage.setItem(FLASH, `Recorded: ${text(description.title || description.summary || description.intent || action)} (block ${block}).`);
+    sessionStorage.setItem(FLASH, `Recorded: ${description.summary} (block ${block}).`);
   } catch (e) { out.textContent = `Not recorded: ${refusal(e)}`; out.classList.add("refused"); return; }
   const result = answer.result || {};
   location.assign(next ? next.replace(/\{(\w+)\}/g, (_, k) => encodeURIComponent(result[k])) : location.href);
