@@ -4,6 +4,7 @@ body's certifications, an issuer's issuances, and the product search."""
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from sqlalchemy import or_, select
@@ -38,10 +39,14 @@ def characteristics(ref: Reference) -> list[tuple[int, str, dict[str, Any]]]:
             for c in ref.characteristics.values()]
 
 
-def processes(ref: Reference) -> list[tuple[int, str, dict[str, Any]]]:
+def processes(conn: Connection, ref: Reference) -> list[tuple[int, str, dict[str, Any]]]:
+    """Processes, each with the units of its output and input materials (for the quantity fields)."""
+    io = {r.process_id: (r.input_material, r.output_material) for r in conn.execute(select(t.processes))}
     out = []
     for p in ref.processes.values():
-        out.append((p.process_id, f"{p.name} (factor {p.factor / 10_000:g} %)", {}))
+        i, o = io.get(p.process_id, (0, 0))
+        out.append((p.process_id, f"{p.name}: {ref.material_name(i)} to {ref.material_name(o)} "
+                    f"(factor {p.factor / 10_000:g} %)", {"unit": ref.unit(o), "in-unit": ref.unit(i)}))
     return out
 
 
@@ -102,26 +107,47 @@ def issued_by(conn: Connection, ref: Reference, issuer: int) -> list[dict[str, A
     return out
 
 
+def gs1_tokens(conn: Connection, q: str) -> set[int]:
+    """Tokens whose GS1 lot, serial or GTIN (ProductIdentifierBound events of the ProductIdentifiers
+    contract, issue 14, as the index records every event) contains ``q``."""
+    ev = t.events.c
+    found = set()
+    needle = q.lower()
+    text = q.lstrip("0") or q if q.isdigit() else q  # a GTIN is recorded as a number: no leading zeros
+    for r in conn.execute(select(ev.args).where(ev.contract == "identifiers", ev.name == "ProductIdentifierBound",
+                                                ev.args.icontains(text, autoescape=True)).limit(1000)):
+        a = json.loads(r.args)
+        if needle in str(a.get("value", "")).lower() or needle in str(a.get("gtin", "")).zfill(14):
+            found.add(int(a["batchId"]))
+    return found
+
+
 def search(conn: Connection, ref: Reference, q: str) -> list[dict[str, Any]]:
-    """Products (batches) by token number, material or maker name, lot (a DDS reference, a sale
-    reference text) or batch; newest first."""
+    """Products (batches) by token number, material or maker name, lot (a GS1 lot or serial, a GTIN, a
+    due-diligence statement reference) or batch; newest first."""
     q = q.strip()
     if not q:
         return []
     b = t.batches.c
-    conds = []
     digits = q.lstrip("#")
-    if digits.isdigit() and int(digits) < 2**63:
-        conds.append(b.batch_id == int(digits))
-    needle = q.lower()
-    mats = [m.material for m in ref.materials.values() if needle in m.name.lower()]
-    makers = [p.participant_id for p in ref.participants.values() if needle in p.name.lower()]
-    if mats:
-        conds.append(b.material.in_(mats))
-    if makers:
-        conds.append(b.creator.in_(makers))
-    lots = select(t.origins.c.batch_id).where(t.origins.c.dds_reference.ilike(f"%{q}%"))
-    conds.append(b.batch_id.in_(lots))
+    number = int(digits) if digits.isdigit() and int(digits) < 2**63 else None
+    conds = [] if number is None else [b.batch_id == number]
+    if not q.startswith("#"):  # "#12" is batch 12 only; "12" also a lot, a GTIN or a reference containing it
+        needle = q.lower()
+        mats = [m.material for m in ref.materials.values() if needle in m.name.lower()]
+        makers = [p.participant_id for p in ref.participants.values() if needle in p.name.lower()]
+        if mats:
+            conds.append(b.material.in_(mats))
+        if makers:
+            conds.append(b.creator.in_(makers))
+        conds.append(b.batch_id.in_(select(t.origins.c.batch_id).where(
+            t.origins.c.dds_reference.icontains(q, autoescape=True))))
+        lots = gs1_tokens(conn, q)
+        if lots:
+            conds.append(b.batch_id.in_(lots))
+    if not conds:
+        return []
     ids = [r.batch_id for r in conn.execute(select(b.batch_id).where(or_(*conds)).order_by(b.batch_id.desc())
                                             .limit(SEARCH_LIMIT))]
+    ids.sort(key=lambda i: i != number)  # the batch of that number first
     return [x for x in (batches.batch(conn, i, ref) for i in ids) if x is not None]

@@ -147,12 +147,13 @@ def select(name: str, label: str, options: Sequence[tuple[Any, str, dict[str, An
             f"required {attrs}>{opts}</select></p>")
 
 
-def qty_field(name: str, label: str, *, unit_from: str = "", unit: str = "", required: bool = True) -> str:
+def qty_field(name: str, label: str, *, unit_from: str = "", unit: str = "", required: bool = True,
+              unit_attr: str = "unit") -> str:
     """An amount and its unit: the unit list follows the material of the control named ``unit_from``
-    (t, kg or g for a material registered in grams; its own unit otherwise); app.js converts the
-    decimal amount to whole base units."""
+    (t, kg or g for a material registered in grams; its own unit otherwise), read from that control's
+    chosen option's ``data-<unit_attr>``; app.js converts the decimal amount to whole base units."""
     cid = _cid(name)
-    follow = f' data-unit-from="{esc(unit_from)}"' if unit_from else ""
+    follow = f' data-unit-from="{esc(unit_from)}" data-unit-attr="{esc(unit_attr)}"' if unit_from else ""
     return (f'<p class="qty"><label for="{cid}">{esc(label)}</label> <input id="{cid}" name="{esc(name)}" '
             f'data-kind="qty" inputmode="decimal" pattern="[0-9]+([.][0-9]+)?"{" required" if required else ""}> '
             f'<label for="{cid}-u" class="unit-label">unit</label> <select id="{cid}-u" name="{esc(name)}__unit" '

@@ -62,11 +62,13 @@ def supplier(conn: Connection, ref: Reference, view: dict[str, Any]) -> str:
                  ([esc(batch_label(b)), qty(b["quantity"], b["unit"]), esc(b["model"]),
                    f"{b['share_ppm'] / 10_000:g} %"] for b in view["batches_held"]),
                  "You hold no batch yet. Create an origin below, or accept a transfer from your inbox.", tid="holdings")
-    out = table("Sent, not yet accepted", ["To", "Batch", "Quantity", "Declared certified", "Sent"],
+    out = table("Sent, not yet accepted", ["To", "Batch", "Quantity", "Declared certified", "Sent", "Offer"],
                 ([org(x["receiver"]), f"#{x['batch_id']}", _tq(conn, ref, x, "quantity"),
-                  _tq(conn, ref, x, "certified_quantity"), date(x["proposed"]["time"])] for x in view["outgoing"]),
+                  _tq(conn, ref, x, "certified_quantity"), date(x["proposed"]["time"]),
+                  f'<button type="button" data-settle="cancel" data-transfer="{esc(x["transfer_id"])}">Cancel offer'
+                  "</button>"] for x in view["outgoing"]),
                 "No transfer of yours is waiting for its receiver.", tid="outgoing")
-    return inbox + held + out + _supplier_forms(ref, view)
+    return inbox + held + out + _supplier_forms(conn, ref, view)
 
 
 def _tq(conn: Connection, ref: Reference, x: dict[str, Any], key: str) -> str:
@@ -85,7 +87,7 @@ def _inbox_row(conn: Connection, ref: Reference, x: dict[str, Any]) -> list[str]
             date(x["proposed"]["time"]), buttons]
 
 
-def _supplier_forms(ref: Reference, view: dict[str, Any]) -> str:
+def _supplier_forms(conn: Connection, ref: Reference, view: dict[str, Any]) -> str:
     held = _held_options(view)
     none_held = "You hold no batch: create an origin first."
     mats = data.materials(ref)
@@ -123,15 +125,14 @@ def _supplier_forms(ref: Reference, view: dict[str, Any]) -> str:
     ]), button="Review and sign")
     merge = form("batches/merge", "Merge batches of one material", _pick("mg", held, none_held) + select(
         "model", "Model of the merged batch", model_opts, kind="text"), button="Review and sign",
-        hint="Quantities in the material's registered unit.")
+        hint="Tick the batches to merge and give the quantity taken from each.")
     transform = form("batches/transform", "Transform through a registered process", "".join([
-        select("processId", "Process", data.processes(ref), empty="No process is registered yet."),
+        select("processId", "Process", data.processes(conn, ref), empty="No process is registered yet."),
         _pick("tf", held, none_held),
-        field("outputQuantity", "Output quantity (in the output material's registered unit)", kind="int",
-              input_type="number", attrs='min="1"'),
+        qty_field("outputQuantity", "Output quantity", unit_from="processId"),
         select("model", "Model of the output", model_opts, kind="text"),
-        field("creditsToConvert", "Mass-balance credits to convert (registered unit)", kind="int", input_type="number",
-              value="0", attrs='min="0"'),
+        qty_field("creditsToConvert", "Mass-balance credits of the input to convert", unit_from="processId",
+                  unit_attr="in-unit", required=False),
     ]), button="Review and sign")
     consume = form("batches/consume", "Consume (sold or destroyed)", "".join([
         select("batchId", "Batch", held, empty=none_held, attrs='data-material'),
@@ -146,9 +147,11 @@ def _pick(prefix: str, held: list[tuple[Any, str, dict[str, Any]]], none_held: s
     """Held batches to choose from, each with the quantity taken from it (registered unit)."""
     rows = "".join(
         f'<tr><td><input type="checkbox" id="{prefix}-{v}" name="batchIds" value="{v}" data-kind="intlist"> '
-        f'<label for="{prefix}-{v}">{esc(text)}</label></td><td><label for="{prefix}q-{v}">quantity taken '
-        f'({esc(d["unit"])})</label> <input id="{prefix}q-{v}" name="quantities" data-kind="rowqty" data-row="{v}" '
-        f'inputmode="decimal"></td></tr>' for v, text, d in held)
+        f'<label for="{prefix}-{v}">{esc(text)}</label></td><td><label for="{prefix}q-{v}">quantity taken</label> '
+        f'<input id="{prefix}q-{v}" name="quantities" data-kind="rowqty" data-row="{v}" inputmode="decimal"> '
+        f'<label for="{prefix}u-{v}" class="unit-label">unit</label> <select id="{prefix}u-{v}" '
+        f'name="quantities-{v}__unit" data-unit="{esc(d["unit"])}" data-unit-select></select></td></tr>'
+        for v, text, d in held)
     return f'<table class="pick"><tbody>{rows}</tbody></table>' if rows else f'<p class="empty">{none_held}</p>'
 
 

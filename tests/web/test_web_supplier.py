@@ -101,12 +101,13 @@ def test_supplier_day(web, ctx, wallet):
     a, b, c = new_batches(before, held(web, "ginner"))
     assert [ledger.functions.balanceOf(ginner.address, x).call() for x in (a, b, c)] == [1_000_000, 500_000, 500_000]
 
-    # --- merge the first two (quantities in the registered unit, grams)
+    # --- merge the first two: 1 t and 500 kg
     before = held(web, "ginner")
     f = "#f-batches-merge"
-    for x, q in ((a, 1_000_000), (b, 500_000)):
+    for x, q, unit in ((a, "1", "t"), (b, "500", "kg")):
         page.check(f"#mg-{x}")
-        page.fill(f"#mgq-{x}", str(q))
+        page.fill(f"#mgq-{x}", q)
+        page.select_option(f"#mgu-{x}", label=unit)
     fill_form(page, f, model="segregated")
     sign_and_wait(page, f)
     (merged,) = new_batches(before, held(web, "ginner"))
@@ -115,9 +116,11 @@ def test_supplier_day(web, ctx, wallet):
     # --- transform the third through ginning: 500 kg seed cotton -> 175 kg lint
     before = held(web, "ginner")
     f = "#f-batches-transform"
-    fill_form(page, f, processId="ginning (factor 35 %)", outputQuantity="175000", model="segregated")
+    fill_form(page, f, processId="ginning: seed cotton to cotton lint (factor 35 %)", outputQuantity="175",
+              outputQuantity__unit="kg", model="segregated")
     page.check(f"#tf-{c}")
-    page.fill(f"#tfq-{c}", "500000")
+    page.fill(f"#tfq-{c}", "0.5")
+    page.select_option(f"#tfu-{c}", label="t")
     sign_and_wait(page, f)
     (lint,) = new_batches(before, held(web, "ginner"))
     assert ledger.functions.balanceOf(ginner.address, lint).call() == 175_000
@@ -143,17 +146,24 @@ def test_mass_balance_delivery_with_declaration_accept_reject_and_credits(web, c
     page.goto(web.url + "/app/supplier")
     before = held(web, "feedstock")
     fill_form(page, "#f-batches-create", material="naphtha (g)", characteristic="bio-circular (ISCC PLUS)",
-              model="mass balance", quantity="50", quantity__unit="t", productionDate=today,
+              model="mass balance", quantity="55", quantity__unit="t", productionDate=today,
               geolocationHash='{"type":"Point","coordinates":[4.400001,51.900001]}', evidenceHash="production WEB-1")
     sign_and_wait(page, "#f-batches-create")
     (naphtha,) = new_batches(before, held(web, "feedstock"))
     f = "#f-batches-transfer"
-    for q, declared in (("30", "20"), ("20", "")):
+    for q, declared in (("30", "20"), ("20", ""), ("5", "")):
         page.locator(f"{f} [name=batchId]").select_option(str(naphtha))
         fill_form(page, f, to="Steam Cracker Antwerp, Cracker Antwerp", quantity=q, quantity__unit="t",
                   certifiedQuantity=declared, certifiedQuantity__unit="t")
         described = sign_and_wait(page, f)
         assert "Steam Cracker Antwerp" in described and f"({q} t)" in described
+
+    # the last offer (5 t) is cancelled by its sender
+    page.locator("#outgoing tr", has_text="5 t").locator("button[data-settle=cancel]").click()
+    page.locator("#confirm").wait_for(state="visible")
+    page.click("#confirm-sign")
+    page.wait_for_function("() => document.querySelector('#flash').textContent.startsWith('Recorded')")
+    assert page.locator("#outgoing tbody tr").count() == 2
 
     # the cracker's inbox shows both, the declaration on the first; accept it, reject the other
     sign_in(page, web, wallet, cracker)
@@ -178,7 +188,8 @@ def test_mass_balance_delivery_with_declaration_accept_reject_and_credits(web, c
     page.click("#confirm-sign")
     page.wait_for_function("() => document.querySelector('#flash').textContent.startsWith('Recorded')")
     assert ledger.functions.balanceOf(cracker.address, naphtha).call() == 30_000_000
-    assert ledger.functions.balanceOf(feedstock.address, naphtha).call() == 20_000_000  # the rejected 20 t back
+    # the rejected 20 t and the cancelled 5 t are back with the refinery
+    assert ledger.functions.balanceOf(feedstock.address, naphtha).call() == 25_000_000
     assert "Nothing is waiting for you" in page.inner_text("#inbox")
 
     # credits: the period statement and its chart, in tonnes

@@ -58,7 +58,8 @@ function syncUnits(form) {
     if (sel.dataset.unitFrom) {
       const src = form.elements.namedItem(sel.dataset.unitFrom);
       const opt = src && src.selectedOptions ? src.selectedOptions[0] : null;
-      unit = opt ? opt.dataset.unit || "" : "";
+      const attr = (sel.dataset.unitAttr || "unit").replace(/-(\w)/g, (_, c) => c.toUpperCase());
+      unit = opt ? opt.dataset[attr] || "" : "";
     }
     const want = unitsFor(unit);
     const have = [...sel.options].map((o) => o.textContent).join(",");
@@ -105,13 +106,13 @@ export function collect(form) {
       body[name] = v.split(",").map((s) => s.trim()).filter(Boolean).map((s) => toBase(s, unitMult(form, name)));
     } else if (kind === "bits") { body[name] = (body[name] || 0) | (el.checked ? Number(v) : 0); }
     else if (kind === "intlist") { (body[name] ||= []); if (el.checked) body[name].push(Number(v)); }
-    else if (kind === "rowqty") { rows[el.dataset.row] = v; }
+    else if (kind === "rowqty") { rows[el.dataset.row] = [v, unitMult(form, name + "-" + el.dataset.row)]; }
   }
   if (form.querySelector("[data-kind=rowqty]")) {
     if (!body.batchIds || !body.batchIds.length) throw new Error("choose at least one batch");
     body.quantities = body.batchIds.map((id) => {
-      if (!rows[id]) throw new Error(`give the quantity taken from batch #${id}`);
-      return toBase(rows[id], "1");
+      if (!rows[id] || !rows[id][0]) throw new Error(`give the quantity taken from batch #${id}`);
+      return toBase(rows[id][0], rows[id][1]);
     });
   }
   return body;
