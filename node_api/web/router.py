@@ -43,19 +43,26 @@ class WhoAmI(BaseModel):
     kind: str
 
 
+def _may_read_pages(request: Request) -> bool:
+    """The read rule of the API (``read_requires_key``), with the key from the cookies app.js sets."""
+    node = getattr(request.app.state, "node", None)
+    if node is None:
+        return True
+    kind, key = request.cookies.get("coc_key_kind"), request.cookies.get("coc_key")
+    try:
+        _may_read(node.settings, node.accounts, key if kind == "X-API-Key" else None,
+                  key if kind == "X-Admin-Key" else None)
+    except ApiError:
+        return False
+    return True
+
+
 def _render(request: Request, title: str, active: str, build: Callable[[Connection, Reference, dict | None], str],
             *, status: int = 200) -> HTMLResponse:
-    node = getattr(request.app.state, "node", None)
-    if node is not None:
-        kind = request.cookies.get("coc_key_kind")
-        key = request.cookies.get("coc_key")
-        try:
-            _may_read(node.settings, node.accounts, key if kind == "X-API-Key" else None,
-                      key if kind == "X-Admin-Key" else None)
-        except ApiError:
-            body = ('<p class="empty">Reading is restricted on this node: <a href="/app/">sign in with an API key</a>.'
-                    "</p>")
-            return HTMLResponse(page(title, body, active=active), status_code=401)
+    if not _may_read_pages(request):
+        body = ('<p class="empty" id="restricted">Reading is restricted on this node: <a href="/app/">sign in with an '
+                "API key</a>.</p>")
+        return HTMLResponse(page(title, body, active=active), status_code=401)
     index = get_index(request)
     with index.engine.connect() as conn:
         ref = reference(conn)
@@ -86,6 +93,8 @@ def _work(build: Callable[[Connection, Reference, dict[str, Any]], str]) -> Call
 
 @router.get("/", response_class=HTMLResponse)
 def home(request: Request) -> HTMLResponse:
+    if not _may_read_pages(request):  # the sign-in page stays open; it shows nothing of the ledger then
+        return HTMLResponse(page("Sign in", pages_work.signin(None), active="/app/"))
     return _render(request, "Sign in", "/app/", lambda conn, ref, me: pages_work.signin(me))
 
 

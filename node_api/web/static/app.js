@@ -29,8 +29,10 @@ function parseExact(text) {
 }
 
 async function api(method, path, body, headers = {}) {
+  const s = session();
+  const key = s && s.mode === "key" ? { [s.header]: s.key } : {};  // a node may restrict reading to key holders
   const r = await fetch(path, {
-    method, headers: { "Content-Type": "application/json", ...headers },
+    method, headers: { "Content-Type": "application/json", ...key, ...headers },
     body: body === undefined ? undefined : JSON.stringify(body),
   });
   const text = await r.text();
