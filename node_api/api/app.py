@@ -24,6 +24,7 @@ from ..core.rpc import ChainUnavailable
 from ..errors import ApiError, chain_unavailable
 from ..node import Node
 from ..relayer import RelayError
+from .docs import mount_docs
 from .limits import BodyLimit, BodyTooLarge
 from .routes import ROUTERS
 from ..web import router as web_app
@@ -69,7 +70,8 @@ def create_app(settings: Settings | None = None, *, node: Node | None = None) ->
                 await running.stop()
 
     app = FastAPI(title="Chain-of-custody ledger node", version="0.1.0", description=DESCRIPTION, lifespan=lifespan,
-                  responses=ERROR_RESPONSES)
+                  responses=ERROR_RESPONSES, docs_url=None, redoc_url=None)
+    mount_docs(app)  # /docs and /redoc from assets in the package (offline, no CDN)
     app.state.settings = settings
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
     add_error_handlers(app)

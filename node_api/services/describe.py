@@ -278,7 +278,7 @@ class _Context:
         if k == "wallet":
             pid, _, name, site = await self.wallet(v)
             if not pid:
-                return f"{v} (not registered)", f"unregistered wallet {v}"
+                return f"{v} (not registered)", v
             return f"{v} ({name}{', ' + site if site else ', no site'})", name or v
         simple = {
             "date": date_words, "duration": duration_words, "ppm": ppm_words, "models": models_words,

@@ -86,3 +86,26 @@ class RegistryNames(BaseModel):
     schemes: dict[int, str]
     characteristics: dict[int, CharacteristicName]
     processes: dict[int, ProcessName]
+
+
+class DescriptorEntry(BaseModel):
+    name: str = Field(description="file name: calldata-<Contract>.json or eip712-<domain name>.json")
+    url: str = Field(description="this node's copy, with its deployments filled in")
+    formats: list[str] = Field(description="the functions (ABI signatures with names) or EIP-712 primary types described")
+
+
+class DescriptorIndex(BaseModel):
+    """ERC-7730 clear-signing descriptors of every message a participant signs."""
+
+    standard: str = "ERC-7730 v1"
+    descriptors: list[DescriptorEntry]
+
+
+class Erc7730Descriptor(BaseModel):
+    """An ERC-7730 v1 descriptor (context, metadata, display), as wallets read it."""
+
+    model_config = ConfigDict(extra="allow", populate_by_name=True)
+    schema_: str = Field(alias="$schema")
+    context: dict[str, Any]
+    metadata: dict[str, Any]
+    display: dict[str, Any]
