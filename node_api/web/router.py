@@ -35,6 +35,9 @@ from .html import esc, page
 router = APIRouter(prefix="/app", include_in_schema=False)
 STATIC = Path(__file__).with_name("static")
 ASSETS = {"app.js": "text/javascript", "app.css": "text/css"}
+#: the pages load nothing but the node's own script, style and images (the QR code), and talk to the node only
+CSP = ("default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; connect-src 'self'; "
+       "form-action 'self'; base-uri 'none'; frame-ancestors 'none'")
 TokenId = Annotated[int, PathParam(ge=0, lt=2**63, description="the product's token (batch) id")]
 
 
@@ -62,7 +65,7 @@ def _render(request: Request, title: str, active: str, build: Callable[[Connecti
     if not _may_read_pages(request):
         body = ('<p class="empty" id="restricted">Reading is restricted on this node: <a href="/app/">sign in with an '
                 "API key</a>.</p>")
-        return HTMLResponse(page(title, body, active=active), status_code=401)
+        return _html(page(title, body, active=active), 401)
     index = get_index(request)
     with index.engine.connect() as conn:
         ref = reference(conn)
@@ -70,13 +73,17 @@ def _render(request: Request, title: str, active: str, build: Callable[[Connecti
         try:
             body = build(conn, ref, me)
         except LookupError:
-            return HTMLResponse(page("Not found", '<p class="empty">Nothing here. <a href="/app/products">Search '
-                                     "products</a>.</p>", active=active), status_code=404)
+            return _html(page("Not found", '<p class="empty">Nothing here. <a href="/app/products">Search '
+                              "products</a>.</p>", active=active), 404)
     who = ""
     if me:
         who = (f"{esc(me['participant'])}{', ' + esc(me['site']) if me['site'] else ''}" if me["participant"]
                else f"unregistered wallet {esc(me['address'])}")
-    return HTMLResponse(page(title, body, active=active, who=who), status_code=status)
+    return _html(page(title, body, active=active, who=who), status)
+
+
+def _html(content: str, status: int = 200) -> HTMLResponse:
+    return HTMLResponse(content, status_code=status, headers={"Content-Security-Policy": CSP})
 
 
 def _work(build: Callable[[Connection, Reference, dict[str, Any]], str]) -> Callable[..., str]:
@@ -94,7 +101,7 @@ def _work(build: Callable[[Connection, Reference, dict[str, Any]], str]) -> Call
 @router.get("/", response_class=HTMLResponse)
 def home(request: Request) -> HTMLResponse:
     if not _may_read_pages(request):  # the sign-in page stays open; it shows nothing of the ledger then
-        return HTMLResponse(page("Sign in", pages_work.signin(None), active="/app/"))
+        return _html(page("Sign in", pages_work.signin(None), active="/app/"))
     return _render(request, "Sign in", "/app/", lambda conn, ref, me: pages_work.signin(me))
 
 

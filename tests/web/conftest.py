@@ -113,9 +113,18 @@ def ctx(browser, wallet) -> Iterator[Any]:
             route.abort()
 
     context.route("**/*", only_local)
+    broken: list[str] = []  # uncaught script errors and Content-Security-Policy violations
+
+    def watch(page):
+        page.on("pageerror", lambda exc: broken.append(f"{page.url}: {exc}"))
+        page.on("console", lambda m: broken.append(f"{page.url}: {m.text}")
+                if m.type == "error" and "Content Security Policy" in m.text else None)
+
+    context.on("page", watch)
     context.set_default_timeout(30_000)
     try:
         yield context
     finally:
         context.close()
     assert not outside, f"the app fetched from outside the node: {outside}"
+    assert not broken, f"script errors or CSP violations: {broken}"
