@@ -256,9 +256,8 @@ class _Context:
             if not iss or not iss["out1"]["amount"]:
                 return f"certificate {v} (unknown)", f"certificate {v}"
             m = await self.names.material(iss["out0"]["material"])
-            # the unit label lives in the Issued event, not in storage: name the unit by its size
-            size = quantity_words(int(iss["out1"]["unitSize"]), m.unit if m else None)
-            return (f"certificate {v}: units of {size} of {m.name if m else 'material'}",
+            unit = quantity_words(iss["out1"]["unitSize"], m.unit if m else None)
+            return (f"certificate {v}: units of {unit} of {m.name if m else 'material ' + str(iss['out0']['material'])}",
                     f"certificate {v}")
         if k == "certification":
             cert = await self.c.view(REGISTRY, "certification", int(v))
