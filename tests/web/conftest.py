@@ -8,7 +8,6 @@ of the main pages go to build/screenshots/ (git-ignored)."""
 
 from __future__ import annotations
 
-import importlib.util
 import os
 import shutil
 import time
@@ -20,17 +19,13 @@ import httpx
 import pytest
 
 from node_api.core.anvil import EmbeddedAnvil
-from webhelp import PROVIDER, Wallet
+from webhelp import ADMIN_KEY, PROVIDER, Wallet, nodeserver
 
-REPO = Path(__file__).resolve().parents[2]
 CHROMIUM = os.environ.get("COC_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync", "--no-first-run"]
 
-_spec = importlib.util.spec_from_file_location("_coc_web_nodeserver", REPO / "tests" / "node" / "nodeserver.py")
-_node = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(_node)
-ADMIN_KEY = _node.ADMIN_KEY
+_node = nodeserver
 
 
 

@@ -24,7 +24,7 @@ def key_login(page, web, kind: str, key: str) -> None:
 
 
 def test_onboarding_wizard_then_api_key_back_office(web, ctx, wallet):
-    from conftest import ADMIN_KEY
+    from webhelp import ADMIN_KEY
 
     reg, ledger = web.c.registry, web.c.ledger
     admin_headers = {"X-Admin-Key": ADMIN_KEY}

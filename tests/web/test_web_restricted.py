@@ -19,7 +19,7 @@ pytestmark = pytest.mark.chain
 
 @pytest.fixture(scope="module")
 def restricted(web):
-    from conftest import ADMIN_KEY, _node
+    from webhelp import ADMIN_KEY, nodeserver as _node
 
     anvil = EmbeddedAnvil.throwaway(accounts=5)
     anvil.start()

@@ -3,6 +3,7 @@ the wallet behind the injected EIP-1193 provider, signing in, signing a form, sc
 
 from __future__ import annotations
 
+import importlib.util
 import json
 from pathlib import Path
 from types import SimpleNamespace
@@ -12,6 +13,13 @@ from node_api.signing import sign_typed
 
 REPO = Path(__file__).resolve().parents[2]
 SHOTS = REPO / "build" / "screenshots"
+
+# the node's test server (tests/node/nodeserver.py), loaded by file: several test folders have a conftest.py,
+# so `from conftest import ...` would pick whichever was imported first
+_spec = importlib.util.spec_from_file_location("_coc_web_nodeserver", REPO / "tests" / "node" / "nodeserver.py")
+nodeserver = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(nodeserver)
+ADMIN_KEY = nodeserver.ADMIN_KEY
 
 #: what a browser wallet injects into the page: EIP-1193 ``request`` answered by the Python wallet
 PROVIDER = """
@@ -34,6 +42,7 @@ class Wallet:
     def __init__(self) -> None:
         self.account: Any = None
         self.signed: list[dict[str, Any]] = []
+        self.chain_id = 1  # the wallet starts on another chain: the app must ask it to switch
 
     def handle(self, method: str, params_json: str) -> str:
         params = json.loads(params_json)
@@ -41,11 +50,18 @@ class Wallet:
             return json.dumps({"error": {"code": 4100, "message": "no account"}})
         if method in ("eth_requestAccounts", "eth_accounts"):
             return json.dumps({"result": [self.account.address]})
+        if method == "eth_chainId":
+            return json.dumps({"result": hex(self.chain_id)})
+        if method == "wallet_switchEthereumChain":
+            self.chain_id = int(params[0]["chainId"], 16)
+            return json.dumps({"result": None})
         if method == "eth_signTypedData_v4":
             address, typed = params
             if address.lower() != self.account.address.lower():
                 return json.dumps({"error": {"code": 4100, "message": f"not this wallet's account: {address}"}})
             typed = json.loads(typed) if isinstance(typed, str) else typed
+            if int(typed["domain"]["chainId"]) != self.chain_id:  # as wallets do
+                return json.dumps({"error": {"code": 4901, "message": f"wallet on chain {self.chain_id}"}})
             self.signed.append(typed)
             return json.dumps({"result": "0x" + sign_typed(self.account.key, typed).hex()})
         return json.dumps({"error": {"code": 4200, "message": f"unsupported method {method}"}})

@@ -164,6 +164,19 @@ function confirmSigning(description, by) {
 }
 
 // ------------------------------------------------------------------ one action, end to end
+// The wallet must be on the chain the typed data names (wallets refuse to sign for another): ask it to switch.
+async function ensureChain(chainId) {
+  const want = "0x" + Number(chainId).toString(16);
+  const have = String(await window.ethereum.request({ method: "eth_chainId" })).toLowerCase();
+  if (have === want) return;
+  try {
+    await window.ethereum.request({ method: "wallet_switchEthereumChain", params: [{ chainId: want }] });
+  } catch (e) {
+    throw Object.assign(new Error(`your wallet is on chain ${parseInt(have, 16)}; switch it to this ledger's chain ` +
+      `${Number(chainId)} (${e.message})`), { answer: {} });
+  }
+}
+
 async function waitIndexed(answer) {
   let block = answer.blockNumber;
   const until = Date.now() + 60000;
@@ -200,6 +213,7 @@ export async function runAction({ action, flow, body, out, next }) {
   let answer;
   try {
     if (s.mode === "wallet") {
+      await ensureChain(prep.typedData.domain.chainId);
       const signature = await window.ethereum.request({ method: "eth_signTypedData_v4",
         params: [s.address, JSON.stringify(prep.typedData)] });
       const submit = flow === "settle" ? { typedData: prep.typedData, signature, transfer: prep.transfer }
