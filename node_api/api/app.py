@@ -26,6 +26,7 @@ from ..node import Node
 from ..relayer import RelayError
 from .docs import mount_docs
 from .limits import BodyLimit, BodyTooLarge
+from ..web import router as web_app
 from .routes import ROUTERS, digital_link, iscc
 from .routes import eudr as eudr_routes
 from .schemas.node import ErrorBody
@@ -80,6 +81,7 @@ def create_app(settings: Settings | None = None, *, node: Node | None = None) ->
     app.include_router(digital_link.router)  # GS1 Digital Link resolver, identifiers, QR codes (issue 14)
     app.include_router(iscc.router)  # ISCC PLUS sustainability declarations v4.0 (issue 14)
     app.include_router(eudr_routes.router)  # EUDR plots, statements, TRACES (issue 14)
+    app.include_router(web_app.router)  # the web app under /app/ (issue 13)
     return app
 
 
