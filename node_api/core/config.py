@@ -42,7 +42,8 @@ class Settings(BaseSettings):
     chain_id: int = 31337
     #: Seconds per block for Anvil; None = automine (one block per transaction).
     anvil_block_time: float | None = None
-    #: How often Anvil dumps its state file, in seconds (it also dumps on clean exit).
+    #: How often the node dumps the embedded Anvil's state, in seconds (also on a clean stop): each
+    #: dump is checked self-consistent and written atomically as a new generation (core/anvil_state.py).
     anvil_state_interval: int = 5
     #: Hex private key of the deploying/admin account.
     deployer_key: str = ANVIL_DEFAULT_KEY

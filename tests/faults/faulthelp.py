@@ -9,6 +9,7 @@ import itertools
 import json
 import os
 import random
+import shutil
 import signal
 import threading
 import time
@@ -47,7 +48,8 @@ def fresh_key() -> LocalAccount:
 
 
 class Chain:
-    """Anvil as its own process with ``--state`` (dumped every ``state_interval`` seconds)."""
+    """Anvil as its own process, its state kept by ``EmbeddedAnvil``'s state keeper (a consistent
+    generation every ``state_interval`` seconds, loaded at a restart)."""
 
     def __init__(self, folder: Path, *, state_interval: int = 1, block_time: float | None = None):
         folder.mkdir(parents=True, exist_ok=True)
@@ -71,13 +73,9 @@ class Chain:
         return self.anvil.proc.pid
 
     def kill(self) -> None:
-        """SIGKILL: no state dump; what came after the last periodic dump is gone."""
+        """SIGKILL: no state dump; what came after the last consistent generation is gone."""
         assert self.anvil is not None and self.anvil.proc is not None
-        proc = self.anvil.proc
-        os.kill(proc.pid, signal.SIGKILL)
-        proc.wait(10)
-        self.anvil.proc = None
-        self.anvil._close_log()
+        self.anvil.kill()
         self.anvil = None
 
     def pause(self) -> None:
@@ -91,6 +89,7 @@ class Chain:
         if self.anvil is not None:
             self.kill()
         self.state.unlink(missing_ok=True)
+        shutil.rmtree(self.state.with_suffix(""), ignore_errors=True)
         self.start()
 
     def stop(self) -> None:
@@ -106,23 +105,16 @@ class Chain:
         return int(str(rpc_call(self.url, "eth_blockNumber")), 16)
 
     def wait_dump(self, timeout: float = 15.0) -> None:
-        """Returns after Anvil wrote its state file again (what is on chain now survives a SIGKILL)."""
-        before = self.state.stat().st_mtime_ns if self.state.exists() else 0
-        head = self.head()
+        """Returns after a consistent generation at or above the head now was written (what is on
+        chain now survives a SIGKILL)."""
+        assert self.anvil is not None and self.anvil.keeper is not None
+        keeper, head = self.anvil.keeper, self.head()
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            if self.state.exists() and self.state.stat().st_mtime_ns != before:
-                try:
-                    data = json.loads(self.state.read_text())
-                except ValueError:
-                    time.sleep(0.1)
-                    continue
-                best = data.get("best_block_number")
-                if best is None or int(str(best), 0) >= head:
-                    return
-                before = self.state.stat().st_mtime_ns
-            time.sleep(0.1)
-        raise AssertionError("anvil did not dump its state")
+            if keeper.last_best is not None and keeper.last_best >= head:
+                return
+            time.sleep(0.05)
+        raise AssertionError(f"no consistent state dump reached block {head} ({keeper.inconsistent} inconsistent)")
 
     def fund(self, *addresses: str) -> None:
         for a in addresses:

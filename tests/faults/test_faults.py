@@ -34,13 +34,6 @@ def _node_logs(data: Path) -> str:
     return "\n".join(p.read_text(errors="replace") for p in sorted(data.parent.glob(f"{data.name}-node-*.log")))
 
 
-# Known defect, open (issue 9 is not resolved): about one run in three, Anvil restarted from its state
-# file holds the state of a transaction whose block it did not keep (the head is one block behind the
-# dumped state). The transaction's receipt is gone while its nonce is used, and the chain guard marks the
-# acknowledged action `lost` although its effect is on chain. Telling the two apart needs the action's own
-# on-chain trace (the signer's forwarder or ledger nonce). Not strict: every other run must pass.
-@pytest.mark.xfail(reason="Anvil state reload keeps a transaction's state without its block; the action is "
-                          "then reported lost (known defect, see the comment above)", strict=False)
 def test_sigkill_of_the_chain_under_load_loses_no_acknowledged_write(chain, keys, tmp_path):
     r = rng("chain-sigkill")
     data = tmp_path / "node"
