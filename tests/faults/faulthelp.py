@@ -161,6 +161,65 @@ class Ack:
     tx_hash: str
     key: str
     body: dict[str, Any]
+    block: int = -1
+
+
+def health(url: str, timeout: float = 30.0) -> dict[str, Any]:
+    """``GET /health``, with the reason codes as a set under ``codes``."""
+    answer = httpx.get(f"{url}/health", timeout=timeout).json()
+    answer["codes"] = {r["code"] for r in answer.get("reasons", [])}
+    return answer
+
+
+class HealthLog:
+    """Polls ``/health`` every ``every`` seconds in a thread and keeps (time, status, codes)."""
+
+    def __init__(self, url: str, every: float = 0.05):
+        self.url, self.every = url, every
+        self.samples: list[tuple[float, str, frozenset[str]]] = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def __enter__(self) -> "HealthLog":
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self._stop.set()
+        self._thread.join(40)
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.every):
+            try:
+                h = health(self.url, timeout=10)
+            except (httpx.HTTPError, ValueError):
+                continue  # the node itself down or stopped: no answer is no claim
+            self.samples.append((time.monotonic(), h["status"], frozenset(h["codes"])))
+
+    def said(self, code: str, since: float = 0.0) -> bool:
+        return any(code in codes for t, _, codes in self.samples if t >= since)
+
+    def wait_for(self, code: str, timeout: float, since: float | None = None) -> None:
+        since = time.monotonic() if since is None else since
+        wait_until(lambda: self.said(code, since), timeout, f"/health to say {code}", every=0.05)
+
+
+def wait_healthy(url: str, timeout: float = 60.0) -> dict[str, Any]:
+    """Until ``/health`` says ok (asserting it does within ``timeout``); its answer."""
+    deadline, last = time.monotonic() + timeout, None
+    while time.monotonic() < deadline:
+        last = health(url, timeout=10)
+        if last["status"] == "ok":
+            return last
+        time.sleep(0.2)
+    raise AssertionError(f"/health did not say ok within {timeout:g}s: {last}")
+
+
+def best_block(state_file: Path | None) -> int:
+    """The best block of a state dump (-1: a fresh chain)."""
+    if state_file is None:
+        return -1
+    return int(str(json.loads(state_file.read_bytes())["best_block_number"]), 0)
 
 
 class Load:
@@ -218,7 +277,8 @@ class Load:
                     continue
                 if out.get("status") == "mined":
                     with self._lock:
-                        self.acked.append(Ack(q, who.address, int(out["result"]["batchIds"][0]), out["txHash"], key, body))
+                        self.acked.append(Ack(q, who.address, int(out["result"]["batchIds"][0]), out["txHash"], key, body,
+                                              int(out.get("blockNumber") or -1)))
                 else:
                     self.not_acked += 1
 
