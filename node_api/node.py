@@ -146,7 +146,7 @@ class Node:
                                   admission=admission),
             custody=Custody(contracts, relaying, digests, signature_ttl=s.signature_ttl, custody_gas=s.custody_gas,
                             admission=admission),
-            idempotency=Idempotency(db, outcomes),
+            idempotency=Idempotency(db, outcomes, vouch=guard.vouch if guard is not None else None),
             accounts=Accounts(db, Keystores.from_settings(s), s.admin_wallet_key or s.deployer_key),
             reads=Reads(contracts),
             health=HealthService(s, rpc, relayer, index, guard).start(),
