@@ -120,7 +120,9 @@ class Node:
             rebroadcast_after=s.rebroadcast_after, confirmations=s.confirmations,
         )
         await relayer.start()
-        guard = ChainGuard(rpc, relayer, identity, interval=s.chain_guard_interval)
+        mine_stuck = s.dev_mine_stuck_seconds if s.dev_mine_stuck_seconds is not None else (
+            2.0 if s.rpc_url is None and s.anvil_block_time is None else None)  # the embedded automine chain
+        guard = ChainGuard(rpc, relayer, identity, interval=s.chain_guard_interval, mine_stuck_after=mine_stuck)
         await guard.start()
         index = start_index(s, deployment)  # provenance index (node_api.index)
         return cls.wire(s, deployment, rpc, db, relayer, index, load_abis(artifacts), chain_id, guard=guard)

@@ -124,8 +124,15 @@ def bind_deployment(settings: Settings, db: Database, deployment: Deployment, id
 class ChainGuard:
     """Watches the head for regressions and the anchor block for a replaced chain (see the module doc)."""
 
-    def __init__(self, rpc: Rpc, relayer: Relayer, identity: Identity, *, interval: float = 0.5):
+    def __init__(self, rpc: Rpc, relayer: Relayer, identity: Identity, *, interval: float = 0.5,
+                 mine_stuck_after: float | None = None):
         self.rpc = rpc
+        #: dev chain only: seconds a relayed transaction may sit in a pool of ready transactions with no
+        #: block before the guard mines one (``unstick``); None/0: never
+        self.mine_stuck_after = mine_stuck_after or None
+        self.unstuck = 0
+        self._dev_chain: bool | None = None
+        self._last_unstick = 0.0
         self.relayer = relayer
         self.identity = identity
         self.interval = interval
@@ -212,10 +219,53 @@ class ChainGuard:
             await asyncio.sleep(self.interval)
             try:
                 await self.check()
+                if self.mine_stuck_after:
+                    await self.unstick()
             except asyncio.CancelledError:
                 raise
             except Exception:  # noqa: BLE001 - the guard never dies
                 log.exception("chain guard check failed")
+
+    # ------------------------------------------------------------------ a stuck development pool
+    async def unstick(self) -> bool:
+        """Mines one block (``evm_mine``) when a relayed transaction has waited ``mine_stuck_after``
+        seconds while the chain's pool holds ready transactions, on an Anvil that does not mine on a
+        timer. Why: Anvil 1.7's instant miner can leave transactions that became ready together (a
+        burst of JSON-RPC arrays) in its pool with no block to come, or mine empty blocks past them,
+        until some other transaction arrives; ``evm_mine`` takes every ready transaction. Never on
+        another chain: a real chain's stuck transaction is the relayer's to re-send, not to mine."""
+        ages = self.relayer.pending_ages()
+        if not ages or max(a for _, a in ages) < self.mine_stuck_after:
+            return False
+        if time.monotonic() - self._last_unstick < self.mine_stuck_after:
+            return False
+        if self._dev_chain is None:
+            self._dev_chain = await self._is_dev_anvil()
+        if not self._dev_chain:
+            return False
+        status = await self.rpc.call_direct("txpool_status", [])
+        if not isinstance(status, dict) or int(str(status.get("pending", "0x0")), 16) == 0:
+            return False  # nothing ready to mine: not this stall
+        await self.rpc.call_direct("evm_mine", [])
+        self._last_unstick = time.monotonic()
+        self.unstuck += 1
+        log.warning("development chain: %d ready transaction(s) sat in Anvil's pool with no block for %.1fs "
+                    "(relayed %d pending); mined one block", int(str(status["pending"]), 16),
+                    self.mine_stuck_after, len(ages))
+        return True
+
+    async def _is_dev_anvil(self) -> bool:
+        try:
+            version = str(await self.rpc.call_direct("web3_clientVersion", []))
+            interval = await self.rpc.call_direct("anvil_getIntervalMining", [])
+        except (ChainUnavailable, RpcError) as exc:
+            log.warning("mine_stuck: the chain is not a development Anvil (%s): never mining", exc)
+            return False
+        ok = version.lower().startswith("anvil") and not interval
+        if not ok:
+            log.warning("mine_stuck: the chain (%s, interval mining %s) is not an Anvil without a block time: "
+                        "never mining", version, interval)
+        return ok
 
     # ------------------------------------------------------------------ the check
     async def check(self) -> None:

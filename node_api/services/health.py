@@ -139,7 +139,7 @@ class HealthService:
             if behind:
                 reason("chain_regression", behind)
             answer["chainGuard"] = {"regressions": len(chain["regressions"]), "relayerHalted": chain["relayerHalted"],
-                                    "highestSeen": chain["highestSeen"]}
+                                    "highestSeen": chain["highestSeen"], "stuckPoolsMined": self.guard.unstuck}
         for code, message in self._reported.items():
             reason(code, message)
         answer.update(status="degraded" if reasons else "ok", reasons=reasons,
