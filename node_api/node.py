@@ -126,7 +126,9 @@ class Node:
             rebroadcast_after=s.rebroadcast_after, confirmations=s.confirmations,
         )
         await relayer.start()
-        guard = ChainGuard(rpc, relayer, identity, interval=s.chain_guard_interval)
+        mine_stuck = s.dev_mine_stuck_seconds if s.dev_mine_stuck_seconds is not None else (
+            2.0 if s.rpc_url is None and s.anvil_block_time is None else None)  # the embedded automine chain
+        guard = ChainGuard(rpc, relayer, identity, interval=s.chain_guard_interval, mine_stuck_after=mine_stuck)
         await guard.start()
         index = start_index(s, deployment)  # provenance index (node_api.index)
         return cls.wire(s, deployment, rpc, db, relayer, index, load_abis(artifacts), chain_id, guard=guard)
@@ -153,7 +155,7 @@ class Node:
                                   admission=admission),
             custody=Custody(contracts, relaying, digests, signature_ttl=s.signature_ttl, custody_gas=s.custody_gas,
                             admission=admission),
-            idempotency=Idempotency(db, outcomes),
+            idempotency=Idempotency(db, outcomes, vouch=guard.vouch if guard is not None else None),
             accounts=Accounts(db, Keystores.from_settings(s), s.admin_wallet_key or s.deployer_key),
             reads=Reads(contracts),
             health=HealthService(s, rpc, relayer, index, guard).start(),

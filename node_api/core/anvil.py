@@ -1,9 +1,12 @@
 """Run Anvil (the npm ``@foundry-rs/anvil`` binary) as the embedded development chain.
 
 Why embedded: ``make run`` must give a working chain with nothing else installed. State persists
-across restarts through Anvil's ``--state FILE`` (loaded at start, dumped every
-``--state-interval`` seconds and on a clean exit), so stop() signals Anvil and waits for it to exit
-instead of killing it.
+across restarts through dumps the node takes itself (``anvil_state.StateKeeper``: every
+``anvil_state_interval`` seconds and on a clean stop, each checked self-consistent and written
+atomically as a new generation in ``<state file without .json>/``); at start the newest consistent
+generation is loaded with ``--load-state``. Anvil's own ``--state``/``--state-interval`` dump is not
+used: it is not atomic (a block mined while it runs lands in the state but not in the blocks; see
+``anvil_state``).
 
 Deliberately NOT passed: ``--disable-code-size-limit``. The 24 KiB EIP-170 limit stays enforced so
 a contract that would not deploy on a production chain does not deploy here either.
@@ -24,6 +27,7 @@ from types import TracebackType
 from typing import IO
 
 from . import toolchain
+from .anvil_state import StateKeeper, latest_consistent
 from .config import Settings
 from .rpc import ChainUnavailable, RpcError, SyncRpc
 
@@ -60,7 +64,7 @@ def rpc_call(url: str, method: str, params: list | None = None, timeout: float =
 
 def _die_with_parent() -> None:
     """In the child before exec (Linux): get SIGINT when our process dies, even by SIGKILL, so a
-    crashed node or test run leaves no orphaned Anvil (and a stateful one still dumps its state)."""
+    crashed node or test run leaves no orphaned Anvil (its state is the node's last consistent dump)."""
     if sys.platform.startswith("linux"):
         try:
             ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, int(signal.SIGINT))  # PR_SET_PDEATHSIG
@@ -98,6 +102,14 @@ class EmbeddedAnvil:
         )
         self.proc: subprocess.Popen[bytes] | None = None
         self._log_handle: IO[bytes] | None = None
+        self.keeper: StateKeeper | None = None
+        #: the generation loaded at the last start (None: a fresh chain)
+        self.loaded: Path | None = None
+
+    @property
+    def state_dir(self) -> Path | None:
+        """Where the node's consistent state generations are written (see ``anvil_state``)."""
+        return None if self.state_file is None else self.state_file.with_suffix("")
 
     # ------------------------------------------------------------------ construction helpers
     @classmethod
@@ -122,8 +134,8 @@ class EmbeddedAnvil:
             "--chain-id", str(s.chain_id),
             "--silent",
         ]
-        if self.state_file is not None:
-            cmd += ["--state", str(self.state_file), "--state-interval", str(s.anvil_state_interval)]
+        if self.loaded is not None:
+            cmd += ["--load-state", str(self.loaded)]
         if s.anvil_block_time is not None:
             cmd += ["--block-time", f"{s.anvil_block_time:g}"]
         if s.zero_gas_price:
@@ -139,8 +151,16 @@ class EmbeddedAnvil:
                 f"{self.host}:{self.port} is already in use (another Anvil/node running?). "
                 "Stop it, or set COC_ANVIL_PORT / COC_RPC_URL."
             )
-        if self.state_file is not None:
-            self.state_file.parent.mkdir(parents=True, exist_ok=True)
+        if self.state_dir is not None:
+            self.state_dir.mkdir(parents=True, exist_ok=True)
+            # the legacy --state file of an older node is a candidate too (checked like any generation)
+            self.loaded, skipped = latest_consistent(self.state_dir, legacy=self.state_file)
+            for why in skipped:
+                print(f"anvil state: skipped {why}", file=sys.stderr, flush=True)
+            if self.loaded is None and skipped:
+                raise AnvilError(
+                    f"no consistent Anvil state in {self.state_dir} to start from ({'; '.join(skipped)}). "
+                    "Starting a fresh chain would orphan this data folder: move it away to start anew.")
         if self.log_file is not None:
             self.log_file.parent.mkdir(parents=True, exist_ok=True)
             self._log_handle = open(self.log_file, "ab")
@@ -151,11 +171,13 @@ class EmbeddedAnvil:
             stderr=out if self._log_handle is not None else subprocess.PIPE,
             stdin=subprocess.DEVNULL,
             # Own process group: a Ctrl-C in the terminal reaches only our Python process, which
-            # then stops Anvil in order (SIGINT -> state dump) instead of racing with it.
+            # then stops Anvil in order (last state dump, then SIGINT) instead of racing with it.
             start_new_session=True,
             preexec_fn=_die_with_parent,
         )
         self._wait_ready(timeout)
+        if self.state_dir is not None:
+            self.keeper = StateKeeper(self.url, self.state_dir, interval=float(self.settings.anvil_state_interval)).start()
         return self
 
     def _wait_ready(self, timeout: float) -> None:
@@ -180,7 +202,12 @@ class EmbeddedAnvil:
         raise AnvilError(f"anvil did not answer JSON-RPC at {self.url} within {timeout:.0f}s")
 
     def stop(self, timeout: float = 30.0) -> None:
-        """SIGINT (Anvil dumps --state on a clean exit), then SIGTERM, then SIGKILL as last resort."""
+        """A last consistent state dump, then SIGINT, SIGTERM, and SIGKILL as last resort."""
+        keeper, self.keeper = self.keeper, None
+        if keeper is not None and self.running:
+            keeper.stop(final=True)
+        elif keeper is not None:
+            keeper.stop(final=False)
         proc, self.proc = self.proc, None
         if proc is None:
             return
@@ -201,6 +228,19 @@ class EmbeddedAnvil:
             if proc.stderr is not None:
                 proc.stderr.close()
             self._close_log()
+
+    def kill(self) -> None:
+        """SIGKILL, as a crash would: no last dump; a restart loads the newest consistent generation."""
+        keeper, self.keeper = self.keeper, None
+        proc, self.proc = self.proc, None
+        if proc is not None:
+            os.kill(proc.pid, signal.SIGKILL)
+            proc.wait(10)
+            if proc.stderr is not None:
+                proc.stderr.close()
+        if keeper is not None:
+            keeper.stop(final=False)
+        self._close_log()
 
     def _close_log(self) -> None:
         if self._log_handle is not None:

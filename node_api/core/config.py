@@ -42,7 +42,8 @@ class Settings(BaseSettings):
     chain_id: int = 31337
     #: Seconds per block for Anvil; None = automine (one block per transaction).
     anvil_block_time: float | None = None
-    #: How often Anvil dumps its state file, in seconds (it also dumps on clean exit).
+    #: How often the node dumps the embedded Anvil's state, in seconds (also on a clean stop): each
+    #: dump is checked self-consistent and written atomically as a new generation (core/anvil_state.py).
     anvil_state_interval: int = 5
     #: Hex private key of the deploying/admin account.
     deployer_key: str = ANVIL_DEFAULT_KEY
@@ -58,6 +59,11 @@ class Settings(BaseSettings):
     accept_new_chain: bool = False
     #: Seconds between the chain guard's checks of the head (regression, identity).
     chain_guard_interval: float = 0.5
+    #: Development chain only: a relayed transaction unmined this many seconds while Anvil's pool holds
+    #: ready transactions gets one ``evm_mine`` (Anvil 1.7's automine can leave a burst in its pool with
+    #: no block coming). None: 2 s when the node runs the embedded Anvil without a block time, else off;
+    #: 0: off. Never on a chain that is not Anvil or that mines on a timer (checked on the chain).
+    dev_mine_stuck_seconds: float | None = Field(default=None, ge=0)
 
     # ------------------------------------------------------------------ the node's API (issue 3)
     api_host: str = "127.0.0.1"

@@ -17,7 +17,15 @@ anything new. A different block at the identity anchor (the deployment block; th
 running node) halts the relayer:
 nothing is sent or rebroadcast to another chain instance.
 
-``status()`` is what ``/health`` reads: ``ok`` and the reasons it is not.
+``status()`` is what ``/health`` reads: ``ok`` and the reasons it is not; ``behind(head)`` says
+whether the chain is behind what this node has seen or sent (``/health``'s ``chain_regression``): a
+head below the highest block seen (before the next check has run), a reconcile running or failed,
+or transactions it re-sent after a regression not mined again yet.
+
+``vouch(body)``: a status answer that says ``mined`` (or ``reverted``) is checked against the chain
+before it leaves: the receipt's block must still be the canonical block at its height. If it is not,
+the guard checks now (and reconciles: the transaction is sent again and answers ``pending``); a
+status read right after a regression never says ``mined`` for a block the chain no longer has.
 """
 
 from __future__ import annotations
@@ -116,8 +124,15 @@ def bind_deployment(settings: Settings, db: Database, deployment: Deployment, id
 class ChainGuard:
     """Watches the head for regressions and the anchor block for a replaced chain (see the module doc)."""
 
-    def __init__(self, rpc: Rpc, relayer: Relayer, identity: Identity, *, interval: float = 0.5):
+    def __init__(self, rpc: Rpc, relayer: Relayer, identity: Identity, *, interval: float = 0.5,
+                 mine_stuck_after: float | None = None):
         self.rpc = rpc
+        #: dev chain only: seconds a relayed transaction may sit in a pool of ready transactions with no
+        #: block before the guard mines one (``unstick``); None/0: never
+        self.mine_stuck_after = mine_stuck_after or None
+        self.unstuck = 0
+        self._dev_chain: bool | None = None
+        self._last_unstick = 0.0
         self.relayer = relayer
         self.identity = identity
         self.interval = interval
@@ -128,6 +143,9 @@ class ChainGuard:
         self.recovering: str | None = None
         self.events: list[dict[str, Any]] = []
         self.checks = 0
+        #: transactions the last reconcile sent again (their hashes), until each is mined again
+        self.resent: set[str] = set()
+        self._lock = asyncio.Lock()
         self._task: asyncio.Task | None = None
 
     # ------------------------------------------------------------------ what /health reads
@@ -144,6 +162,49 @@ class ChainGuard:
             "relayerHalted": self.relayer.halted,
         }
 
+    async def behind(self, head: int | None) -> str | None:
+        """Why the chain is behind what this node has seen or sent, or None (see the module doc)."""
+        if self.recovering:
+            return self.recovering
+        seen = max((x for x in (self.highest, self.relayer.last_receipt) if x is not None), default=None)
+        if head is not None and seen is not None:
+            try:  # the highest block this node saw (or got a receipt in): still the chain's?
+                blk = await self.rpc.call_direct("eth_getBlockByNumber", [hex(seen[0]), False])
+            except (ChainUnavailable, RpcError):
+                blk = seen = None  # /health says unreachable
+            if seen is not None and (not isinstance(blk, dict) or blk.get("hash") != seen[1]):
+                return (f"block {seen[0]} that this node saw is no longer on the chain (head {head}): it came "
+                        "back behind (a restart from an older state or a reorganisation); recovering")
+        if self.resent:
+            still = [h for h in self.resent if (self.relayer.db.tx(h) or {}).get("status") in ("signed", "sent")]
+            self.resent = set(still)
+            if still:
+                return (f"{len(still)} transaction(s) sent again after the chain went back are not mined again yet")
+        return None
+
+    async def vouch(self, body: dict[str, Any], reread: Any) -> dict[str, Any]:
+        """``body`` (a transaction status) if its ``mined``/``reverted`` block is canonical now; else
+        the guard checks (and reconciles) now and the status is read again (``reread()``); if the
+        block is still not canonical, ``pending``. The chain unreachable: the recorded answer."""
+        if body.get("status") not in ("mined", "reverted") or body.get("blockNumber") is None:
+            return body
+        if await self._canonical(body):
+            return body
+        await self.check()
+        body = reread()
+        if body.get("status") not in ("mined", "reverted") or await self._canonical(body):
+            return body
+        return {k: v for k, v in body.items() if k not in ("result", "events", "error", "gasUsed")} | {
+            "status": "pending", "blockNumber": None}
+
+    async def _canonical(self, body: dict[str, Any]) -> bool:
+        row = self.relayer.db.tx(body["txHash"]) or {}
+        try:
+            blk = await self.rpc.call_direct("eth_getBlockByNumber", [hex(int(body["blockNumber"])), False])
+        except (ChainUnavailable, RpcError):
+            return True  # cannot tell: the recorded receipt stands (/health says unreachable)
+        return isinstance(blk, dict) and bool(row.get("block_hash")) and blk.get("hash") == row["block_hash"]
+
     # ------------------------------------------------------------------ lifecycle
     async def start(self) -> None:
         await self.check()
@@ -158,13 +219,61 @@ class ChainGuard:
             await asyncio.sleep(self.interval)
             try:
                 await self.check()
+                if self.mine_stuck_after:
+                    await self.unstick()
             except asyncio.CancelledError:
                 raise
             except Exception:  # noqa: BLE001 - the guard never dies
                 log.exception("chain guard check failed")
 
+    # ------------------------------------------------------------------ a stuck development pool
+    async def unstick(self) -> bool:
+        """Mines one block (``evm_mine``) when a relayed transaction has waited ``mine_stuck_after``
+        seconds while the chain's pool holds ready transactions, on an Anvil that does not mine on a
+        timer. Why: Anvil 1.7's instant miner can leave transactions that became ready together (a
+        burst of JSON-RPC arrays) in its pool with no block to come, or mine empty blocks past them,
+        until some other transaction arrives; ``evm_mine`` takes every ready transaction. Never on
+        another chain: a real chain's stuck transaction is the relayer's to re-send, not to mine."""
+        ages = self.relayer.pending_ages()
+        if not ages or max(a for _, a in ages) < self.mine_stuck_after:
+            return False
+        if time.monotonic() - self._last_unstick < self.mine_stuck_after:
+            return False
+        if self._dev_chain is None:
+            self._dev_chain = await self._is_dev_anvil()
+        if not self._dev_chain:
+            return False
+        status = await self.rpc.call_direct("txpool_status", [])
+        if not isinstance(status, dict) or int(str(status.get("pending", "0x0")), 16) == 0:
+            return False  # nothing ready to mine: not this stall
+        await self.rpc.call_direct("evm_mine", [])
+        self._last_unstick = time.monotonic()
+        self.unstuck += 1
+        log.warning("development chain: %d ready transaction(s) sat in Anvil's pool with no block for %.1fs "
+                    "(relayed %d pending); mined one block", int(str(status["pending"]), 16),
+                    self.mine_stuck_after, len(ages))
+        return True
+
+    async def _is_dev_anvil(self) -> bool:
+        try:
+            version = str(await self.rpc.call_direct("web3_clientVersion", []))
+            interval = await self.rpc.call_direct("anvil_getIntervalMining", [])
+        except (ChainUnavailable, RpcError) as exc:
+            log.warning("mine_stuck: the chain is not a development Anvil (%s): never mining", exc)
+            return False
+        ok = version.lower().startswith("anvil") and not interval
+        if not ok:
+            log.warning("mine_stuck: the chain (%s, interval mining %s) is not an Anvil without a block time: "
+                        "never mining", version, interval)
+        return ok
+
     # ------------------------------------------------------------------ the check
     async def check(self) -> None:
+        """One check (serialised: the background task and ``vouch`` may both call it)."""
+        async with self._lock:
+            await self._check()
+
+    async def _check(self) -> None:
         if self.foreign:
             return
         self.checks += 1
@@ -224,6 +333,7 @@ class ChainGuard:
             self.recovering = f"{what}; the relayer could not re-send yet: {exc}"
             return  # retried at the next check (highest unchanged)
         event.update(resent=out.resent, lost=out.lost, fillers=out.fillers)
+        self.resent = set(out.pending)
         self.relayer.last_receipt = None
         self.events = (self.events + [event])[-_KEEP_EVENTS:]
         self.recovering = None

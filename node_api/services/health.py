@@ -13,6 +13,10 @@ Each check looks at the running parts, not at a flag someone forgot to set:
 - ``transactions_stuck``: a relayed transaction is unmined ``health_stuck_seconds`` after it was sent.
 - ``index_behind`` / ``index_ahead``: the provenance index is more than ``health_index_lag_blocks``
   below the safe head, or ends on a block the chain no longer has (a rollback; it rebuilds).
+- ``chain_regression``: the chain is behind what this node has seen or sent (``ChainGuard.behind``):
+  its head is below the highest block the node saw, a reconcile is running or failed, or transactions
+  sent again after the chain went back are not mined again yet. Ok again once they are.
+- ``chain_identity``: the chain was replaced under the running node (the relayer is halted).
 - anything another part reports through ``report(code, message)`` until it calls ``clear(code)``
   (e.g. ``chain_identity_changed`` from the start path's genesis/deployment check).
 
@@ -131,10 +135,11 @@ class HealthService:
             chain = self.guard.status()
             if self.guard.foreign:  # unreachable is checked above, from this service's own call
                 reason("chain_identity", self.guard.foreign)
-            if self.guard.recovering:
-                reason("chain_regression", self.guard.recovering)
+            behind = await self.guard.behind(answer["blockNumber"])
+            if behind:
+                reason("chain_regression", behind)
             answer["chainGuard"] = {"regressions": len(chain["regressions"]), "relayerHalted": chain["relayerHalted"],
-                                    "highestSeen": chain["highestSeen"]}
+                                    "highestSeen": chain["highestSeen"], "stuckPoolsMined": self.guard.unstuck}
         for code, message in self._reported.items():
             reason(code, message)
         answer.update(status="degraded" if reasons else "ok", reasons=reasons,

@@ -58,11 +58,28 @@ def _reused(key: str, scope: Scope) -> ApiError:
 
 
 class Idempotency:
-    def __init__(self, db: Database, outcomes: Outcomes):
+    def __init__(self, db: Database, outcomes: Outcomes,
+                 vouch: Callable[[dict[str, Any], Callable[[], dict[str, Any]]], Awaitable[dict[str, Any]]] | None = None):
         self.db = db
         self.outcomes = outcomes
+        #: checks a replayed "mined" against the chain's canonical blocks (services/chain_guard.vouch)
+        self.vouch = vouch
         #: scoped key -> (request hash, the running request's answer)
         self._running: dict[str, tuple[str, asyncio.Future]] = {}
+
+    async def _vouched(self, body: dict[str, Any]) -> dict[str, Any]:
+        """A replayed answer whose "mined" items are in blocks the chain still has (else pending)."""
+        if self.vouch is None:
+            return body
+
+        async def one(b: dict[str, Any]) -> dict[str, Any]:
+            if not b.get("txHash") or b.get("status") not in ("mined", "reverted"):
+                return b
+            return await self.vouch(b, lambda: self.outcomes.refresh(b, replayed=True))  # type: ignore[misc]
+
+        if "items" in body:
+            return {**body, "items": [await one(b) for b in body["items"]]}
+        return await one(body)
 
     @staticmethod
     def check_key(key: str | None) -> None:
@@ -91,12 +108,13 @@ class Idempotency:
             if stored["request_hash"] != req_hash:
                 raise _reused(key, scope)
             if stored["status_code"]:
-                return stored["status_code"], self.outcomes.refresh(json.loads(stored["response"]), replayed=True)
+                return stored["status_code"], await self._vouched(
+                    self.outcomes.refresh(json.loads(stored["response"]), replayed=True))
         if running is not None:
             if running[0] != req_hash:
                 raise _reused(key, scope)
             status, body = await asyncio.shield(running[1])
-            return status, self.outcomes.refresh(body, replayed=True)
+            return status, await self._vouched(self.outcomes.refresh(body, replayed=True))
         if rows:  # acknowledged (or sent) before a restart, answer not recorded
             bodies = [self.outcomes.row_body(r) for r in rows]
             body = bodies[0] if len(bodies) == 1 and rows[0]["item"] is None else {"items": bodies}

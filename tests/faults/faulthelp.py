@@ -9,6 +9,7 @@ import itertools
 import json
 import os
 import random
+import shutil
 import signal
 import threading
 import time
@@ -47,7 +48,8 @@ def fresh_key() -> LocalAccount:
 
 
 class Chain:
-    """Anvil as its own process with ``--state`` (dumped every ``state_interval`` seconds)."""
+    """Anvil as its own process, its state kept by ``EmbeddedAnvil``'s state keeper (a consistent
+    generation every ``state_interval`` seconds, loaded at a restart)."""
 
     def __init__(self, folder: Path, *, state_interval: int = 1, block_time: float | None = None):
         folder.mkdir(parents=True, exist_ok=True)
@@ -71,13 +73,9 @@ class Chain:
         return self.anvil.proc.pid
 
     def kill(self) -> None:
-        """SIGKILL: no state dump; what came after the last periodic dump is gone."""
+        """SIGKILL: no state dump; what came after the last consistent generation is gone."""
         assert self.anvil is not None and self.anvil.proc is not None
-        proc = self.anvil.proc
-        os.kill(proc.pid, signal.SIGKILL)
-        proc.wait(10)
-        self.anvil.proc = None
-        self.anvil._close_log()
+        self.anvil.kill()
         self.anvil = None
 
     def pause(self) -> None:
@@ -91,6 +89,7 @@ class Chain:
         if self.anvil is not None:
             self.kill()
         self.state.unlink(missing_ok=True)
+        shutil.rmtree(self.state.with_suffix(""), ignore_errors=True)
         self.start()
 
     def stop(self) -> None:
@@ -106,23 +105,16 @@ class Chain:
         return int(str(rpc_call(self.url, "eth_blockNumber")), 16)
 
     def wait_dump(self, timeout: float = 15.0) -> None:
-        """Returns after Anvil wrote its state file again (what is on chain now survives a SIGKILL)."""
-        before = self.state.stat().st_mtime_ns if self.state.exists() else 0
-        head = self.head()
+        """Returns after a consistent generation at or above the head now was written (what is on
+        chain now survives a SIGKILL)."""
+        assert self.anvil is not None and self.anvil.keeper is not None
+        keeper, head = self.anvil.keeper, self.head()
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            if self.state.exists() and self.state.stat().st_mtime_ns != before:
-                try:
-                    data = json.loads(self.state.read_text())
-                except ValueError:
-                    time.sleep(0.1)
-                    continue
-                best = data.get("best_block_number")
-                if best is None or int(str(best), 0) >= head:
-                    return
-                before = self.state.stat().st_mtime_ns
-            time.sleep(0.1)
-        raise AssertionError("anvil did not dump its state")
+            if keeper.last_best is not None and keeper.last_best >= head:
+                return
+            time.sleep(0.05)
+        raise AssertionError(f"no consistent state dump reached block {head} ({keeper.inconsistent} inconsistent)")
 
     def fund(self, *addresses: str) -> None:
         for a in addresses:
@@ -169,6 +161,65 @@ class Ack:
     tx_hash: str
     key: str
     body: dict[str, Any]
+    block: int = -1
+
+
+def health(url: str, timeout: float = 30.0) -> dict[str, Any]:
+    """``GET /health``, with the reason codes as a set under ``codes``."""
+    answer = httpx.get(f"{url}/health", timeout=timeout).json()
+    answer["codes"] = {r["code"] for r in answer.get("reasons", [])}
+    return answer
+
+
+class HealthLog:
+    """Polls ``/health`` every ``every`` seconds in a thread and keeps (time, status, codes)."""
+
+    def __init__(self, url: str, every: float = 0.05):
+        self.url, self.every = url, every
+        self.samples: list[tuple[float, str, frozenset[str]]] = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def __enter__(self) -> "HealthLog":
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self._stop.set()
+        self._thread.join(40)
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.every):
+            try:
+                h = health(self.url, timeout=10)
+            except (httpx.HTTPError, ValueError):
+                continue  # the node itself down or stopped: no answer is no claim
+            self.samples.append((time.monotonic(), h["status"], frozenset(h["codes"])))
+
+    def said(self, code: str, since: float = 0.0) -> bool:
+        return any(code in codes for t, _, codes in self.samples if t >= since)
+
+    def wait_for(self, code: str, timeout: float, since: float | None = None) -> None:
+        since = time.monotonic() if since is None else since
+        wait_until(lambda: self.said(code, since), timeout, f"/health to say {code}", every=0.05)
+
+
+def wait_healthy(url: str, timeout: float = 60.0) -> dict[str, Any]:
+    """Until ``/health`` says ok (asserting it does within ``timeout``); its answer."""
+    deadline, last = time.monotonic() + timeout, None
+    while time.monotonic() < deadline:
+        last = health(url, timeout=10)
+        if last["status"] == "ok":
+            return last
+        time.sleep(0.2)
+    raise AssertionError(f"/health did not say ok within {timeout:g}s: {last}")
+
+
+def best_block(state_file: Path | None) -> int:
+    """The best block of a state dump (-1: a fresh chain)."""
+    if state_file is None:
+        return -1
+    return int(str(json.loads(state_file.read_bytes())["best_block_number"]), 0)
 
 
 class Load:
@@ -226,7 +277,8 @@ class Load:
                     continue
                 if out.get("status") == "mined":
                     with self._lock:
-                        self.acked.append(Ack(q, who.address, int(out["result"]["batchIds"][0]), out["txHash"], key, body))
+                        self.acked.append(Ack(q, who.address, int(out["result"]["batchIds"][0]), out["txHash"], key, body,
+                                              int(out.get("blockNumber") or -1)))
                 else:
                     self.not_acked += 1
 

@@ -107,5 +107,8 @@ async def bulk(body: BulkRequest, node: NodeDep, idempotency_key: IdempotencyKey
 
 @router.get("/transactions/{tx_hash}", response_model=TxAnswer, response_model_exclude_unset=True,
             summary="Status of a relayed transaction: pending, mined, reverted (with reason)")
-async def transaction(tx_hash: Bytes32Hex, outcomes: OutcomesDep, _: ReadDep):
-    return outcomes.tx_status(tx_hash)
+async def transaction(tx_hash: Bytes32Hex, outcomes: OutcomesDep, node: NodeDep, _: ReadDep):
+    body = outcomes.tx_status(tx_hash)
+    if node.guard is not None:  # never "mined" in a block the chain no longer has (services/chain_guard.vouch)
+        body = await node.guard.vouch(body, lambda: outcomes.tx_status(tx_hash))
+    return body

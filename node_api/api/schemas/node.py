@@ -8,9 +8,9 @@ from pydantic import BaseModel, Field
 
 
 class HealthReason(BaseModel):
-    code: str = Field(description="chain_unreachable, chain_stalled, chain_behind, relayer_balance_low, "
-                      "transactions_stuck, index_behind, index_ahead, or one reported by another part "
-                      "(e.g. chain_identity_changed)")
+    code: str = Field(description="chain_unreachable, chain_stalled, chain_behind, chain_regression, "
+                      "chain_identity, relayer_balance_low, transactions_stuck, index_behind, index_ahead, or "
+                      "one reported by another part")
     message: str
 
 
@@ -27,6 +27,8 @@ class Health(BaseModel):
     oldestPendingSeconds: float
     relayerSpend: dict[str, Any] = Field(description="wei paid by mined transactions: last hour and in total")
     fees: dict[str, int | None] = Field(description="maxFeePerGas, maxPriorityFeePerGas (null: legacy) and the cap, wei")
+    chainGuard: dict[str, Any] | None = Field(None, description="regressions handled since start, relayerHalted, "
+                                              "highestSeen (the highest block this node saw)")
 
 
 class Info(BaseModel):
