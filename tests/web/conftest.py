@@ -39,7 +39,7 @@ def wait_indexed(client: httpx.Client, rpc_url: str, timeout: float = 60) -> Non
     raise AssertionError("the index did not catch up with the chain")
 
 
-@pytest.fixture(scope="package")
+@pytest.fixture(scope="session")
 def web() -> Iterator[SimpleNamespace]:
     """A node on its own Anvil with the demo loaded; ``contracts`` are web3 contracts of its deployment."""
     if not shutil.which(CHROMIUM) and not Path(CHROMIUM).exists():
@@ -73,7 +73,9 @@ def web() -> Iterator[SimpleNamespace]:
         shutil.rmtree(tmp, ignore_errors=True)
 
 
-@pytest.fixture(scope="package")
+# Module scope: sync_playwright runs an event loop in the main thread until it exits, and later modules
+# (e.g. the TRACES client tests) call asyncio.run; a session-long browser would break them.
+@pytest.fixture(scope="module")
 def browser(web) -> Iterator[Any]:
     from playwright.sync_api import sync_playwright
 
