@@ -224,7 +224,23 @@ class Consortium:
         return self
 
     # ------------------------------------------------------------------ validators
-    def start_validator(self, i: int, *, timeout: float = 60.0) -> Validator:
+    def start_validator(self, i: int, *, mine: bool = True, timeout: float = 60.0) -> Validator:
+        """Starts validator ``i`` and, with ``mine``, lets it seal once it has caught up with the
+        running validators (a signer that seals on a stale head only makes forks)."""
+        v = self._spawn(i)
+        self._wait_rpc(v, timeout)
+        if mine:
+            others = [o for o in self.validators if o.alive and o is not v]
+            if others:
+                self.wait_peers(1, only=[i])
+                target = max(block_number(o.url) for o in others)
+                deadline = time.monotonic() + timeout
+                while block_number(v.url) < target and time.monotonic() < deadline:
+                    time.sleep(0.2)
+            rpc(v.url, "miner_start")
+        return v
+
+    def _spawn(self, i: int) -> Validator:
         v = self.validators[i]
         if v.alive:
             return v
@@ -233,22 +249,25 @@ class Consortium:
             str(self.geth), "--datadir", str(v.datadir), "--config", str(v.datadir / "config.toml"),
             "--networkid", str(CHAIN_ID), "--port", str(v.p2p_port), "--nat", "none", "--nodiscover",
             "--http", "--http.addr", "127.0.0.1", "--http.port", str(v.http_port),
-            "--http.api", "eth,net,web3,txpool,clique,admin,debug", "--http.vhosts", "*",
+            "--http.api", "eth,net,web3,txpool,clique,admin,debug,miner", "--http.vhosts", "*",
             "--authrpc.port", str(v.auth_port), "--ipcdisable", "--syncmode", "full", "--cache", "64",
-            "--mine", "--miner.etherbase", v.signer, "--unlock", v.signer,
+            "--miner.etherbase", v.signer, "--unlock", v.signer,
             "--password", str(v.datadir / "password.txt"), "--allow-insecure-unlock",
-            "--miner.gasprice", "1", "--txpool.pricelimit", "1", "--txpool.accountslots", "4096",
+            "--miner.gasprice", "1", "--miner.recommit", "1s", "--txpool.pricelimit", "1", "--txpool.accountslots", "4096",
             "--txpool.globalslots", "20000", "--txpool.accountqueue", "4096", "--txpool.globalqueue", "20000",
-            "--rpc.gascap", "0", "--rpc.txfeecap", "0", "--verbosity", "2",
+            "--rpc.gascap", "0", "--rpc.txfeecap", "0", "--verbosity", "3",
         ], stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
         log.close()
+        return v
+
+    def _wait_rpc(self, v: Validator, timeout: float) -> None:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if v.proc.poll() is not None:
                 raise RuntimeError(f"{v.label} exited with {v.proc.returncode}; see {v.datadir / 'geth.log'}")
             try:
                 block_number(v.url)
-                return v
+                return
             except (httpx.HTTPError, RuntimeError):
                 time.sleep(0.2)
         raise RuntimeError(f"{v.label} did not answer within {timeout:.0f}s")
@@ -267,10 +286,11 @@ class Consortium:
     def peers(self, i: int) -> int:
         return int(rpc(self.validators[i].url, "net_peerCount"), 16)
 
-    def wait_peers(self, minimum: int | None = None, timeout: float = 60.0) -> None:
-        """Every running validator has ``minimum`` peers (default: every other running validator)."""
-        alive = [v.index for v in self.validators if v.alive]
-        want = len(alive) - 1 if minimum is None else minimum
+    def wait_peers(self, minimum: int | None = None, timeout: float = 60.0, only: list[int] | None = None) -> None:
+        """Every running validator (or those in ``only``) has ``minimum`` peers (default: every
+        other running validator)."""
+        alive = only or [v.index for v in self.validators if v.alive]
+        want = sum(v.alive for v in self.validators) - 1 if minimum is None else minimum
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if all(self.peers(i) >= want for i in alive):
@@ -348,9 +368,13 @@ class Consortium:
     # ------------------------------------------------------------------ all at once
     def start(self, *, members: bool = True) -> "Consortium":
         self.create()
+        for v in self.validators:  # all at once, sealing only when connected: no start-up forks
+            self._spawn(v.index)
         for v in self.validators:
-            self.start_validator(v.index)
+            self._wait_rpc(v, 60.0)
         self.wait_peers()
+        for v in self.validators:
+            rpc(v.url, "miner_start")
         self.wait_blocks(1)
         self.deploy()
         if members:
