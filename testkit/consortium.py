@@ -213,6 +213,7 @@ class Consortium:
             "validators": [[v.http_port, v.p2p_port, v.auth_port] for v in self.validators],
             "members": {m.name: [m.api_port, m.urls] for m in self.members.values()},
             "deployment": self.deployment,
+            "head": self._layout().get("head", 0),
         }, indent=2))
 
     def _load(self) -> "Consortium":
@@ -271,6 +272,49 @@ class Consortium:
             except (httpx.HTTPError, RuntimeError):
                 time.sleep(0.2)
         raise RuntimeError(f"{v.label} did not answer within {timeout:.0f}s")
+
+    def _start_all(self) -> None:
+        """Every validator, sealing without competing branches.
+
+        geth accepts propagated blocks only after a first sync from a peer ahead of it (and, below
+        5 peers, tries that every 10 s); signers started together on a head whose time is past (a
+        new genesis, a restart) all seal the next block at once, and Clique can then stall for good
+        on the competing branches (each signer "signed recently" on its own; seen here). So: the
+        signer due for the next block starts alone and seals it; the others start behind it, sync
+        from it, and only then seal."""
+        top = int(self._layout().get("head", 0))
+        order = sorted(self.validators, key=lambda v: v.signer.lower())
+        started: list[Validator] = []
+        for k in range(len(order)):
+            first = order[(top + 1 + k) % len(order)]  # in turn first; the next if it signed recently
+            self._spawn(first.index)
+            self._wait_rpc(first, 60.0)
+            rpc(first.url, "miner_start")
+            started.append(first)
+            top = max(top, block_number(first.url))
+            deadline = time.monotonic() + 3 * self.period + 3
+            while time.monotonic() < deadline and block_number(first.url) <= top:
+                time.sleep(0.05)
+            if block_number(first.url) > top:
+                break
+        top = block_number(first.url)
+        for v in self.validators:
+            self._spawn(v.index)
+        for v in self.validators:
+            self._wait_rpc(v, 60.0)
+        deadline = time.monotonic() + 40
+        while min(block_number(v.url) for v in self.validators) < top:
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"validators did not sync block {top}: {[block_number(v.url) for v in self.validators]}")
+            time.sleep(0.2)
+        for v in self.validators:
+            if v not in started:
+                rpc(v.url, "miner_start")
+        self.wait_peers()
+        self.wait_blocks(1)
+
+    def _layout(self) -> dict[str, Any]:
+        return json.loads(self.layout_file.read_text()) if self.layout_file.exists() else {}
 
     def kill_validator(self, i: int, sig: int = signal.SIGKILL) -> None:
         v = self.validators[i]
@@ -368,14 +412,7 @@ class Consortium:
     # ------------------------------------------------------------------ all at once
     def start(self, *, members: bool = True) -> "Consortium":
         self.create()
-        for v in self.validators:  # all at once, sealing only when connected: no start-up forks
-            self._spawn(v.index)
-        for v in self.validators:
-            self._wait_rpc(v, 60.0)
-        self.wait_peers()
-        for v in self.validators:
-            rpc(v.url, "miner_start")
-        self.wait_blocks(1)
+        self._start_all()
         self.deploy()
         if members:
             for name in self.members:
@@ -387,6 +424,9 @@ class Consortium:
         writes its state to disk)."""
         for name in list(self.members):
             self.stop_member(name)
+        heads = [block_number(v.url) for v in self.validators if v.alive]
+        if heads:  # where the next start begins (the signer due for the next block starts first)
+            self.layout_file.write_text(json.dumps({**self._layout(), "head": max(heads)}, indent=2))
         for v in self.validators:
             self.kill_validator(v.index, signal.SIGTERM)
 
