@@ -94,13 +94,18 @@ def setup_world(net: Consortium, url: str, n: int, abis) -> SimpleNamespace:  # 
     wait_nonce(url, wallets[0].address, len(binds), automine=False)
     raws = []
     for i, w in enumerate(wallets):
-        params = (material, 0, 0, 0, 10**12, b"\x02" * 32, "", keccak(text=f"ev-{i}"), 1)
+        params = (material, 0, 0, 0, 10**9, b"\x02" * 32, "", keccak(text=f"ev-{i}"), 1)
         raws.append(TxSigner(w.key, chain_id).sign(nonce=len(binds) if i == 0 else 0, gas_price=GAS_PRICE,
-                                                   gas=1_000_000, to=ledger,
+                                                   gas=3_000_000, to=ledger,
                                                    data=abis["BatchLedger"].fn("createOrigin").encode(params))[0])
     send_raw_batch(url, raws, 200)
     for i, w in enumerate(wallets):
         wait_nonce(url, w.address, len(binds) + 1 if i == 0 else 1, automine=False)
+    for raw in raws + binds:
+        h = "0x" + keccak(raw).hex()
+        rc = call(url, "eth_getTransactionReceipt", [h])
+        if rc is None or rc["status"] != "0x1":
+            raise RuntimeError(f"setup transaction {h} failed: {rc and (rc['status'], rc['gasUsed'])}")
     ev = abis["BatchLedger"].events_by_name["BatchCreated"]
     logs = call(url, "eth_getLogs", [{"address": ledger, "fromBlock": "0x0", "toBlock": "latest",
                                       "topics": ["0x" + ev.topic.hex()]}])
