@@ -94,7 +94,7 @@ def setup_world(net: Consortium, url: str, n: int, abis) -> SimpleNamespace:  # 
     wait_nonce(url, wallets[0].address, len(binds), automine=False)
     raws = []
     for i, w in enumerate(wallets):
-        params = (material, 0, 0, 0, 10**9, b"\x02" * 32, "", keccak(text=f"ev-{i}"), 1)
+        params = (material, 0, 0, 0, 10**9, b"\x02" * 32, "", keccak(text=f"ev-{i}-{time.time_ns()}"), 1)
         raws.append(TxSigner(w.key, chain_id).sign(nonce=len(binds) if i == 0 else 0, gas_price=GAS_PRICE,
                                                    gas=3_000_000, to=ledger,
                                                    data=abis["BatchLedger"].fn("createOrigin").encode(params))[0])
@@ -105,7 +105,13 @@ def setup_world(net: Consortium, url: str, n: int, abis) -> SimpleNamespace:  # 
         h = "0x" + keccak(raw).hex()
         rc = call(url, "eth_getTransactionReceipt", [h])
         if rc is None or rc["status"] != "0x1":
-            raise RuntimeError(f"setup transaction {h} failed: {rc and (rc['status'], rc['gasUsed'])}")
+            tx = call(url, "eth_getTransactionByHash", [h])
+            why = ""
+            try:
+                call(url, "eth_call", [{k: tx[k] for k in ("from", "to", "input")}, hex(int(tx["blockNumber"], 16) - 1)])
+            except RuntimeError as exc:
+                why = str(exc)
+            raise RuntimeError(f"setup transaction {h} to {tx['to']} failed: {why}")
     ev = abis["BatchLedger"].events_by_name["BatchCreated"]
     logs = call(url, "eth_getLogs", [{"address": ledger, "fromBlock": "0x0", "toBlock": "latest",
                                       "topics": ["0x" + ev.topic.hex()]}])
