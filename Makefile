@@ -11,7 +11,7 @@ TOOLCHAIN_STAMP := $(VENV)/.toolchain
 # ape-foundry finds Anvil only on PATH; .venv/bin holds a symlink to the npm Anvil binary.
 APE_ENV := PATH="$(CURDIR)/$(VENV)/bin:$$PATH"
 
-.PHONY: all deps venv node run test test-unit bench-gas artifacts ape-compile ape-test clean
+.PHONY: all deps venv node run test test-unit bench-gas artifacts ape-compile ape-test clean geth consortium
 
 all: test
 
@@ -56,6 +56,17 @@ test: deps ape-test
 # Only the tests that need no chain and no compiler (marker `chain` deselected): seconds, not minutes.
 test-unit: venv
 	$(PY) -m pytest -q -m "not chain"
+
+# The consortium's engine: go-ethereum v1.13.15 (the last release with Clique), built once with Go into
+# $${XDG_CACHE_HOME:-~/.cache}/coc-geth/v1.13.15 (outside the repo; testkit/geth.py); prints its path.
+geth: venv
+	$(PY) -m testkit.geth
+
+# A 4-validator Clique network (2 s blocks), the contracts (paris build), two member nodes; prints
+# the endpoints and runs until Ctrl-C. State in CONSORTIUM_DIR (resumed); FRESH=1 starts over.
+CONSORTIUM_DIR ?= data/consortium
+consortium: deps geth
+	$(PY) -m testkit.consortium --dir $(CONSORTIUM_DIR) $(if $(FRESH),--fresh)
 
 bench-gas: deps
 	$(PY) scripts/bench_gas.py

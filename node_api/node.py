@@ -58,7 +58,7 @@ def contract_artifacts(settings: Settings) -> Mapping[str, Artifact]:
     return load_artifacts(settings.evm_version)
 
 
-def _chain_id(url: str) -> int:
+def _chain_id(url: str | list[str]) -> int:
     with SyncRpc(url) as rpc:
         return rpc.chain_id()
 
@@ -98,7 +98,7 @@ class Node:
         key = relayer_key(s)
         if s.rpc_url is not None:  # published development keys only on the embedded chain (key_policy)
             try:
-                external_id = await asyncio.to_thread(_chain_id, s.rpc_url)
+                external_id = await asyncio.to_thread(_chain_id, s.effective_rpc_urls)
             except ChainUnavailable as exc:
                 raise RuntimeError(f"chain unreachable at {s.effective_rpc_url}: {exc}") from None
             check_keys(s, external_id, key)
@@ -118,7 +118,7 @@ class Node:
             raise RuntimeError(f"chain unreachable at {s.effective_rpc_url}: {exc}") from None
         chain_id = deployment.chain_id
         identity = await asyncio.to_thread(bind_deployment, s, db, deployment, identity)
-        rpc = Rpc(s.effective_rpc_url, max_batch=s.rpc_batch_size)
+        rpc = Rpc(s.effective_rpc_urls, max_batch=s.rpc_batch_size)  # several: failover (core/rpc.py)
         relayer = Relayer(
             rpc, db, TxSigner(key, chain_id),
             zero_gas_price=s.zero_gas_price, max_fee_per_gas=int(s.max_fee_per_gas_gwei * GWEI),

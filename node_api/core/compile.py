@@ -20,7 +20,7 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
-from . import toolchain
+from . import evm_compat, toolchain
 from .abi import register_errors
 from .artifacts import ARTIFACTS_DIR, MANIFEST_NAME, Artifact, read_manifest
 
@@ -148,15 +148,22 @@ def compile_contracts(
     else:
         out_dir = BUILD_DIR if settings["evmVersion"] == DEFAULT_EVM_VERSION else BUILD_DIR.with_name(
             f"contracts-{settings['evmVersion']}")
+    own = {_source_name(p): p for p in src_list}
+    # Pre-Cancun targets (paris, for Clique): OpenZeppelin's mcopy rewritten (core/evm_compat.py).
+    compat = (evm_compat.rewritten_sources(own, toolchain.REPO_ROOT, settings["remappings"])
+              if evm_compat.needs_rewrite(settings["evmVersion"]) else {})
     digest = sources_hash(src_list, settings)
+    if compat:
+        digest = hashlib.sha256((digest + evm_compat.REWRITE_VERSION + json.dumps(compat, sort_keys=True)).encode()
+                                ).hexdigest()
     if not force and (cached := _load_cached(out_dir, digest)) is not None:
         register_errors(cached)
         return cached
 
-    own = {_source_name(p): p for p in src_list}
     input_json = {
         "language": "Solidity",
-        "sources": {name: {"content": p.read_text()} for name, p in own.items()},
+        "sources": {**{name: {"content": text} for name, text in compat.items()},
+                    **{name: {"content": p.read_text()} for name, p in own.items()}},
         "settings": settings,
     }
     toolchain.register_solc()
@@ -227,7 +234,11 @@ def build_manifest(targets: Mapping[str, Mapping[str, Artifact]], default: str) 
         "sources": {"files": [_source_name(p) for p in sources], "hash": sources_hash(sources, {})},
         "default": default,
         "targets": {
-            t: {"settings": compiler_settings(t), "contracts": sorted(arts)} for t, arts in sorted(targets.items())
+            t: {"settings": compiler_settings(t), "contracts": sorted(arts),
+                **({"rewritten": sorted(evm_compat.rewritten_sources(
+                    {_source_name(p): p for p in sources}, toolchain.REPO_ROOT,
+                    compiler_settings(t)["remappings"]))} if evm_compat.needs_rewrite(t) else {})}
+            for t, arts in sorted(targets.items())
         },
     }
 

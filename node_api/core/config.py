@@ -7,11 +7,13 @@ middleware, zero gas price, confirmations, external RPC URL.
 
 from __future__ import annotations
 
+import json
 from functools import lru_cache
 from pathlib import Path
+from typing import Annotated, Any, Literal
 
-from pydantic import Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 #: Repository root (the directory holding pyproject.toml); node_api/core/config.py -> ../../
 REPO_ROOT: Path = Path(__file__).resolve().parents[2]
@@ -21,6 +23,32 @@ REPO_ROOT: Path = Path(__file__).resolve().parents[2]
 ANVIL_DEFAULT_KEY = "0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80"
 #: Anvil's dev account #9: the default relayer on a local chain (pays gas, is never trusted).
 ANVIL_RELAYER_KEY = "0x2a871d0798f97d79848a013d4936a73bf4cc922c825d33c1cf7073dff6d409c6"
+
+#: Settings profiles for a kind of chain (``COC_PROFILE``): each fills the settings not set
+#: explicitly (an explicit setting always wins). What differs between chains is configuration here,
+#: not a code path. Tested on a 4-validator Clique network (tests/consortium); "qbft" is the
+#: production target (Besu, immediate finality), documented, not testable on these machines.
+PROFILES: dict[str, dict[str, Any]] = {
+    # go-ethereum 1.13 Clique proof of authority (the consortium network of testkit/consortium.py)
+    "clique": {
+        "poa_extra_data": True,       # Clique blocks carry 97+ bytes of extraData (vanity, signers, seal)
+        "evm_version": "paris",       # Clique refuses Shanghai and Cancun: the paris build of the contracts
+        "zero_gas_price": False,      # London fee market (base fee + tip); validators accept a tip >= 1 wei
+        "max_fee_per_gas_gwei": 100.0,
+        "confirmations": 0,           # acknowledged at inclusion; an orphaned block's actions are sent again
+        "index_confirmations": 2,     # the index serves only blocks 2 below the head (Clique can reorg there)
+        "rebroadcast_after": 4.0,     # two block periods: a transaction lost with a dead endpoint is resent
+    },
+    # Hyperledger Besu QBFT (immediate finality, free gas): the production consortium
+    "qbft": {
+        "poa_extra_data": True,       # QBFT extraData is RLP (vanity, validators, votes, round, seals)
+        "evm_version": "cancun",
+        "zero_gas_price": True,       # genesis zeroBaseFee + --min-gas-price=0
+        "confirmations": 0,
+        "index_confirmations": 0,     # a QBFT block is final once sealed
+        "rebroadcast_after": 4.0,
+    },
+}
 
 
 class Settings(BaseSettings):
@@ -37,6 +65,11 @@ class Settings(BaseSettings):
     data_dir: Path = Field(default=REPO_ROOT / "data")
     #: External JSON-RPC endpoint. None = start an embedded Anvil.
     rpc_url: str | None = None
+    #: More JSON-RPC endpoints of the same chain (a member's other validators), used in order when
+    #: the one in use fails (core/rpc.py). Env ``COC_RPC_URLS``: comma-separated or a JSON list.
+    rpc_urls: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    #: A profile of settings for a kind of chain ("clique", "qbft"; see PROFILES); None = none.
+    profile: Literal["clique", "qbft"] | None = None
     anvil_host: str = "127.0.0.1"
     anvil_port: int = 8545
     chain_id: int = 31337
@@ -170,6 +203,28 @@ class Settings(BaseSettings):
     traces_client_id: str = "eudr-test"
     #: Seconds to wait for TRACES before answering 502 TracesUnavailable.
     traces_timeout: float = Field(default=10.0, gt=0)
+
+    @field_validator("rpc_urls", mode="before")
+    @classmethod
+    def _split_urls(cls, v: Any) -> Any:
+        if isinstance(v, str):
+            v = v.strip()
+            if v.startswith("["):
+                return json.loads(v)
+            return [u.strip() for u in v.split(",") if u.strip()]
+        return v
+
+    @model_validator(mode="after")
+    def _apply_profile(self) -> "Settings":
+        for name, value in PROFILES.get(self.profile or "", {}).items():
+            if name not in self.model_fields_set:
+                setattr(self, name, value)
+        return self
+
+    @property
+    def effective_rpc_urls(self) -> list[str]:
+        """Every endpoint the node may use, the preferred first (``rpc_url``, then ``rpc_urls``)."""
+        return list(dict.fromkeys([self.effective_rpc_url, *self.rpc_urls]))
 
     @property
     def embedded_rpc_url(self) -> str:

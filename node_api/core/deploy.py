@@ -327,7 +327,7 @@ def deployment_for(settings: Settings, artifacts: Mapping[str, Artifact] | None 
     node's JSON-RPC client, no retries: an unreachable chain raises ``ChainUnavailable`` at once);
     else deploys ``artifacts`` (default: the built artifacts of ``settings.evm_version``) and
     writes the record."""
-    with SyncRpc(settings.effective_rpc_url, retries=0) as rpc:
+    with SyncRpc(settings.effective_rpc_urls, retries=0) as rpc:
         existing = load_deployment(rpc, deployment_file(settings, rpc.chain_id()))
     if existing is not None:
         return _warn_if_stale(existing)

@@ -15,6 +15,15 @@ One set of request/reply rules (errors, revert data, "range too large") and two 
 
 web3 remains only in the deploy step and the tests (:mod:`node_api.core.chain`), where its
 contract objects are the simplest way to build constructor transactions.
+
+Several endpoints (issue 12): both clients take one URL or a list of URLs of the *same chain* (a
+member's own validator first, then others it may use). They stay on one endpoint while it answers;
+a transport failure (connection refused or reset, timeout, HTTP 5xx) moves them to the next one in
+the list (wrapping around) and the same request is tried there at once, so a dead validator costs
+one failed connection, not a stall. Re-sending a request to another endpoint is safe for everything
+the node sends: reads, and ``eth_sendRawTransaction`` of already signed bytes (the same transaction
+twice is at most "already known"). A JSON-RPC error is an answer, never a reason to switch.
+``Endpoints.failovers`` counts the switches (``/health``, tests, the benchmark).
 """
 
 from __future__ import annotations
@@ -24,7 +33,7 @@ import itertools
 import logging
 import time
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Sequence
 
 import httpx
 
@@ -84,9 +93,37 @@ def _error(e: Any, method: str | None = None) -> RpcError:
     return RpcError(code, message, data)
 
 
+class Endpoints:
+    """The URLs of one chain, the one in use, and the switches made (shared by a client's requests)."""
+
+    def __init__(self, urls: "str | Sequence[str]"):
+        self.urls: list[str] = [urls] if isinstance(urls, str) else list(dict.fromkeys(urls))
+        if not self.urls:
+            raise ValueError("at least one JSON-RPC URL is needed")
+        self.current = 0
+        self.failovers = 0
+        self.last_failover: tuple[float, str, str, str] | None = None  # (time, from, to, why)
+
+    @property
+    def url(self) -> str:
+        return self.urls[self.current]
+
+    def failed(self, index: int, why: str) -> None:
+        """The endpoint ``index`` failed a request: move to the next one (once per failure of the
+        endpoint in use; a request that failed on an endpoint already left does not move again)."""
+        if len(self.urls) == 1 or index != self.current:
+            return
+        old = self.url
+        self.current = (self.current + 1) % len(self.urls)
+        self.failovers += 1
+        self.last_failover = (time.time(), old, self.url, why)
+        log.warning("JSON-RPC endpoint %s failed (%s): switching to %s", old, why, self.url)
+
+
 class Rpc:
-    def __init__(self, url: str, *, max_batch: int = 200, timeout: float = 30.0, max_senders: int = 4):
-        self.url = url
+    def __init__(self, url: "str | Sequence[str]", *, max_batch: int = 200, timeout: float = 30.0,
+                 max_senders: int = 4):
+        self.endpoints = Endpoints(url)
         self.max_batch = max_batch
         self.max_senders = max_senders
         self._client = httpx.AsyncClient(
@@ -101,16 +138,39 @@ class Rpc:
     async def aclose(self) -> None:
         await self._client.aclose()
 
+    @property
+    def url(self) -> str:
+        """The endpoint in use."""
+        return self.endpoints.url
+
     async def post(self, payload: Any) -> Any:
+        """``payload`` to the endpoint in use; on a transport failure, to the next ones (each once)."""
+        eps = self.endpoints
+        sent = False
+        for _ in range(len(eps.urls)):
+            index, url = eps.current, eps.url
+            try:
+                return await self._post_one(url, payload)
+            except ChainUnavailable as exc:
+                sent = sent or exc.sent
+                last = exc
+                eps.failed(index, str(exc))
+        raise ChainUnavailable(str(last) if len(eps.urls) == 1 else f"no endpoint answered ({len(eps.urls)} tried); "
+                               f"last: {last}", sent=sent)
+
+    async def _post_one(self, url: str, payload: Any) -> Any:
         try:
-            resp = await self._client.post(self.url, json=payload)
+            resp = await self._client.post(url, json=payload)
         except httpx.ConnectError as exc:
-            raise ChainUnavailable(f"chain unreachable at {self.url}: {exc}", sent=False) from None
+            raise ChainUnavailable(f"chain unreachable at {url}: {exc}", sent=False) from None
         except (httpx.TimeoutException, httpx.NetworkError, httpx.RemoteProtocolError) as exc:
-            raise ChainUnavailable(f"chain did not answer at {self.url}: {exc!r}", sent=True) from None
+            raise ChainUnavailable(f"chain did not answer at {url}: {exc!r}", sent=True) from None
         if resp.status_code >= 500:
-            raise ChainUnavailable(f"chain endpoint error HTTP {resp.status_code}", sent=True)
-        return resp.json()
+            raise ChainUnavailable(f"chain endpoint error HTTP {resp.status_code} at {url}", sent=True)
+        try:
+            return resp.json()
+        except ValueError:
+            raise ChainUnavailable(f"unreadable answer from {url} (HTTP {resp.status_code})", sent=True) from None
 
     async def call(self, method: str, params: list[Any] | None = None) -> Any:
         """One call, coalesced with the other calls made in this loop turn."""
@@ -198,8 +258,8 @@ class SyncRpc:
     exponential backoff (from ``backoff`` seconds, at most 10 s), then raised as ChainUnavailable.
     A JSON-RPC error is raised at once as RpcError (RangeTooLarge for a refused eth_getLogs)."""
 
-    def __init__(self, url: str, *, timeout: float = 30.0, retries: int = 5, backoff: float = 0.2):
-        self.url = url
+    def __init__(self, url: "str | Sequence[str]", *, timeout: float = 30.0, retries: int = 5, backoff: float = 0.2):
+        self.endpoints = Endpoints(url)
         self.retries = retries
         self.backoff = backoff
         self._client = httpx.Client(timeout=httpx.Timeout(timeout, connect=10.0))
@@ -214,20 +274,33 @@ class SyncRpc:
     def __exit__(self, *_exc: Any) -> None:
         self.close()
 
+    @property
+    def url(self) -> str:
+        """The endpoint in use."""
+        return self.endpoints.url
+
     def post(self, payload: Any) -> Any:
+        """A failed attempt moves to the next endpoint at once; after a whole round of endpoints
+        failed, wait (exponential backoff) before the next round."""
+        eps = self.endpoints
         delay = self.backoff
-        for attempt in range(self.retries + 1):
+        attempts = (self.retries + 1) * len(eps.urls)
+        for attempt in range(attempts):
+            index, url = eps.current, eps.url
             try:
-                r = self._client.post(self.url, json=payload)
+                r = self._client.post(url, json=payload)
                 if r.status_code >= 500 or r.status_code == 429:
                     raise httpx.HTTPStatusError(f"HTTP {r.status_code}", request=r.request, response=r)
                 return r.json()
             except (httpx.TransportError, httpx.HTTPStatusError, ValueError) as exc:
-                if attempt == self.retries:
+                if attempt == attempts - 1:
                     what = payload.get("method") if isinstance(payload, dict) else "batch"
-                    raise ChainUnavailable(f"{what}: chain did not answer at {self.url}: {exc!r}",
+                    raise ChainUnavailable(f"{what}: chain did not answer at {url}: {exc!r}",
                                            sent=not isinstance(exc, httpx.ConnectError)) from None
-                log.warning("RPC error (%s), retry %d/%d in %.1fs", exc, attempt + 1, self.retries, delay)
+                eps.failed(index, repr(exc))
+                if (attempt + 1) % len(eps.urls):
+                    continue  # next endpoint at once
+                log.warning("RPC error (%s), retry %d/%d in %.1fs", exc, attempt + 1, attempts - 1, delay)
                 time.sleep(delay)
                 delay = min(delay * 2, 10.0)
         raise AssertionError("unreachable")

@@ -6,6 +6,14 @@ write each range and the new position in one database transaction. A crash at an
 index at the end of the last committed range, so a restart resumes exactly there. If the chain no
 longer has the block the index ended on (a reorganisation, or an Anvil snapshot reverted), the
 index is dropped and rebuilt from the deployment block: the chain is the source of truth.
+
+Never an orphaned fact as final (issue 12, Clique reorgs): the index serves only blocks at least
+``confirmations`` below the head, and a range is written only if its last block has the same hash
+before and after its logs were read (a reorganisation, or a failover to an endpoint on another
+branch, in between would otherwise mix two branches): if not, nothing is written and the range is
+read again at the next pass. Since every block commits to its parent, an unchanged last block means
+an unchanged range; a reorganisation deeper than ``confirmations`` later is caught by the position
+check above (the index is rebuilt).
 """
 
 from __future__ import annotations
@@ -71,6 +79,8 @@ class FollowerStatus:
     confirmations: int = 0
     events_indexed: int = 0
     rebuilds: int = 0
+    #: ranges read again because their last block changed while they were read (reorganisations)
+    reorgs_seen: int = 0
     last_error: str | None = None
     #: the last indexed block is above the chain head or no longer canonical (rolled back)
     ahead: bool = False
@@ -196,6 +206,7 @@ class Follower:
         while nxt <= safe and not self._stop.is_set():
             end = min(nxt + self.range - 1, safe)
             try:
+                before = self.rpc.get_block(end)
                 logs = self.rpc.get_logs(nxt, end, self.addresses)
             except RangeTooLarge:
                 if self.range == 1:
@@ -203,7 +214,12 @@ class Follower:
                 self.range = max(1, self.range // 2)
                 log.info("eth_getLogs range too large: now %d blocks", self.range)
                 continue
-            written += self._write_range(logs, end)
+            if before is None:
+                break  # the endpoint does not have the block yet (a failover to a node behind)
+            wrote = self._write_range(logs, end, before["hash"])
+            if wrote is None:
+                break  # the branch changed while reading: read the range again at the next pass
+            written += wrote
             nxt = end + 1
             if self.range < self.max_range:
                 self.range = min(self.max_range, self.range * 2)
@@ -218,10 +234,17 @@ class Follower:
         block = self.rpc.get_block(number)
         return block is not None and block["hash"] == stored_hash
 
-    def _write_range(self, logs: list[dict[str, Any]], end: int) -> int:
+    def _write_range(self, logs: list[dict[str, Any]], end: int, end_hash: str | None = None) -> int | None:
+        """Writes one range; None (nothing written) when block ``end`` is no longer ``end_hash``
+        or a log of it names another block hash."""
         end_block = self.rpc.get_block(end)
         if end_block is None:
             raise RpcError(-32000, f"eth_getBlockByNumber: block {end} not found")
+        if end_hash is not None and (end_block["hash"] != end_hash or any(
+                int(lg["blockNumber"], 16) == end and lg.get("blockHash") not in (None, end_hash) for lg in logs)):
+            self.status.reorgs_seen += 1
+            log.warning("block %d changed while its range was read (a reorganisation): reading it again", end)
+            return None
         times: dict[str, int] = {}
         missing = []
         for lg in logs:

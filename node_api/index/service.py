@@ -56,7 +56,7 @@ class IndexService:
     def create(
         cls,
         database_url: str,
-        rpc_url: str,
+        rpc_url: "str | list[str]",
         contracts: Mapping[str, str],
         start_block: int,
         *,
@@ -75,7 +75,7 @@ class IndexService:
     def from_settings(cls, settings: Settings, deployment: Any | None = None) -> "IndexService":
         """From the node's settings and its deployment (a ``node_api.core.deploy.Deployment``, or
         None: the record ``<data_dir>/deployments/<chainId>.json``)."""
-        rpc_url = settings.effective_rpc_url
+        rpc_url = settings.effective_rpc_urls  # several: the follower fails over too (core/rpc.py)
         if deployment is not None:
             contracts = {CONTRACTS[k]: v for k, v in deployment.contracts.items() if k in CONTRACTS}
             start = int(deployment.block_number)

@@ -78,7 +78,7 @@ def check_identity(settings: Settings, db: Database) -> Identity:
     block, differs from the data folder's record; with ``accept_new_chain`` forgets the old instance
     instead (transactions ``lost``, deployment records removed). Blocking."""
     meta = db.meta()
-    with SyncRpc(settings.effective_rpc_url, retries=0) as rpc:
+    with SyncRpc(settings.effective_rpc_urls, retries=0) as rpc:
         chain_id = rpc.chain_id()
         genesis = block_hash(rpc, 0)
         problem = None
@@ -114,7 +114,7 @@ def check_identity(settings: Settings, db: Database) -> Identity:
 def bind_deployment(settings: Settings, db: Database, deployment: Deployment, identity: Identity) -> Identity:
     """Records the deployment block and its hash in ``node.db``; returns the identity anchored
     there (blocking)."""
-    with SyncRpc(settings.effective_rpc_url, retries=0) as rpc:
+    with SyncRpc(settings.effective_rpc_urls, retries=0) as rpc:
         h = deployment.block_hash or block_hash(rpc, deployment.block_number)
     db.set_meta({"deployment_block": str(deployment.block_number), "deployment_block_hash": h,
                  "ledger": deployment.contracts.get("BatchLedger", "")})

@@ -17,4 +17,4 @@ async def health(node: NodeDep):
 
 @router.get("/info", summary="Chain id, contract addresses, EIP-712 domains, relayer, actions", response_model=Info)
 async def info(node: NodeDep):
-    return node_info(node.contracts, node.settings.effective_rpc_url, node.relayer.address)
+    return node_info(node.contracts, node.rpc.url, node.relayer.address)  # the endpoint in use (failover)
