@@ -9,7 +9,7 @@ import {IBatchLedger} from "../interfaces/IBatchLedger.sol";
 /// storage across items). Each item is one call of a signed entry point: the batch ledger's custody
 /// handshake (propose, accept, reject, cancel, transfer with acceptance) or the forwarder's
 /// `execute` of an ERC-2771 request. Items run in order, each in its own call frame: a reverting
-/// item is reported (`ItemFailed`) and undoes only itself; the items after it still run (an item
+/// item is reported (`ItemRun` with ok = false and its revert data) and undoes only itself; the items after it still run (an item
 /// that depends on it, e.g. the next nonce of the same signer, then fails on its own check).
 /// The contract holds no privilege and no state: the ledger and the forwarder check every signature
 /// and nonce exactly as when the item is sent alone, so anyone may call it.
@@ -19,8 +19,9 @@ contract RelayBatch {
 
     /// @notice Emitted once per run: how many items it carried and how many reverted.
     event BatchRun(uint256 items, uint256 failed);
-    /// @notice Item `index` reverted with `reason` (the callee's revert data); its effects are undone.
-    event ItemFailed(uint256 indexed index, bytes reason);
+    /// @notice Item `index` ran (ok) or reverted with `reason` (the callee's revert data; its effects
+    /// undone). Emitted after the item's own events, so a receipt's logs split into items at these marks.
+    event ItemRun(uint256 indexed index, bool ok, bytes reason);
 
     /// @notice An item that is not a call of one of the signed entry points (reported as its reason).
     error BatchItemNotAllowed(uint256 index);
@@ -35,10 +36,8 @@ contract RelayBatch {
         uint256 n = items.length;
         for (uint256 i; i < n; ++i) {
             (bool ok, bytes memory reason) = _call(i, items[i]);
-            if (!ok) {
-                ++failed;
-                emit ItemFailed(i, reason);
-            }
+            if (!ok) ++failed;
+            emit ItemRun(i, ok, ok ? bytes("") : reason);
         }
         emit BatchRun(n, failed);
     }
