@@ -43,6 +43,8 @@ from .services.idempotency import Idempotency
 from .services.key_policy import check_keys
 from .services.outcomes import Outcomes
 from .services.reads import Reads
+from .services.pipeline import Pipeline
+from .services.relay_batch import ensure_batcher
 from .services.chain_guard import ChainGuard, Identity, bind_deployment, check_identity
 from .services.relaying import Relaying
 from .services.signatures import Digests
@@ -117,8 +119,11 @@ class Node:
             rpc, db, TxSigner(key, chain_id),
             zero_gas_price=s.zero_gas_price, max_fee_per_gas=int(s.max_fee_per_gas_gwei * GWEI),
             fee_refresh_seconds=s.fee_refresh_seconds, poll_interval=s.poll_interval, batch_size=s.rpc_batch_size,
-            rebroadcast_after=s.rebroadcast_after, confirmations=s.confirmations,
+            rebroadcast_after=s.rebroadcast_after, confirmations=s.confirmations, max_queue=s.relay_queue_max,
         )
+        batcher = await asyncio.to_thread(ensure_batcher, s, deployment, artifacts)  # issue 11: batching
+        if batcher is not None:
+            relayer.use_batcher(batcher, max_items=s.relay_batch_items, max_gas=s.relay_batch_gas)
         await relayer.start()
         guard = ChainGuard(rpc, relayer, identity, interval=s.chain_guard_interval)
         await guard.start()
@@ -138,7 +143,7 @@ class Node:
                             nonce_wait_seconds=s.nonce_wait_seconds)
         admission = Admission(contracts, members_only=s.relay_members_only, rate=s.relay_rate_per_signer,
                               burst=s.relay_burst_per_signer)
-        return cls(
+        node = cls(
             settings=s, deployment=deployment, rpc=rpc, db=db, relayer=relayer, index=index,
             contracts=contracts, outcomes=outcomes, relaying=relaying,
             forwarding=Forwarding(contracts, relaying, digests, signature_ttl=s.signature_ttl,
@@ -152,6 +157,10 @@ class Node:
             health=HealthService(s, rpc, relayer, index, guard).start(),
             guard=guard,
         )
+        if relayer.packer is not None:  # issue 11: a signer's queue checked at chain speed
+            node.forwarding.pipeline = node.custody.pipeline = Pipeline(
+                contracts, relaying, admission, relayer.packer.batcher, max_waiting=s.relay_waiting_max)
+        return node
 
     async def stop(self) -> None:
         await self.health.stop()
