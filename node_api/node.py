@@ -159,7 +159,8 @@ class Node:
         )
         if relayer.packer is not None:  # issue 11: a signer's queue checked at chain speed
             node.forwarding.pipeline = node.custody.pipeline = Pipeline(
-                contracts, relaying, admission, relayer.packer.batcher, max_waiting=s.relay_waiting_max)
+                contracts, relaying, admission, relayer.packer.batcher, max_waiting=s.relay_waiting_max,
+                check_gas=s.relay_check_gas)
         return node
 
     async def stop(self) -> None:

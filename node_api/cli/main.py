@@ -37,6 +37,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from .. import signing
+from . import bulk
 from .client import NodeClient, NodeError
 
 console = Console()
@@ -352,9 +353,7 @@ def build_parser() -> argparse.ArgumentParser:
         k.add_argument("transfer_id")
         k.add_argument("--yes", "-y", action="store_true")
 
-    b = sub.add_parser("bulk", help="sign and submit many actions from a JSON-lines file")
-    b.add_argument("file")
-    b.add_argument("--chunk", type=int, default=200)
+    bulk.add_arguments(sub.add_parser("bulk", help="upload many actions from a JSON-lines file (node_api/cli/bulk.py)"))
 
     for name in ("batches", "pending", "credits", "certificates"):
         r = sub.add_parser(name, help=f"list {name}")
@@ -373,7 +372,7 @@ def main(argv: list[str] | None = None) -> int:
         return cmd_sign(args)
     handlers = {
         "prepare": cmd_prepare, "submit": cmd_submit, "do": cmd_do, "transfer": cmd_transfer,
-        "accept": cmd_settle, "reject": cmd_settle, "cancel": cmd_settle, "bulk": cmd_bulk,
+        "accept": cmd_settle, "reject": cmd_settle, "cancel": cmd_settle, "bulk": lambda a, c: bulk.cmd_bulk(a, c, lambda: load_wallet(a.keystore), err_console),
         "batches": cmd_batches, "pending": cmd_pending, "credits": cmd_credits, "certificates": cmd_certificates,
         "status": cmd_status,
     }

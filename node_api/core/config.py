@@ -139,6 +139,10 @@ class Settings(BaseSettings):
     relay_batch_items: int = Field(default=100, ge=0)
     #: Most gas of one RelayBatch transaction (keep well below the chain's block gas limit).
     relay_batch_gas: int = Field(default=12_000_000, ge=100_000)
+    #: Gas of one eth_call checking a signer's queue (its accepted, unmined actions and the new
+    #: ones, in order): at most the chain's eth_call gas cap (Anvil: its block gas limit; geth:
+    #: --rpc.gascap, 50M by default). A signer with more in flight waits for blocks.
+    relay_check_gas: int = Field(default=30_000_000, ge=1_000_000)
     #: Most actions queued in the relayer or sent and not mined; beyond: 429 NodeBusy + Retry-After.
     relay_queue_max: int = Field(default=50_000, ge=1)
     #: Most signed actions waiting for their predecessors to be checked; beyond: 429 NodeBusy.

@@ -355,6 +355,8 @@ class Relayer:
                 continue
             h = self._pending.pop(tx_hash)
             self.spend.record(rcpt)
+            if isinstance(h, Carrier):  # the spend is counted per action: a carrier carries several
+                self.spend.count += len(h.members) - 1
             outcome = await self.receipts.outcome(h.request, tx_hash, rcpt)
             if outcome.get("blockHash") and (self.last_receipt is None or block >= self.last_receipt[0]):
                 self.last_receipt = (block, outcome["blockHash"])

@@ -71,7 +71,7 @@ class _Waiter:
 @dataclass
 class _Lane:
     #: nonce -> call of messages handed to the relayer and not yet consumed on chain
-    accepted: dict[int, bytes] = field(default_factory=dict)
+    accepted: dict[int, tuple[bytes, int]] = field(default_factory=dict)  # nonce -> (call, gas its check used)
     waiting: dict[int, _Waiter] = field(default_factory=dict)
     #: nonce -> why it was refused (its successors are refused with it)
     refused: dict[int, str] = field(default_factory=dict)
@@ -81,14 +81,18 @@ class _Lane:
 
 class Pipeline:
     def __init__(self, contracts: Contracts, relaying: Relaying, admission: Admission, batcher: str, *,
-                 max_group: int = 200, max_waiting: int = 20_000, check_gas: int = 250_000_000):
+                 max_group: int = 200, max_waiting: int = 20_000, check_gas: int = 30_000_000,
+                 item_gas: int = 150_000):
         self.contracts = contracts
         self.relaying = relaying
         self.admission = admission
         self.batcher = batcher
         self.max_group = max_group
         self.max_waiting = max_waiting
+        #: gas of one check call (at most the chain's eth_call cap; default: its block gas limit)
         self.check_gas = check_gas
+        #: gas assumed for an item not checked yet
+        self.item_gas = item_gas
         self._lanes: dict[Lane, _Lane] = {}
         self._waiting = 0
         self.stats = {"groups": 0, "checked": 0, "accepted": 0, "refused": 0}
@@ -189,19 +193,28 @@ class Pipeline:
                     409, "NonceAhead", f"nonce {w.nonce} is ahead of the signer's next nonce {nxt}: an earlier "
                     f"action of {lane.key} is missing", {"nonce": w.nonce, "next": nxt}))
                 progressed = True
+        # one check runs the lane's accepted predecessors and the group within ``check_gas``: a lane
+        # deeper than that waits for its predecessors to be mined (its depth is bounded)
+        budget = self.check_gas * 8 // 10 - sum(g for _, g in st.accepted.values())
+        est = max([g for _, g in st.accepted.values()] + [self.item_gas])
         group: list[_Waiter] = []
-        while expected + len(group) in st.waiting and len(group) < self.max_group:
+        while expected + len(group) in st.waiting and len(group) < self.max_group and budget >= est:
             group.append(st.waiting[expected + len(group)])
+            budget -= est
         if not group:
             return progressed
-        preds = [st.accepted[n] for n in sorted(st.accepted)]
+        preds = [st.accepted[n][0] for n in sorted(st.accepted)]
         call = {"from": self.relaying.address, "to": self.batcher, "gas": hex(self.check_gas),
                 "data": "0x" + encode_check(preds + [w.call for w in group]).hex()}
         results = decode_check(await rpc.call("eth_call", [call, head]))[len(preds):]
         self.stats["groups"] += 1
         self.stats["checked"] += len(group)
+        passing = next((k for k, r in enumerate(results) if not r[0]), len(group))
+        # the relayer's gas is spent only for members, at their rate: one membership read per group,
+        # and no await between the submits below (the relayer takes the group together)
+        admitted, over = await self.admission.admit_many(group[0].req.signer or lane.key, passing)
         failed: tuple[int, str] | None = None
-        for w, (ok, reason, gas) in zip(group, results):
+        for k, (w, (ok, reason, gas)) in enumerate(zip(group, results)):
             if failed is not None:
                 st.refused[w.nonce] = f"depends on nonce {failed[0]}"
                 self._finish(st, w, self._depends(lane, w.nonce, *failed))
@@ -209,11 +222,8 @@ class Pipeline:
             refusal: ApiError | None = None
             if not ok:
                 refusal = await w.explain(bytes(reason))
-            else:
-                try:
-                    await self.admission.admit(w.req.signer or lane.key)
-                except ApiError as exc:
-                    refusal = exc
+            elif k >= admitted:
+                refusal = over
             if refusal is not None:
                 failed = (w.nonce, f"{refusal.error}: {refusal.message}")
                 st.refused[w.nonce] = failed[1]
@@ -225,7 +235,7 @@ class Pipeline:
             if w.req.to == self.contracts.ledger and w.req.item is not None:
                 w.req.gas = min(w.req.gas, gas + gas * GAS_MARGIN_PPM // 1_000_000 + GAS_EXTRA)
             h = self.relaying.relayer.submit(w.req)
-            st.accepted[w.nonce] = w.call
+            st.accepted[w.nonce] = (w.call, int(gas))
             st.refused.pop(w.nonce, None)
             h.done.add_done_callback(lambda f, n=w.nonce: self._settled(lane, n, f))
             self.stats["accepted"] += 1
