@@ -75,8 +75,6 @@ class _Lane:
     waiting: dict[int, _Waiter] = field(default_factory=dict)
     #: nonce -> why it was refused (its successors are refused with it)
     refused: dict[int, str] = field(default_factory=dict)
-    kick: asyncio.Event = field(default_factory=asyncio.Event)
-    task: asyncio.Task | None = None
 
 
 class Pipeline:
@@ -95,6 +93,8 @@ class Pipeline:
         self.item_gas = item_gas
         self._lanes: dict[Lane, _Lane] = {}
         self._waiting = 0
+        self._kick = asyncio.Event()
+        self._task: asyncio.Task | None = None
         self.stats = {"groups": 0, "checked": 0, "accepted": 0, "refused": 0}
 
     @property
@@ -117,12 +117,12 @@ class Pipeline:
         fut: asyncio.Future = asyncio.get_running_loop().create_future()
         st.waiting[nonce] = _Waiter(nonce, call, req, explain, used, self.relaying.give_up_at(), fut)
         self._waiting += 1
-        st.kick.set()
-        if st.task is None or st.task.done():
-            st.task = asyncio.create_task(self._drive(lane, st))
+        self._kick.set()
+        if self._task is None or self._task.done():
+            self._task = asyncio.create_task(self._drive())
         return await asyncio.shield(fut)
 
-    # ------------------------------------------------------------------ the lane's driver
+    # ------------------------------------------------------------------ the driver: one round for every lane
     def _finish(self, st: _Lane, w: _Waiter, result: TxHandle | ApiError) -> None:
         st.waiting.pop(w.nonce, None)
         self._waiting -= 1
@@ -135,112 +135,160 @@ class Pipeline:
         else:
             w.fut.set_result(result)
 
-    async def _drive(self, lane: Lane, st: _Lane) -> None:
-        try:
-            while st.waiting:
-                st.kick.clear()
-                try:
-                    progressed = await self._round(lane, st)
-                except (ChainUnavailable, RpcError) as exc:
-                    err = chain_unavailable(str(exc))
+    async def _drive(self) -> None:
+        while self._waiting:
+            self._kick.clear()
+            lanes = [(lane, st) for lane, st in self._lanes.items() if st.waiting]
+            try:
+                progressed = await self._round(lanes)
+            except (ChainUnavailable, RpcError) as exc:
+                err = chain_unavailable(str(exc))
+                for _, st in lanes:
                     for w in list(st.waiting.values()):
                         self._finish(st, w, err)
-                    break
-                if not progressed and st.waiting:
-                    nearest = min(w.give_up for w in st.waiting.values())
-                    try:
-                        await asyncio.wait_for(st.kick.wait(), max(0.01, min(0.5, nearest - time.monotonic())))
-                    except asyncio.TimeoutError:
-                        pass
-        except Exception as exc:  # noqa: BLE001 - never leave a caller waiting
-            log.exception("pipeline of %s failed", lane)
-            for w in list(st.waiting.values()):
-                self._finish(st, w, ApiError(500, "InternalError", f"the node's check failed: {exc}"))
-        finally:
-            if not st.waiting and not st.accepted and self._lanes.get(lane) is st:
-                del self._lanes[lane]
+                continue
+            except Exception as exc:  # noqa: BLE001 - never leave a caller waiting
+                log.exception("pipeline round failed")
+                for _, st in lanes:
+                    for w in list(st.waiting.values()):
+                        self._finish(st, w, ApiError(500, "InternalError", f"the node's check failed: {exc}"))
+                continue
+            finally:
+                for lane, st in lanes:
+                    if not st.waiting and not st.accepted and self._lanes.get(lane) is st:
+                        del self._lanes[lane]
+            if not progressed and self._waiting:
+                nearest = min((w.give_up for st in self._lanes.values() for w in st.waiting.values()),
+                              default=time.monotonic() + 0.5)
+                try:
+                    await asyncio.wait_for(self._kick.wait(), max(0.01, min(0.5, nearest - time.monotonic())))
+                except asyncio.TimeoutError:
+                    pass
 
-    async def _round(self, lane: Lane, st: _Lane) -> bool:
+    async def _chain_nonces(self, lanes: list[Lane], head: str) -> list[int]:
+        calls = []
+        for lane in lanes:
+            contract = NONCE_CONTRACT[lane.kind]
+            data = self.contracts.encode(contract, "nonces", lane.key)
+            calls.append(("eth_call", [{"to": self.contracts.addresses[contract], "data": "0x" + data.hex()}, head]))
+        out = []
+        for lane, res in zip(lanes, await self.contracts.rpc.batch(calls)):
+            if isinstance(res, RpcError):
+                raise res
+            out.append(int(self.contracts.abis[NONCE_CONTRACT[lane.kind]].fn("nonces", 1).decode_output(res)))
+        return out
+
+    async def _round(self, lanes: list[tuple[Lane, _Lane]]) -> bool:
+        """Every lane with messages waiting: chain nonces read at one block, the groups that continue
+        their lanes checked in as few ``RelayBatch.check`` calls as the gas allows (each lane's
+        accepted predecessors before its group), admitted, and handed to the relayer in check order."""
         rpc = self.contracts.rpc
         head = hex(int(await rpc.call("eth_blockNumber", []), 16))
-        chain = int(await self.contracts.view(NONCE_CONTRACT[lane.kind], "nonces", lane.key, block=head))
-        for n in [n for n in st.accepted if n < chain]:  # consumed on chain
-            del st.accepted[n]
-        for n in [n for n in st.refused if n < chain - 1000]:
-            del st.refused[n]
-        now = time.monotonic()
+        chains = await self._chain_nonces([lane for lane, _ in lanes], head)
         progressed = False
-        expected = max([chain] + [n + 1 for n in st.accepted])
-        for w in sorted(st.waiting.values(), key=lambda w: w.nonce):
-            # a refused predecessor that no new message of the same nonce replaces
-            blocking = [r for r in st.refused if expected <= r < w.nonce and r not in st.waiting]
-            if w.nonce < chain:
-                self._finish(st, w, await w.used(chain))
-                progressed = True
-            elif w.nonce in st.accepted:
-                self._finish(st, w, ApiError(
-                    409, "NonceInFlight", f"an action of {lane.key} with nonce {w.nonce} is already on its way "
-                    "to the chain", {"nonce": w.nonce, "signer": lane.key}))
-                progressed = True
-            elif blocking:
-                r = max(blocking)
-                st.refused[w.nonce] = f"depends on nonce {r}"
-                self._finish(st, w, self._depends(lane, w.nonce, r, st.refused[r]))
-                progressed = True
-            elif now >= w.give_up:
-                nxt = max([chain] + [n + 1 for n in st.accepted])
-                self._finish(st, w, ApiError(
-                    409, "NonceAhead", f"nonce {w.nonce} is ahead of the signer's next nonce {nxt}: an earlier "
-                    f"action of {lane.key} is missing", {"nonce": w.nonce, "next": nxt}))
-                progressed = True
-        # one check runs the lane's accepted predecessors and the group within ``check_gas``: a lane
-        # deeper than that waits for its predecessors to be mined (its depth is bounded)
-        budget = self.check_gas * 8 // 10 - sum(g for _, g in st.accepted.values())
-        est = max([g for _, g in st.accepted.values()] + [self.item_gas])
-        group: list[_Waiter] = []
-        while expected + len(group) in st.waiting and len(group) < self.max_group and budget >= est:
-            group.append(st.waiting[expected + len(group)])
-            budget -= est
-        if not group:
+        now = time.monotonic()
+        # (lane, state, preds, group) per lane with something to check
+        work: list[tuple[Lane, _Lane, list[bytes], list[_Waiter]]] = []
+        for (lane, st), chain in zip(lanes, chains):
+            for n in [n for n in st.accepted if n < chain]:  # consumed on chain
+                del st.accepted[n]
+            for n in [n for n in st.refused if n < chain - 1000]:
+                del st.refused[n]
+            expected = max([chain] + [n + 1 for n in st.accepted])
+            for w in sorted(st.waiting.values(), key=lambda w: w.nonce):
+                # a refused predecessor that no new message of the same nonce replaces
+                blocking = [r for r in st.refused if expected <= r < w.nonce and r not in st.waiting]
+                if w.nonce < chain:
+                    self._finish(st, w, await w.used(chain))
+                    progressed = True
+                elif w.nonce in st.accepted:
+                    self._finish(st, w, ApiError(
+                        409, "NonceInFlight", f"an action of {lane.key} with nonce {w.nonce} is already on its way "
+                        "to the chain", {"nonce": w.nonce, "signer": lane.key}))
+                    progressed = True
+                elif blocking:
+                    r = max(blocking)
+                    st.refused[w.nonce] = f"depends on nonce {r}"
+                    self._finish(st, w, self._depends(lane, w.nonce, r, st.refused[r]))
+                    progressed = True
+                elif now >= w.give_up:
+                    self._finish(st, w, ApiError(
+                        409, "NonceAhead", f"nonce {w.nonce} is ahead of the signer's next nonce {expected}: an "
+                        f"earlier action of {lane.key} is missing", {"nonce": w.nonce, "next": expected}))
+                    progressed = True
+            # a lane deeper than one check can hold waits for its predecessors to be mined (bounded)
+            budget = self.check_gas * 8 // 10 - sum(g for _, g in st.accepted.values())
+            est = max([g for _, g in st.accepted.values()] + [self.item_gas])
+            group: list[_Waiter] = []
+            while expected + len(group) in st.waiting and len(group) < self.max_group and budget >= est:
+                group.append(st.waiting[expected + len(group)])
+                budget -= est
+            if group:
+                work.append((lane, st, [st.accepted[n][0] for n in sorted(st.accepted)], group))
+        if not work:
             return progressed
-        preds = [st.accepted[n][0] for n in sorted(st.accepted)]
-        call = {"from": self.relaying.address, "to": self.batcher, "gas": hex(self.check_gas),
-                "data": "0x" + encode_check(preds + [w.call for w in group]).hex()}
-        results = decode_check(await rpc.call("eth_call", [call, head]))[len(preds):]
-        self.stats["groups"] += 1
-        self.stats["checked"] += len(group)
-        passing = next((k for k, r in enumerate(results) if not r[0]), len(group))
-        # the relayer's gas is spent only for members, at their rate: one membership read per group,
-        # and no await between the submits below (the relayer takes the group together)
-        admitted, over = await self.admission.admit_many(group[0].req.signer or lane.key, passing)
-        failed: tuple[int, str] | None = None
-        for k, (w, (ok, reason, gas)) in enumerate(zip(group, results)):
-            if failed is not None:
-                st.refused[w.nonce] = f"depends on nonce {failed[0]}"
-                self._finish(st, w, self._depends(lane, w.nonce, *failed))
-                continue
-            refusal: ApiError | None = None
-            if not ok:
-                refusal = await w.explain(bytes(reason))
-            elif k >= admitted:
-                refusal = over
-            if refusal is not None:
-                failed = (w.nonce, f"{refusal.error}: {refusal.message}")
-                st.refused[w.nonce] = failed[1]
-                self._finish(st, w, refusal)
-                continue
-            # an item a RelayBatch will carry is given what its check used, with room for cold storage
-            # (the check ran after its predecessors); a transaction of its own keeps the full limit, and
-            # a forwarded request the gas its signer signed for
-            if w.req.to == self.contracts.ledger and w.req.item is not None:
-                w.req.gas = min(w.req.gas, gas + gas * GAS_MARGIN_PPM // 1_000_000 + GAS_EXTRA)
-            h = self.relaying.relayer.submit(w.req)
-            st.accepted[w.nonce] = (w.call, int(gas))
-            st.refused.pop(w.nonce, None)
-            h.done.add_done_callback(lambda f, n=w.nonce: self._settled(lane, n, f))
-            self.stats["accepted"] += 1
-            self._finish(st, w, h)
+        # lanes packed into check calls within the gas of one call
+        calls: list[list[int]] = [[]]
+        used_gas = 0
+        for k, (lane, st, preds, group) in enumerate(work):
+            need = sum(g for _, g in st.accepted.values()) + len(group) * self.item_gas
+            if calls[-1] and used_gas + need > self.check_gas * 8 // 10:
+                calls.append([])
+                used_gas = 0
+            calls[-1].append(k)
+            used_gas += need
+        answers = await asyncio.gather(*(self._check([x for k in ks for x in work[k][2] + [w.call for w in work[k][3]]],
+                                                     head) for ks in calls))
+        results: dict[int, list[tuple[bool, bytes, int]]] = {}
+        for ks, res in zip(calls, answers):
+            pos = 0
+            for k in ks:
+                preds, group = work[k][2], work[k][3]
+                pos += len(preds)
+                results[k] = res[pos:pos + len(group)]
+                pos += len(group)
+        self.stats["groups"] += len(work)
+        self.stats["checked"] += sum(len(g) for *_, g in work)
+        passing = [next((i for i, r in enumerate(results[k]) if not r[0]), len(work[k][3])) for k in range(len(work))]
+        # the relayer's gas is spent only for members, at their rate: membership read once per lane
+        admits = await asyncio.gather(*(self.admission.admit_many(work[k][3][0].req.signer or work[k][0].key,
+                                                                  passing[k]) for k in range(len(work))))
+        explained: dict[tuple[int, int], ApiError] = {}
+        for k in range(len(work)):
+            if passing[k] < len(work[k][3]):
+                explained[(k, passing[k])] = await work[k][3][passing[k]].explain(bytes(results[k][passing[k]][1]))
+        # no await from here on: the relayer takes every accepted item of the round together, in check order
+        for k, (lane, st, _, group) in enumerate(work):
+            admitted, over = admits[k]
+            failed: tuple[int, str] | None = None
+            for i, (w, (ok, _, gas)) in enumerate(zip(group, results[k])):
+                if failed is not None:
+                    st.refused[w.nonce] = f"depends on nonce {failed[0]}"
+                    self._finish(st, w, self._depends(lane, w.nonce, *failed))
+                    continue
+                refusal = explained.get((k, i)) if not ok else (over if i >= admitted else None)
+                if refusal is not None:
+                    failed = (w.nonce, f"{refusal.error}: {refusal.message}")
+                    st.refused[w.nonce] = failed[1]
+                    self._finish(st, w, refusal)
+                    continue
+                # an item a RelayBatch will carry is given what its check used, with room for cold storage
+                # (the check ran after its predecessors); a transaction of its own keeps the full limit, and
+                # a forwarded request the gas its signer signed for
+                if w.req.to == self.contracts.ledger and w.req.item is not None:
+                    w.req.gas = min(w.req.gas, gas + gas * GAS_MARGIN_PPM // 1_000_000 + GAS_EXTRA)
+                h = self.relaying.relayer.submit(w.req)
+                st.accepted[w.nonce] = (w.call, int(gas))
+                st.refused.pop(w.nonce, None)
+                h.done.add_done_callback(lambda f, lane=lane, n=w.nonce: self._settled(lane, n, f))
+                self.stats["accepted"] += 1
+                self._finish(st, w, h)
         return True
+
+    async def _check(self, items: list[bytes], head: str) -> list[tuple[bool, bytes, int]]:
+        call = {"from": self.relaying.address, "to": self.batcher, "gas": hex(self.check_gas),
+                "data": "0x" + encode_check(items).hex()}
+        return decode_check(await self.contracts.rpc.call("eth_call", [call, head]))
 
     def _settled(self, lane: Lane, nonce: int, fut: asyncio.Future) -> None:
         """A message that failed on chain did not consume its nonce: forget it (its successors fail
@@ -251,8 +299,8 @@ class Pipeline:
             return
         if failed:
             st.accepted.pop(nonce, None)
-            st.kick.set()
-        elif st.task is None or st.task.done():  # mined, and no check under way: forget what it consumed
+            self._kick.set()
+        elif self._task is None or self._task.done():  # mined, and no check under way: forget what it consumed
             for n in [n for n in st.accepted if n <= nonce]:
                 del st.accepted[n]
             if not st.accepted and not st.waiting:
