@@ -3,7 +3,7 @@
 RelayBatch has no state and no privilege (the ledger and the forwarder check every item's
 signatures and nonces as if it were sent alone), so each node may deploy its own. It is not part of
 the consortium's deployment record: its address is kept in
-``<data_dir>/deployments/<chainId>.relaybatch.json`` with the ledger and forwarder it calls and the
+``<data_dir>/relaybatch/<chainId>.json`` with the ledger and forwarder it calls and the
 block it was deployed in, reused while that block is on the chain and the code is there, else
 deployed again (deployer key). ``relay_batch_items = 0`` turns batching and the pipelined checks
 off: every action then goes alone and waits for its predecessor to be mined, as before.
@@ -32,7 +32,7 @@ def ensure_batcher(s: Settings, deployment: Deployment, artifacts: Mapping[str, 
     if s.relay_batch_items <= 0 or NAME not in artifacts:
         return None
     ledger, forwarder = deployment.contracts["BatchLedger"], deployment.contracts["CocForwarder"]
-    path = s.deployments_dir / f"{deployment.chain_id}.relaybatch.json"
+    path = s.data_dir / "relaybatch" / f"{deployment.chain_id}.json"  # not a deployment record
     with SyncRpc(s.effective_rpc_url, retries=0) as rpc:
         if path.exists():
             rec = json.loads(path.read_text())
