@@ -140,7 +140,13 @@ class Pipeline:
             self._kick.clear()
             lanes = [(lane, st) for lane, st in self._lanes.items() if st.waiting]
             try:
-                progressed = await self._round(lanes)
+                try:
+                    progressed = await self._round(lanes)
+                except (ChainUnavailable, RpcError) as exc:  # once more before refusing: a lost reply
+                    log.warning("pipeline round failed (%s): once more", exc)
+                    await asyncio.sleep(0.2)
+                    lanes = [(lane, st) for lane, st in self._lanes.items() if st.waiting]
+                    progressed = await self._round(lanes)
             except (ChainUnavailable, RpcError) as exc:
                 err = chain_unavailable(str(exc))
                 for _, st in lanes:
@@ -229,14 +235,16 @@ class Pipeline:
             return progressed
         # lanes packed into check calls within the gas of one call
         calls: list[list[int]] = [[]]
-        used_gas = 0
+        used_gas = used_items = 0
         for k, (lane, st, preds, group) in enumerate(work):
             need = sum(g for _, g in st.accepted.values()) + len(group) * self.item_gas
-            if calls[-1] and used_gas + need > self.check_gas * 8 // 10:
+            size = len(preds) + len(group)
+            if calls[-1] and (used_gas + need > self.check_gas * 8 // 10 or used_items + size > self.max_group):
                 calls.append([])
-                used_gas = 0
+                used_gas = used_items = 0
             calls[-1].append(k)
             used_gas += need
+            used_items += size
         answers = await asyncio.gather(*(self._check([x for k in ks for x in work[k][2] + [w.call for w in work[k][3]]],
                                                      head) for ks in calls))
         results: dict[int, list[tuple[bool, bytes, int]]] = {}
