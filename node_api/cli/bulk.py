@@ -57,26 +57,33 @@ def read_lines(path: Path) -> list[tuple[int, dict[str, Any]]]:
 
 def sign_items(c: NodeClient, lines: list[tuple[int, dict[str, Any]]], wallet: Callable[[], Any],
                advance: Callable[[], None]) -> list[dict[str, Any]]:
-    """The /bulk item of every line (prepared and signed here, or taken as signed)."""
+    """The /bulk item of every line (prepared and signed here, or taken as signed); a line the node
+    refuses to prepare becomes ``{"refused": error}`` (no nonce spent on it, nothing sent)."""
     items: list[dict[str, Any]] = []
     nonces: dict[str, int] = {}
     for _, line in lines:
-        action = str(line["action"]).replace(".", "/").strip("/")
-        if "body" in line:
-            items.append({"action": action.replace("/", "."), "body": line["body"]})
-        else:
-            acct = wallet()
-            lane = "ledger" if action in LEDGER_LANE else "fwd"
-            params = dict(line.get("params", {}))
-            if lane in nonces:
-                params["nonce"] = nonces[lane]
-            who = {"from": acct.address} if lane == "ledger" else {"signer": acct.address}
-            prep = c.prepare(action, {**who, **params})
-            nonces[lane] = int(prep["typedData"]["message"]["nonce"]) + 1
-            sig = "0x" + signing.sign_typed(acct.key, prep["typedData"]).hex()
-            items.append({"action": action.replace("/", "."), "body": {"typedData": prep["typedData"], "signature": sig}})
+        try:
+            items.append(_sign_one(c, line, wallet, nonces))
+        except NodeError as exc:
+            items.append({"refused": {"httpStatus": exc.status, **exc.body}})
         advance()
     return items
+
+
+def _sign_one(c: NodeClient, line: dict[str, Any], wallet: Callable[[], Any], nonces: dict[str, int]) -> dict[str, Any]:
+    action = str(line["action"]).replace(".", "/").strip("/")
+    if "body" in line:
+        return {"action": action.replace("/", "."), "body": line["body"]}
+    acct = wallet()
+    lane = "ledger" if action in LEDGER_LANE else "fwd"
+    params = dict(line.get("params", {}))
+    if lane in nonces:
+        params["nonce"] = nonces[lane]
+    who = {"from": acct.address} if lane == "ledger" else {"signer": acct.address}
+    prep = c.prepare(action, {**who, **params})
+    nonces[lane] = int(prep["typedData"]["message"]["nonce"]) + 1
+    sig = "0x" + signing.sign_typed(acct.key, prep["typedData"]).hex()
+    return {"action": action.replace("/", "."), "body": {"typedData": prep["typedData"], "signature": sig}}
 
 
 def post_chunk(c: NodeClient, chunk: list[dict[str, Any]], key: str, on_item: Callable[[dict[str, Any]], None]
@@ -104,7 +111,8 @@ def post_chunk(c: NodeClient, chunk: list[dict[str, Any]], key: str, on_item: Ca
         return got
 
 
-def result_line(n: int, line: dict[str, Any], key: str, index: int, ans: dict[str, Any] | None) -> dict[str, Any]:
+def result_line(n: int, line: dict[str, Any], key: str | None, index: int | None, ans: dict[str, Any] | None
+                ) -> dict[str, Any]:
     ans = ans or {"status": "unknown", "error": {"error": "NoAnswer", "message": "the node gave no answer for it"}}
     ids = ans.get("result") or {}
     return {"line": n, "ref": line.get("ref"), "idempotencyKey": key, "index": index, "status": ans.get("status"),
@@ -129,7 +137,8 @@ def cmd_bulk(args: argparse.Namespace, c: NodeClient, wallet: Callable[[], Any],
             t_sign = progress.add_task("signing", total=len(lines))
             items = sign_items(c, lines, wallet, lambda: progress.advance(t_sign))
             signed_path.write_text("\n".join(json.dumps(x) for x in [{"source": digest}, *items]) + "\n")
-        t_items = progress.add_task("items", total=len(items))
+        send = [k for k, it in enumerate(items) if "refused" not in it]  # line positions sent, in order
+        t_items = progress.add_task("items", total=len(send))
         counts = {"mined": 0, "other": 0}
 
         def on_item(ans: dict[str, Any]) -> None:
@@ -137,15 +146,22 @@ def cmd_bulk(args: argparse.Namespace, c: NodeClient, wallet: Callable[[], Any],
             progress.update(t_items, advance=1,
                             description=f"items ({counts['mined']} mined, {counts['other']} not)")
 
-        starts = list(range(0, len(items), args.chunk))
+        starts = list(range(0, len(send), args.chunk))
         keys = {s: f"coc-bulk-{digest[:24]}-{s}" for s in starts}
         with ThreadPoolExecutor(max(1, args.parallel)) as pool:
             answers = dict(zip(starts, pool.map(
-                lambda s: post_chunk(c, items[s:s + args.chunk], keys[s], on_item), starts)))
+                lambda s: post_chunk(c, [items[k] for k in send[s:s + args.chunk]], keys[s], on_item), starts)))
     results = []
+    position = {k: j for j, k in enumerate(send)}
     for k, (n, line) in enumerate(lines):
-        s = k - k % args.chunk
-        results.append(result_line(n, line, keys[s], k - s, answers[s].get(k - s)))
+        if k not in position:  # refused when prepared: never sent
+            err = dict(items[k]["refused"])
+            results.append(result_line(n, line, None, None, {"status": "refused", "httpStatus": err.pop("httpStatus"),
+                                                              "error": err}))
+            continue
+        j = position[k]
+        s = j - j % args.chunk
+        results.append(result_line(n, line, keys[s], j - s, answers[s].get(j - s)))
     out.write_text("".join(json.dumps(r) + "\n" for r in results))
     mined = sum(1 for r in results if r["status"] == "mined")
     summary = {"lines": len(results), "mined": mined, "notMined": len(results) - mined, "resultFile": str(out)}
