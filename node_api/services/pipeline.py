@@ -296,7 +296,8 @@ class Pipeline:
     async def _check(self, items: list[bytes], head: str) -> list[tuple[bool, bytes, int]]:
         call = {"from": self.relaying.address, "to": self.batcher, "gas": hex(self.check_gas),
                 "data": "0x" + encode_check(items).hex()}
-        return decode_check(await self.contracts.rpc.call("eth_call", [call, head]))
+        # a request of its own: coalesced with others into one array, a large check can lose its reply
+        return decode_check(await self.contracts.rpc.call_direct("eth_call", [call, head]))
 
     def _settled(self, lane: Lane, nonce: int, fut: asyncio.Future) -> None:
         """A message that failed on chain did not consume its nonce: forget it (its successors fail
