@@ -39,6 +39,8 @@ from .recovery import Recovered, reconcile, recover
 from .requests import Carrier, RelayError, RelayRequest, TxHandle, is_known, is_nonce_taken, is_nonce_too_low
 
 log = logging.getLogger(__name__)
+#: most bytes of signed transactions in one JSON-RPC array of sends
+MAX_ARRAY_BYTES = 256 * 1024
 
 
 class Relayer:
@@ -255,7 +257,7 @@ class Relayer:
         for h in items:
             h.replaced.clear()
         try:
-            results = await self.rpc.batch([("eth_sendRawTransaction", ["0x" + h.raw.hex()]) for h in items])
+            results = await self._send_raws(items)
         except ChainUnavailable as exc:
             if not exc.sent:
                 # Certainly not received: nothing happened. Free the nonces and say so.
@@ -297,6 +299,27 @@ class Relayer:
             await self._fill(nonce)
         for h in retry:  # re-signed with a fresh nonce in the next round
             self._queue.put_nowait(h)
+
+    async def _send_raws(self, items: list[TxHandle]) -> list[Any]:
+        """``eth_sendRawTransaction`` of every item, in arrays of at most ``MAX_ARRAY_BYTES`` (carriers
+        are large: a chain answers an oversized array with one error and no reply per request)."""
+        results: list[Any] = []
+        chunk: list[TxHandle] = []
+        size = 0
+        for h in items + [None]:  # type: ignore[list-item]
+            if h is None or (chunk and size + len(h.raw) > MAX_ARRAY_BYTES):
+                try:
+                    results += await self.rpc.batch([("eth_sendRawTransaction", ["0x" + x.raw.hex()]) for x in chunk])
+                except ChainUnavailable:
+                    if not results:
+                        raise  # nothing of this round was sent
+                    # earlier arrays were sent: these count as sent (the watcher rebroadcasts them if unknown)
+                    results += [x.hash for x in chunk]
+                chunk, size = [], 0
+            if h is not None:
+                chunk.append(h)
+                size += len(h.raw)
+        return results
 
     def _filler(self, nonce: int) -> tuple[bytes, str]:
         """A zero-value transaction to itself that closes a nonce gap, priced like any other."""
