@@ -117,6 +117,8 @@ CONTRACT_ERRORS: dict[str, tuple[int, str]] = {
     ),
     # ------------------------------------------------------------ batch ledger
     "BatchNotLinkedContract": (403, "{caller} is not the linked certificate registry"),
+    # RelayBatch (issue 11): the relayer's carrier of many signed actions
+    "BatchItemNotAllowed": (403, "item {index} of the batch is not a call of a signed entry point of the ledger or the forwarder"),
     "BatchAlreadyLinked": (409, "the batch ledger is already linked"),
     "BatchUnknown": (404, "batch {batchId} does not exist"),
     "BatchZeroQuantity": (409, "a quantity of zero is not allowed"),

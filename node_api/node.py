@@ -45,6 +45,8 @@ from .services.key_policy import check_keys
 from .services.names import Names
 from .services.outcomes import Outcomes
 from .services.reads import Reads
+from .services.pipeline import Pipeline
+from .services.relay_batch import ensure_batcher
 from .services.chain_guard import ChainGuard, Identity, bind_deployment, check_identity
 from .services.relaying import Relaying
 from .services.signatures import Digests
@@ -123,8 +125,11 @@ class Node:
             rpc, db, TxSigner(key, chain_id),
             zero_gas_price=s.zero_gas_price, max_fee_per_gas=int(s.max_fee_per_gas_gwei * GWEI),
             fee_refresh_seconds=s.fee_refresh_seconds, poll_interval=s.poll_interval, batch_size=s.rpc_batch_size,
-            rebroadcast_after=s.rebroadcast_after, confirmations=s.confirmations,
+            rebroadcast_after=s.rebroadcast_after, confirmations=s.confirmations, max_queue=s.relay_queue_max,
         )
+        batcher = await asyncio.to_thread(ensure_batcher, s, deployment, artifacts)  # issue 11: batching
+        if batcher is not None:
+            relayer.use_batcher(batcher, max_items=s.relay_batch_items, max_gas=s.relay_batch_gas)
         await relayer.start()
         mine_stuck = s.dev_mine_stuck_seconds if s.dev_mine_stuck_seconds is not None else (
             2.0 if s.rpc_url is None and s.anvil_block_time is None else None)  # the embedded automine chain
@@ -147,7 +152,7 @@ class Node:
         admission = Admission(contracts, members_only=s.relay_members_only, rate=s.relay_rate_per_signer,
                               burst=s.relay_burst_per_signer)
         names = Names(contracts)
-        return cls(
+        node = cls(
             settings=s, deployment=deployment, rpc=rpc, db=db, relayer=relayer, index=index,
             contracts=contracts, outcomes=outcomes, relaying=relaying,
             forwarding=Forwarding(contracts, relaying, digests, signature_ttl=s.signature_ttl,
@@ -163,6 +168,11 @@ class Node:
             names=names,
             describer=Describer(contracts, names),
         )
+        if relayer.packer is not None:  # issue 11: a signer's queue checked at chain speed
+            node.forwarding.pipeline = node.custody.pipeline = Pipeline(
+                contracts, relaying, admission, relayer.packer.batcher, max_waiting=s.relay_waiting_max,
+                check_gas=s.relay_check_gas)
+        return node
 
     async def stop(self) -> None:
         await self.health.stop()

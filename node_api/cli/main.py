@@ -39,11 +39,10 @@ from typing import Any
 from eth_account import Account
 from eth_account.signers.local import LocalAccount
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from .. import signing
-from . import views
+from . import bulk, views
 from .clear import describe, show
 from .client import NodeClient, NodeError
 
@@ -275,52 +274,6 @@ def cmd_settle(args: argparse.Namespace, c: NodeClient) -> int:
     return 0
 
 
-def cmd_bulk(args: argparse.Namespace, c: NodeClient) -> int:
-    """Each line: {"action": "batches/split", "params": {...}}. Prepared and signed one by one (with
-    consecutive nonces), then submitted in chunks through /bulk with an idempotency key per chunk."""
-    acct = load_wallet(args.keystore)
-    lines = [json.loads(x) for x in Path(args.file).read_text().splitlines() if x.strip()]
-    items: list[dict[str, Any]] = []
-    results: list[dict[str, Any]] = []
-    fwd_nonce: int | None = None
-    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                  console=err_console) as progress:
-        t_sign = progress.add_task("signing", total=len(lines))
-        for line in lines:
-            action = line["action"].strip("/")
-            params = dict(line.get("params", {}))
-            if action == "batches/transfer":
-                prep = c.prepare(action, {"from": acct.address, **params})
-                items.append({"action": "batches.transfer", "body": {"typedData": prep["typedData"],
-                                                                      "signature": _sign(acct, prep["typedData"])}})
-            else:
-                if fwd_nonce is not None:
-                    params["nonce"] = fwd_nonce
-                prep = c.prepare(action, {"signer": acct.address, **params})
-                fwd_nonce = int(prep["typedData"]["message"]["nonce"]) + 1
-                items.append({"action": action.replace("/", "."), "body": {"typedData": prep["typedData"],
-                                                                            "signature": _sign(acct, prep["typedData"])}})
-            progress.advance(t_sign)
-        t_sub = progress.add_task("submitting", total=len(items))
-        run_id = str(uuid.uuid4())
-        for start in range(0, len(items), args.chunk):
-            chunk = items[start:start + args.chunk]
-            res = c.post("bulk", {"items": chunk, "wait": True}, idempotency_key=f"{run_id}-{start}")
-            results.extend(res["items"])
-            progress.advance(t_sub, len(chunk))
-    refused = [r for r in results if r["status"] == "refused"]
-    if args.json:
-        print(json.dumps({"accepted": len(results) - len(refused), "refused": len(refused), "items": results}, indent=2))
-    else:
-        t = Table(title=f"bulk: {len(results) - len(refused)} accepted, {len(refused)} refused")
-        for col in ("#", "status", "transaction / error"):
-            t.add_column(col, overflow="fold")
-        for r in results:
-            t.add_row(str(r["index"]), r["status"], r.get("txHash") or r.get("error", {}).get("message", ""))
-        console.print(t)
-    return 1 if refused else 0
-
-
 def _address(args: argparse.Namespace) -> str:
     return args.address or keystore_address(args.keystore)
 
@@ -393,9 +346,7 @@ def build_parser() -> argparse.ArgumentParser:
         k.add_argument("transfer_id")
         k.add_argument("--yes", "-y", action="store_true")
 
-    b = sub.add_parser("bulk", help="sign and submit many actions from a JSON-lines file")
-    b.add_argument("file")
-    b.add_argument("--chunk", type=int, default=200)
+    bulk.add_arguments(sub.add_parser("bulk", help="upload many actions from a JSON-lines file (node_api/cli/bulk.py)"))
 
     for name in ("batches", "pending", "credits", "certificates"):
         r = sub.add_parser(name, help=f"list {name}")
@@ -413,7 +364,7 @@ def main(argv: list[str] | None = None) -> int:
     handlers = {
         "sign": cmd_sign,
         "prepare": cmd_prepare, "submit": cmd_submit, "do": cmd_do, "transfer": cmd_transfer,
-        "accept": cmd_settle, "reject": cmd_settle, "cancel": cmd_settle, "bulk": cmd_bulk,
+        "accept": cmd_settle, "reject": cmd_settle, "cancel": cmd_settle, "bulk": lambda a, c: bulk.cmd_bulk(a, c, lambda: load_wallet(a.keystore), err_console),
         "batches": cmd_batches, "pending": cmd_pending, "credits": cmd_credits, "certificates": cmd_certificates,
         "status": cmd_status,
     }

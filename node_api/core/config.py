@@ -171,6 +171,21 @@ class Settings(BaseSettings):
     #: burst size; over it: 429 RelayRateLimited with Retry-After.
     relay_rate_per_signer: float = Field(default=50.0, gt=0)
     relay_burst_per_signer: int = Field(default=2000, ge=1)
+    #: Signed actions per RelayBatch transaction (contracts/batching/RelayBatch.sol): actions queued
+    #: together go out as one transaction, each item on its own; a signer's queue is checked in
+    #: order against the state its accepted predecessors leave, not held until they are mined.
+    #: 0 = off (every action alone, each waiting for its predecessor to be mined).
+    relay_batch_items: int = Field(default=100, ge=0)
+    #: Most gas of one RelayBatch transaction (keep well below the chain's block gas limit).
+    relay_batch_gas: int = Field(default=12_000_000, ge=100_000)
+    #: Gas of one eth_call checking a signer's queue (its accepted, unmined actions and the new
+    #: ones, in order): at most the chain's eth_call gas cap (Anvil: its block gas limit; geth:
+    #: --rpc.gascap, 50M by default). A signer with more in flight waits for blocks.
+    relay_check_gas: int = Field(default=30_000_000, ge=1_000_000)
+    #: Most actions queued in the relayer or sent and not mined; beyond: 429 NodeBusy + Retry-After.
+    relay_queue_max: int = Field(default=50_000, ge=1)
+    #: Most signed actions waiting for their predecessors to be checked; beyond: 429 NodeBusy.
+    relay_waiting_max: int = Field(default=20_000, ge=1)
     #: Largest request body, bytes (413 BodyTooLarge; checked on Content-Length and while streaming).
     max_body_bytes: int = Field(default=8 * 1024 * 1024, ge=1024)
 

@@ -31,13 +31,16 @@ from typing import Any, Callable
 from ..core.rpc import ChainUnavailable, Rpc, RpcError
 from ..core.txsign import TxSigner
 from ..db import Database
+from .batching import ItemLog, Packer, item_rows, member_outcomes
 from .fees import GWEI, FeePolicy, Fees, Spend
 from .lanes import Lane, LaneTracker
 from .receipts import Receipts, db_outcome
 from .recovery import Recovered, reconcile, recover
-from .requests import RelayError, RelayRequest, TxHandle, is_known, is_nonce_taken, is_nonce_too_low
+from .requests import Carrier, RelayError, RelayRequest, TxHandle, is_known, is_nonce_taken, is_nonce_too_low
 
 log = logging.getLogger(__name__)
+#: most bytes of signed transactions in one JSON-RPC array of sends
+MAX_ARRAY_BYTES = 256 * 1024
 
 
 class Relayer:
@@ -56,6 +59,7 @@ class Relayer:
         rebroadcast_after: float = 10.0,
         confirmations: int = 0,
         outcome_hook: Callable[[dict[str, Any]], None] | None = None,
+        max_queue: int = 50_000,
     ):
         self.rpc = rpc
         self.db = db
@@ -87,6 +91,13 @@ class Relayer:
         self._last_block = -1
         #: (number, hash) of the highest block a receipt was recorded in: the chain guard checks it
         self.last_receipt: tuple[int, str] | None = None
+        #: most requests queued or in flight; beyond it ``submit`` refuses (the API answers 429)
+        self.max_queue = max_queue
+        #: RelayBatch carriers (batching.py); None until ``use_batcher``: every request goes alone
+        self.packer: Packer | None = None
+        self.items = ItemLog(db.engine)
+        self._members = 0
+        self._pending_members: set[str] = set()
         self.stats = {"sent": 0, "mined": 0, "reverted": 0, "rebroadcast": 0, "resyncs": 0, "fillers": 0, "resigned": 0, "resent": 0}
 
     # ------------------------------------------------------------------ lifecycle
@@ -105,8 +116,16 @@ class Relayer:
         self._tasks = []
 
     # ------------------------------------------------------------------ API
+    def use_batcher(self, address: str, *, max_items: int, max_gas: int) -> None:
+        """Carry batchable requests queued together in RelayBatch transactions at ``address``."""
+        self.packer = Packer(address, max_items=max_items, max_gas=max_gas)
+
     def submit(self, request: RelayRequest) -> TxHandle:
         h = TxHandle.new(request)
+        if self.queue_depth >= self.max_queue:
+            h.fail(RelayError(f"the relayer has {self.queue_depth} actions queued or in flight (at most "
+                              f"{self.max_queue}): retry shortly", busy=True))
+            return h
         if self.halted:
             h.fail(RelayError(f"the relayer is halted: {self.halted}", unavailable=True))
             return h
@@ -129,7 +148,8 @@ class Relayer:
 
     @property
     def queue_depth(self) -> int:
-        return self._queue.qsize() + len(self._pending)
+        """Requests queued or sent and not mined (each item of a carrier counts)."""
+        return self._queue.qsize() + len(self._pending) + self._members
 
     def pending_ages(self) -> list[tuple[str, float]]:
         """(hash, seconds since sent) of every transaction sent and not yet mined (for /health)."""
@@ -169,8 +189,11 @@ class Relayer:
         while True:
             first = await self._queue.get()
             items = [first]
-            while len(items) < self.batch_size and not self._queue.empty():
+            while len(items) < self.batch_size * (self.packer.max_items if self.packer else 1) \
+                    and not self._queue.empty():
                 items.append(self._queue.get_nowait())
+            if self.packer is not None:
+                items = self.packer.pack(items)
             try:
                 if self.halted:
                     raise RelayError(f"the relayer is halted: {self.halted}", unavailable=True)
@@ -210,7 +233,8 @@ class Relayer:
                 self._settle_inflight(h)
                 h.fail(RelayError(str(exc), unavailable=True))
             return
-        # write-ahead: on disk before it can reach the chain
+        # write-ahead: on disk before it can reach the chain (a carrier's items first: see batching.py)
+        self.items.insert(row for h in items if isinstance(h, Carrier) for row in item_rows(h))
         self.db.insert_txs(
             {
                 "hash": h.hash,
@@ -233,7 +257,7 @@ class Relayer:
         for h in items:
             h.replaced.clear()
         try:
-            results = await self.rpc.batch([("eth_sendRawTransaction", ["0x" + h.raw.hex()]) for h in items])
+            results = await self._send_raws(items)
         except ChainUnavailable as exc:
             if not exc.sent:
                 # Certainly not received: nothing happened. Free the nonces and say so.
@@ -266,13 +290,36 @@ class Relayer:
             self._pending[h.hash] = h
             self._first_sent[h.hash] = now  # sent_at moves on each rebroadcast check; this does not
             self.stats["sent"] += 1
-            if not h.sent.done():
-                h.sent.set_result(h.hash)
+            if isinstance(h, Carrier) and h.hash not in self._pending_members:
+                self._pending_members.add(h.hash)
+                self._members += len(h.members) - 1
+            h.mark_sent()
         self.db.update_txs(updates)
         for nonce in fillers:
             await self._fill(nonce)
         for h in retry:  # re-signed with a fresh nonce in the next round
             self._queue.put_nowait(h)
+
+    async def _send_raws(self, items: list[TxHandle]) -> list[Any]:
+        """``eth_sendRawTransaction`` of every item, in arrays of at most ``MAX_ARRAY_BYTES`` (carriers
+        are large: a chain answers an oversized array with one error and no reply per request)."""
+        results: list[Any] = []
+        chunk: list[TxHandle] = []
+        size = 0
+        for h in items + [None]:  # type: ignore[list-item]
+            if h is None or (chunk and size + len(h.raw) > MAX_ARRAY_BYTES):
+                try:
+                    results += await self.rpc.batch([("eth_sendRawTransaction", ["0x" + x.raw.hex()]) for x in chunk])
+                except ChainUnavailable:
+                    if not results:
+                        raise  # nothing of this round was sent
+                    # earlier arrays were sent: these count as sent (the watcher rebroadcasts them if unknown)
+                    results += [x.hash for x in chunk]
+                chunk, size = [], 0
+            if h is not None:
+                chunk.append(h)
+                size += len(h.raw)
+        return results
 
     def _filler(self, nonce: int) -> tuple[bytes, str]:
         """A zero-value transaction to itself that closes a nonce gap, priced like any other."""
@@ -290,7 +337,11 @@ class Relayer:
             self._needs_resync = True
 
     def _settle_inflight(self, h: TxHandle) -> None:
-        self.lanes.settle(h.request.lane)
+        for lane in h.lanes:
+            self.lanes.settle(lane)
+        if isinstance(h, Carrier) and h.hash in self._pending_members:
+            self._pending_members.discard(h.hash)
+            self._members -= len(h.members) - 1
 
     # ------------------------------------------------------------------ receipts
     async def _watcher(self) -> None:
@@ -327,6 +378,8 @@ class Relayer:
                 continue
             h = self._pending.pop(tx_hash)
             self.spend.record(rcpt)
+            if isinstance(h, Carrier):  # the spend is counted per action: a carrier carries several
+                self.spend.count += len(h.members) - 1
             outcome = await self.receipts.outcome(h.request, tx_hash, rcpt)
             if outcome.get("blockHash") and (self.last_receipt is None or block >= self.last_receipt[0]):
                 self.last_receipt = (block, outcome["blockHash"])
@@ -339,6 +392,12 @@ class Relayer:
             self._settle_inflight(h)
             if self.outcome_hook:
                 self.outcome_hook(outcome)
+            if isinstance(h, Carrier) and self.packer is not None:
+                parts = member_outcomes(self.packer.batcher, outcome, h.members)
+                self.items.settle(h.hash, parts)
+                for m, part in zip(h.members, parts):
+                    if not m.done.done():
+                        m.done.set_result(part)
             if not h.done.done():
                 h.done.set_result(outcome)
         for h in stale:

@@ -11,9 +11,11 @@ from .lanes import Lane
 
 
 class RelayError(Exception):
-    def __init__(self, message: str, *, unavailable: bool = False):
+    def __init__(self, message: str, *, unavailable: bool = False, busy: bool = False):
         super().__init__(message)
         self.unavailable = unavailable
+        #: refused for load: the queue is full (answered 429 with Retry-After)
+        self.busy = busy
 
 
 @dataclass
@@ -28,6 +30,8 @@ class RelayRequest:
     replay: dict[str, Any] | None = None  # the call whose revert explains a failure (forwarded: inner call)
     #: ordering lane of the signed message's nonce (see lanes.py)
     lane: Lane | None = None
+    #: a call of a signed entry point RelayBatch may carry with others in one transaction
+    batchable: bool = False
 
 
 @dataclass
@@ -41,6 +45,8 @@ class TxHandle:
     sent_at: float = 0.0
     #: earlier transactions of this request that never made it (their rows link to the new one)
     replaced: list[str] = field(default_factory=list)
+    #: its place in the RelayBatch transaction that carries it (None: sent alone)
+    batch_index: int | None = None
 
     @classmethod
     def new(cls, request: RelayRequest, **kw: Any) -> "TxHandle":
@@ -54,6 +60,38 @@ class TxHandle:
         for fut in (self.sent, self.done):
             if not fut.done():
                 fut.set_exception(exc)
+
+    def mark_sent(self) -> None:
+        if not self.sent.done():
+            self.sent.set_result(self.hash)
+
+    @property
+    def lanes(self) -> list[Lane | None]:
+        return [self.request.lane]
+
+
+@dataclass
+class Carrier(TxHandle):
+    """One RelayBatch transaction carrying the requests of ``members`` (each keeps its own handle:
+    sent with the carrier's hash, settled with its own item's outcome)."""
+
+    members: list[TxHandle] = field(default_factory=list)
+
+    def fail(self, exc: Exception) -> None:
+        super().fail(exc)
+        for m in self.members:
+            m.fail(exc)
+
+    def mark_sent(self) -> None:
+        super().mark_sent()
+        for i, m in enumerate(self.members):
+            m.hash, m.nonce, m.sent_at, m.batch_index = self.hash, self.nonce, self.sent_at, i
+            if not m.sent.done():
+                m.sent.set_result(self.hash)
+
+    @property
+    def lanes(self) -> list[Lane | None]:
+        return [m.request.lane for m in self.members]
 
 
 def _consume_exc(fut: asyncio.Future) -> None:

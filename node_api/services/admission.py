@@ -81,6 +81,19 @@ class Admission:
         if wait:
             raise RateLimited(signer, wait, self.bucket.rate, self.bucket.burst)
 
+    async def admit_many(self, signer: str, n: int) -> tuple[int, ApiError | None]:
+        """``n`` actions of ``signer`` in order (a checked group of its queue): how many of the first
+        are admitted, and the refusal of the rest (None when all are). Membership is read once."""
+        if self.members_only:
+            refusal = await self.membership(signer)
+            if refusal is not None:
+                return 0, refusal
+        for k in range(n):
+            wait = self.bucket.take(signer.lower())
+            if wait:
+                return k, RateLimited(signer, wait, self.bucket.rate, self.bucket.burst)
+        return n, None
+
     async def head(self) -> int:
         """The chain's block number; concurrent callers share one request."""
         if self._head is None or self._head.done():

@@ -26,7 +26,9 @@ from ..actions.batches import (
 from ..domain import TransferStatus
 from ..errors import ApiError, contract_error
 from ..relayer import Lane, RelayRequest
+from ..core.abi import decode_revert
 from .admission import Admission
+from .pipeline import Pipeline
 from ..core.rpc import RpcError
 from .contracts import LEDGER, Contracts, revert_of
 from .relaying import Relaying
@@ -70,6 +72,8 @@ class Custody:
         self.signature_ttl = signature_ttl
         self.custody_gas = custody_gas
         self.admission = admission
+        #: the signer's queue checked at chain speed (pipeline.py); None: each waits for its predecessor
+        self.pipeline: Pipeline | None = None
 
     # ------------------------------------------------------------------ prepare
     async def prepare_transfer(self, p: PrepareTransfer | PrepareTransferWithAcceptance) -> dict[str, Any]:
@@ -213,6 +217,8 @@ class Custody:
         t, sig = self._verified_transfer(body)
         data = self.contracts.encode(LEDGER, "proposeTransfer", t.as_tuple(), sig)
         lane = Lane.ledger(t.from_)
+        if self.pipeline is not None:
+            return await self._pipelined(data, "batches.transfer", t.from_, lane, t.nonce, op_key, item, wait)
         await self._simulate(data, lane, t.nonce)
         return await self._relay(data, "batches.transfer", t.from_, lane, op_key, item, wait)
 
@@ -222,6 +228,9 @@ class Custody:
         ssig, rsig = self._verified_twa(body)
         data = self.contracts.encode(LEDGER, "transferWithAcceptance", t.as_tuple(), ssig, body.acceptDeadline, rsig)
         lane = Lane.ledger(t.from_)
+        if self.pipeline is not None:
+            return await self._pipelined(data, "batches.transfer-with-acceptance", t.from_, lane, t.nonce, op_key,
+                                         item, wait)
         await self._simulate(data, lane, t.nonce)
         return await self._relay(data, "batches.transfer-with-acceptance", t.from_, lane, op_key, item, wait)
 
@@ -281,6 +290,29 @@ class Custody:
                      wait: bool) -> dict[str, Any]:
         await self.admission.admit(signer)  # members only, per-signer rate (after the contract's own answer)
         req = RelayRequest(to=self.contracts.ledger, data=data, gas=self.custody_gas, action=action, signer=signer,
-                           op_key=op_key, item=item, lane=lane)
+                           op_key=op_key, item=item, lane=lane, batchable=self.pipeline is not None)
         self.relaying.self_replay(req)
         return await self.relaying.relay(req, wait)
+
+    async def _pipelined(self, data: bytes, action: str, signer: str, lane: Lane, nonce: int, op_key: str | None,
+                         item: int | None, wait: bool) -> dict[str, Any]:
+        """A proposal checked after the signer's accepted ones, not after they are mined (pipeline.py)."""
+        assert self.pipeline is not None
+        req = RelayRequest(to=self.contracts.ledger, data=data, gas=self.custody_gas, action=action, signer=signer,
+                           op_key=op_key, item=item, lane=lane, batchable=True)
+        self.relaying.self_replay(req)
+        call = {"from": self.relaying.address, "to": self.contracts.ledger, "data": "0x" + data.hex(),
+                "gas": hex(self.custody_gas)}
+
+        async def explain(reason: bytes) -> ApiError:
+            return contract_error(*decode_revert(reason))
+
+        async def used(chain_nonce: int) -> ApiError:
+            r = await self.contracts.try_call(call)  # the ledger's own answer (InvalidAccountNonce)
+            if r is not None:
+                return contract_error(*r)
+            return ApiError(409, "NonceUsed", f"nonce {nonce} of {signer} was already used (next {chain_nonce})",
+                            {"nonce": nonce, "next": chain_nonce})
+
+        h = await self.pipeline.submit(lane, nonce, data, req, explain=explain, used=used)
+        return await self.relaying.answer(h, req, wait)

@@ -17,7 +17,9 @@ from ..actions import ForwardAction
 from ..core.rpc import RpcError
 from ..errors import ApiError, contract_error
 from ..relayer import Lane, RelayRequest
+from ..core.abi import decode_revert
 from .admission import Admission
+from .pipeline import Pipeline
 from .contracts import FORWARDER, Contracts, revert_of
 from .relaying import Relaying
 from .signatures import Digests, check_domain, require_signer, signature_bytes
@@ -38,6 +40,8 @@ class Forwarding:
         self.gas_margin_ppm = gas_margin_ppm
         self.gas_extra = gas_extra
         self.admission = admission
+        #: the signer's queue checked at chain speed (pipeline.py); None: each waits for its predecessor
+        self.pipeline: Pipeline | None = None
 
     def _encode(self, action: ForwardAction, params: Any, signer: str) -> bytes:
         args = tuple(signer if a == "$signer" else a for a in action.args(params))
@@ -126,9 +130,29 @@ class Forwarding:
         outer = {"from": self.relaying.address, "to": c.forwarder, "data": "0x" + exec_data.hex(),
                  "gas": hex(outer_gas)}
         lane = Lane.forwarder(signer)
+        name = action.name if action else f"{target}.{fn.name}"
+        if self.pipeline is not None:  # checked after its predecessors, not after they are mined
+            req = RelayRequest(to=c.forwarder, data=exec_data, gas=outer_gas, action=name, signer=signer,
+                               op_key=op_key, item=item, replay=inner, lane=lane, batchable=True)
+
+            async def explain(reason: bytes) -> ApiError:
+                name_, args = decode_revert(reason)
+                if name_ in ("", "FailedCall"):  # the forwarder only says the call failed: the call says why
+                    r_inner = await c.try_call(inner)
+                    if r_inner is not None:
+                        return contract_error(*r_inner)
+                return contract_error(name_, args)
+
+            async def used(chain_nonce: int) -> ApiError:
+                return ApiError(409, "NonceUsed",
+                                f"request nonce {m['nonce']} was already used (next forwarder nonce of {m['from']} is "
+                                f"{chain_nonce}): this request was executed before or superseded",
+                                {"nonce": m["nonce"], "next": chain_nonce})
+
+            h = await self.pipeline.submit(lane, m["nonce"], exec_data, req, explain=explain, used=used)
+            return await self.relaying.answer(h, req, wait)
         await self._simulate(m, inner, outer, lane)
         await self.admission.admit(signer)  # members only, per-signer rate (after the contract's own answer)
-        name = action.name if action else f"{target}.{fn.name}"
         req = RelayRequest(to=c.forwarder, data=exec_data, gas=outer_gas, action=name, signer=signer,
                            op_key=op_key, item=item, replay=inner, lane=lane)
         return await self.relaying.relay(req, wait)

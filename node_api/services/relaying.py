@@ -13,7 +13,7 @@ import time
 from typing import Any
 
 from ..errors import ApiError, chain_unavailable
-from ..relayer import Lane, LaneKind, RelayError, Relayer, RelayRequest
+from ..relayer import Lane, LaneKind, RelayError, Relayer, RelayRequest, TxHandle
 from .contracts import FORWARDER, LEDGER, Contracts
 from .outcomes import Outcomes
 
@@ -74,14 +74,24 @@ class Relaying:
         req.replay = {"from": self.address, "to": req.to, "data": "0x" + req.data.hex(), "gas": hex(req.gas)}
 
     async def relay(self, req: RelayRequest, wait: bool) -> dict[str, Any]:
-        h = self.relayer.submit(req)
+        return await self.answer(self.relayer.submit(req), req, wait)
+
+    async def answer(self, h: TxHandle, req: RelayRequest, wait: bool) -> dict[str, Any]:
+        """The answer for a request handed to the relayer (``h``): sent (pending) or, when asked to
+        wait, its outcome (an item of a RelayBatch transaction: its own outcome, with its index)."""
         try:
             tx_hash = await h.sent
         except RelayError as exc:
+            if exc.busy:
+                err = ApiError(429, "NodeBusy", f"{exc} (nothing of this action was relayed)", {"retryAfter": 2})
+                err.headers = {"Retry-After": "2"}  # type: ignore[attr-defined]
+                raise err from None
             if exc.unavailable:
                 raise chain_unavailable(str(exc)) from None
             raise ApiError(502, "RelayFailed", str(exc)) from None
         body: dict[str, Any] = {"txHash": tx_hash, "status": "pending", "action": req.action, "signer": req.signer}
+        if h.batch_index is not None:
+            body["batchIndex"] = h.batch_index
         if not wait:
             return body
         try:
@@ -90,4 +100,7 @@ class Relaying:
             return body
         except RelayError as exc:
             raise ApiError(502, "RelayFailed", str(exc), {"txHash": tx_hash}) from None
-        return self.outcomes.outcome_body(outcome)
+        out = self.outcomes.outcome_body(outcome)
+        if h.batch_index is not None:
+            out["batchIndex"] = h.batch_index
+        return out

@@ -2,8 +2,10 @@ import asyncio
 import hashlib
 from typing import Any, Optional
 
-from fastapi import APIRouter
-from fastapi.responses import JSONResponse
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+from fastapi.responses import JSONResponse, StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from ...actions import FORWARD_ACTIONS
@@ -17,6 +19,7 @@ from ..params import Bytes32Hex
 from ..deps import IdempotencyKey, NodeDep, OutcomesDep, ReadDep
 from ..schemas.transactions import BulkAnswer, TxAnswer
 from ._common import ForwardSubmit
+from .bulk_progress import capacity, ndjson, relayed_items
 
 router = APIRouter(tags=["transactions"])
 
@@ -91,18 +94,37 @@ async def _one(node: Node, index: int, item: BulkItem, op_key: Optional[str], wa
 
 @router.post("/bulk", summary="Many signed actions in one request (ERP loads)", response_model=BulkAnswer,
              description="Each item is what the action's /submit endpoint takes. Items are checked and relayed "
-             "concurrently; the answer lists, per item, its transaction hash or its refusal (status, error). "
-             "With an Idempotency-Key a retried bulk never executes twice.")
-async def bulk(body: BulkRequest, node: NodeDep, idempotency_key: IdempotencyKey = None):
+             "concurrently (a signer's items in nonce order, without waiting for blocks; many to a transaction); "
+             "the answer lists, per item, its transaction hash (and its place in it, batchIndex) or its refusal "
+             "(status, error). With an Idempotency-Key a retried bulk never executes twice: after a restart, "
+             "items relayed before it are answered from the node's log, the others are relayed now. "
+             "stream=true answers application/x-ndjson: one line per item as soon as its outcome is known, "
+             "then a summary line. 429 NodeBusy with Retry-After when the node holds too many actions.")
+async def bulk(body: BulkRequest, node: NodeDep, idempotency_key: IdempotencyKey = None,
+               stream: Annotated[bool, Query(description="one JSON line per item as it settles")] = False):
+    capacity(node, len(body.items))
+    progress: asyncio.Queue | None = asyncio.Queue() if stream else None
+
     async def run(op_key):
-        results = await asyncio.gather(*(_one(node, i, it, op_key, body.wait) for i, it in enumerate(body.items)))
+        logged = relayed_items(node, op_key)
+
+        async def one(i: int, it: BulkItem) -> dict[str, Any]:
+            out = logged[i] if i in logged else await _one(node, i, it, op_key, body.wait)
+            if progress is not None:
+                progress.put_nowait(out)
+            return out
+
+        results = await asyncio.gather(*(one(i, it) for i, it in enumerate(body.items)))
         refused = sum(1 for r in results if r["status"] == "refused")
         return 200, {"accepted": len(results) - refused, "refused": refused, "items": list(results)}
 
     scope = await scope_of(node.idempotency, idempotency_key, "bulk", lambda: _callers(node, body.items))
     # `wait` says how to answer, not what to do: a retry with another `wait` is the same request
-    status, out = await node.idempotency.run(idempotency_key, body.model_dump(exclude={"wait"}), run, scope=scope)
-    return JSONResponse(out, status_code=status)
+    answer = node.idempotency.run(idempotency_key, body.model_dump(exclude={"wait"}), run, scope=scope)
+    if progress is None:
+        status, out = await answer
+        return JSONResponse(out, status_code=status)
+    return StreamingResponse(ndjson(asyncio.ensure_future(answer), progress), media_type="application/x-ndjson")
 
 
 @router.get("/transactions/{tx_hash}", response_model=TxAnswer, response_model_exclude_unset=True,
