@@ -10,6 +10,7 @@ import json
 import pytest
 from eth_account import Account
 
+from node_api import signing
 from node_api.cli import bulk, clear, main as cli
 from node_api.cli.client import NodeClient
 from nodehelp import actor, create_uncertified
@@ -47,16 +48,35 @@ def events(monkeypatch):
     return log
 
 
-def test_each_action_in_words_before_anything_is_signed(setup, chain, events, capsys):
+def test_each_action_in_words_before_anything_is_signed(setup, api, demo, chain, events, capsys):
     spinner, lot, upload, base = setup
     n0 = chain.ledger.functions.nonces(spinner.address).call()
     src = upload([1, 2, 3])
+    # a fourth line signed elsewhere (nonce after coc's three): sent as it is, neither described nor signed by coc
+    prep = api.post("/batches/transfer/prepare", json={"from": spinner.address, "batchId": lot,
+                                                       "to": actor(demo, "weaver").address, "quantity": 4,
+                                                       "nonce": n0 + 3}).json()
+    body = {"typedData": prep["typedData"], "signature": "0x" + signing.sign_typed(spinner.key, prep["typedData"]).hex()}
+    with src.open("a") as f:
+        f.write(json.dumps({"action": "batches/transfer", "body": body, "ref": "DN-4"}) + "\n")
+    events.clear()
     assert cli.main([*base, "bulk", str(src), "--yes"]) == 0
     err = capsys.readouterr().err
     for q in (1, 2, 3):
         assert f"Transfer {q} g of batch {lot} from Tiruppur Spinning Mill to Coimbatore Weaving" in err
+    assert "1 line(s) already signed elsewhere" in err and f"Transfer 4 g of batch {lot}" not in err
     assert [e.split(":")[0] for e in events] == ["show"] * 3 + ["sign"] * 3
-    assert chain.ledger.functions.nonces(spinner.address).call() == n0 + 3
+    assert chain.ledger.functions.nonces(spinner.address).call() == n0 + 4
+
+
+def test_confirm_asks_once_at_a_terminal(monkeypatch, capsys):
+    monkeypatch.setattr(bulk.sys.stdin, "isatty", lambda: True, raising=False)
+    asked = []
+    monkeypatch.setattr("builtins.input", lambda q: (asked.append(q), "n")[1])
+    assert bulk.confirm(7, False, cli.err_console) is False and asked == ["sign 7 actions? [y/N] "]
+    monkeypatch.setattr("builtins.input", lambda q: "y")
+    assert bulk.confirm(7, False, cli.err_console) is True
+    assert bulk.confirm(0, False, cli.err_console) is True  # nothing to sign here: nothing to ask
 
 
 def test_many_lines_summarised_and_no_terminal_without_yes_signs_nothing(setup, chain, events, capsys, monkeypatch):
