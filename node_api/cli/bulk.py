@@ -141,9 +141,11 @@ def show_plan(lines: list[tuple[int, dict[str, Any]]], items: list[dict[str, Any
     signed_elsewhere = sum(1 for it in items if "body" in it)
     if signed_elsewhere:
         console.print(f"{signed_elsewhere} line(s) already signed elsewhere: sent as they are, not signed here")
-    for (n, _), it in zip(lines, items):
-        if "refused" in it:
-            console.print(f"[yellow]line {n} refused, nothing signed for it:[/] {it['refused'].get('message')}")
+    refused = [(n, it["refused"]) for (n, _), it in zip(lines, items) if "refused" in it]
+    for n, err in refused[:SHOW_EACH]:
+        console.print(f"[yellow]line {n} refused, nothing signed for it:[/] {err.get('message')}")
+    if len(refused) > SHOW_EACH:
+        console.print(f"[yellow]... and {len(refused) - SHOW_EACH:,} more lines refused[/] (each in the result file)")
     return len(todo)
 
 
