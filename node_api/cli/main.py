@@ -11,7 +11,8 @@ data, ``coc`` shows it, signs it locally and sends back only the signature.
     coc do ACTION [k=v ...] [--yes]             prepare + show + sign + submit in one go
     coc transfer BATCH TO QUANTITY [--certified N]    propose a custody transfer
     coc accept TRANSFER_ID / coc reject TRANSFER_ID / coc cancel TRANSFER_ID
-    coc bulk FILE                               many actions (JSON lines {"action":..., "params": {...}}), progress bar
+    coc bulk FILE [--yes]                       many actions (JSON lines {"action":..., "params": {...}}), shown in
+                                                words and confirmed once before signing, progress bar
     coc batches | coc pending | coc credits | coc certificates   what the wallet holds / awaits
     coc status TX_HASH                          transaction status
 

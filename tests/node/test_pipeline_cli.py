@@ -24,7 +24,7 @@ def test_coc_bulk_result_file_reconciles_line_by_line(server, api, demo, chain, 
                      "ref": "DN-too-much"})
     src = tmp_path / "upload.jsonl"
     src.write_text("\n".join(json.dumps(x) for x in lines) + "\n\n")
-    argv = ["--node", server.url, "--keystore", str(ks), "--json", "bulk", str(src), "--chunk", "2"]
+    argv = ["--node", server.url, "--keystore", str(ks), "--json", "bulk", str(src), "--chunk", "2", "--yes"]
     assert main(argv) == 1  # one line was refused
     summary = json.loads(capsys.readouterr().out)
     assert summary["lines"] == 6 and summary["mined"] == 5
