@@ -408,12 +408,22 @@ class MassBalanceReplay:
             self.f.ok("credits.bookings")
 
     def _check_moves(self, moved: list[Ev]) -> None:
-        outs = [e for e in moved if e.a["entry"] == CONV_OUT]
-        ins = [e for e in moved if e.a["entry"] == CONV_IN]
-        if len(outs) != len(ins):
-            self.f.add("credits.bookings", "credit move without its counterpart", [e.ref() for e in moved])
-            return
-        for o, i in zip(outs, ins):
+        # A move books its credits out once and in once per vintage it took (the contract's _agedParts, as for
+        # conversions), in log order; several moves can share a transaction (forwarded items of one batch).
+        groups: list[tuple[Ev, list[Ev]]] = []
+        for e in moved:
+            if e.a["entry"] == CONV_OUT:
+                groups.append((e, []))
+            elif groups:
+                groups[-1][1].append(e)
+            else:
+                self.f.add("credits.bookings", "credit move without its counterpart", [e.ref()])
+                return
+        for o, ins in groups:
+            if not ins:
+                self.f.add("credits.bookings", "credit move without its counterpart", [o.ref()])
+                continue
+            i = ins[0]
             ao, ai = self.accounts.get(o.a["account"]), self.accounts.get(i.a["account"])
             problems = []
             if ao is None or ai is None:
@@ -421,7 +431,9 @@ class MassBalanceReplay:
             else:
                 if (ao.participant, ao.site, ao.characteristic) != (ai.participant, ai.site, ai.characteristic):
                     problems.append("moved between participants, sites or characteristics")
-                if o.a["amount"] != i.a["amount"]:
+                if any(x.a["account"] != i.a["account"] for x in ins):
+                    problems.append("one move booked into several accounts")
+                if o.a["amount"] != sum(x.a["amount"] for x in ins):
                     problems.append("amounts differ")
                 for problem in (material_group_problem(self.materials, ao.material, ai.material),
                                 waste_to_regular(self.materials, ao.material, ai.material)):
@@ -431,6 +443,6 @@ class MassBalanceReplay:
                     if not self.certification_for(ao.participant, m, ao.characteristic, MASS_BALANCE, o.ts)[0]:
                         problems.append(f"participant not certified mass balance for material {m}")
             if problems:
-                self.f.add("credits.bookings", "credit move: " + "; ".join(problems), [o.ref(), i.ref()])
+                self.f.add("credits.bookings", "credit move: " + "; ".join(problems), [o.ref()] + [x.ref() for x in ins])
             else:
                 self.f.ok("credits.bookings")

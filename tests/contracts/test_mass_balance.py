@@ -685,3 +685,27 @@ def test_deliver_bouncing_declarations_back_and_forth_still_lapse(world, two_ste
     # the goods themselves still move, without a declaration
     sb.transfer(w.farm, w.ginner, batch, 100 * T)
     assert sb.balance(w.ginner, batch) == 100 * T
+
+
+def test_moveCredits_of_two_vintages_books_in_per_vintage_and_the_auditor_agrees(world):
+    """A move of credits from two periods books them out once and in once per vintage (they keep their age).
+    The auditor once paired one credit-out with one credit-in per move and reported this honest move as
+    "credit move without its counterpart" (found by the stateful test); it now sums a move's parts."""
+    from auditor.cli import run_audit
+
+    sb, w = world.sb, world
+    _, char = lapse_scheme(sb, w, 2)
+    a = sb.material("fibre lot c", group=9)
+    b = sb.material("fibre lot d", group=9)
+    sb.certify(w.certifier, w.farm, [a, b], [char], models_mask(MASS_BALANCE), scheme="MSPO")
+    sb.capacity(w.certifier, w.farm, a, 1000 * T)
+    mb_origin(sb, w.farm, a, char, 100 * T)  # period 0
+    sb.advance(30 * DAY)
+    mb_origin(sb, w.farm, a, char, 50 * T)  # period 1
+    receipt = sb.tx(_move(sb, a, b, char, 150 * T), w.farm)
+    entries = [row[2] for row in booked(sb, receipt)]
+    assert entries.count(ENTRY_CONVERTED_OUT) == 1 and entries.count(ENTRY_CONVERTED_IN) == 2
+    assert balance(sb, key(sb, w.farm, b, char)) == 150 * T
+
+    res = run_audit(sb.w3.provider.endpoint_uri, sb.c.registry.address, views=False)
+    assert res["rules"]["credits.bookings"]["failures"] == 0, [f for f in res["findings"] if f["rule"] == "credits.bookings"]

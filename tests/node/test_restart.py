@@ -5,6 +5,7 @@ relayer carries on."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import shutil
 import signal
@@ -49,9 +50,13 @@ def test_kill_mid_load_then_restart_loses_and_doubles_nothing(api, demo, chain, 
                 "receiverSignature": sign(actors[r], signing.accept_typed_data(node.chain_id, node.ledger, t, now + 3600)),
             }))
 
-    async def post(c, key, body):
-        return await c.post("/batches/transfer-with-acceptance/submit", params={"wait": "false"}, json=body,
-                            headers={"Idempotency-Key": key})
+    # At most 20 requests in flight: the node's pipeline answers a whole burst at once, so with all 60 sent
+    # together they could all be acknowledged before the kill; paced, the kill always finds some in flight
+    # and some not yet sent.
+    async def post(c, key, body, in_flight=None):
+        async with in_flight or contextlib.nullcontext():
+            return await c.post("/batches/transfer-with-acceptance/submit", params={"wait": "false"}, json=body,
+                                headers={"Idempotency-Key": key})
 
     proc = start_node(env, url, timeout=90)
     acked: dict[str, str] = {}
@@ -59,7 +64,8 @@ def test_kill_mid_load_then_restart_loses_and_doubles_nothing(api, demo, chain, 
         async def load_and_kill():
             limits = httpx.Limits(max_connections=100)
             async with httpx.AsyncClient(base_url=url, timeout=60, limits=limits) as c:
-                tasks = {asyncio.ensure_future(post(c, k, b)): k for k, b in jobs}
+                in_flight = asyncio.Semaphore(20)
+                tasks = {asyncio.ensure_future(post(c, k, b, in_flight)): k for k, b in jobs}
                 pending = set(tasks)
                 while len(acked) < 12 and pending:
                     done, pending = await asyncio.wait(pending, return_when=asyncio.FIRST_COMPLETED)
