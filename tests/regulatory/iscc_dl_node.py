@@ -6,7 +6,7 @@ here. Module scope: each module that uses it starts one Anvil and one node (a fe
 
 from __future__ import annotations
 
-import threading
+import sys
 import time
 from pathlib import Path
 from types import SimpleNamespace
@@ -14,42 +14,17 @@ from typing import Any, Iterator
 
 import httpx
 import pytest
-import uvicorn
 from eth_account import Account
 
-from node_api.api.app import create_app
-from node_api.core.anvil import ANVIL_MNEMONIC, EmbeddedAnvil, free_port
+from node_api.core.anvil import ANVIL_MNEMONIC, EmbeddedAnvil
 from node_api.core.chain import connect
 from node_api.core.config import Settings
 from testkit.sandbox import Contracts, Sandbox, build_world
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "node"))
+from nodeserver import ServerThread  # noqa: E402  (the one in-process node server of the tests)
+
 Account.enable_unaudited_hdwallet_features()
-
-
-class _Server:
-    def __init__(self, settings: Settings):
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.server = uvicorn.Server(uvicorn.Config(create_app(settings), host="127.0.0.1", port=self.port,
-                                                    log_level="warning", lifespan="on"))
-        self.thread = threading.Thread(target=self.server.run, daemon=True)
-
-    def start(self) -> "_Server":
-        self.thread.start()
-        deadline = time.monotonic() + 60
-        while not self.server.started:
-            if not self.thread.is_alive() or time.monotonic() > deadline:
-                raise RuntimeError("node server did not start")
-            time.sleep(0.05)
-        return self
-
-    def stop(self) -> None:
-        self.server.should_exit = True
-        self.thread.join(30)
-
-    @property
-    def node(self) -> Any:
-        return self.server.config.app.state.node  # type: ignore[union-attr]
 
 
 def wait_indexed(api: httpx.Client, w3: Any, timeout: float = 30) -> None:
@@ -74,7 +49,7 @@ def reg_node(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SimpleNamespa
         settings = Settings(data_dir=data, rpc_url=anvil.url, admin_api_key="test-admin-key",
                             keystore_password="node-keystore-pw", nonce_wait_seconds=30.0, wait_timeout=20.0,
                             index_poll_interval=0.1)
-        srv = _Server(settings).start()
+        srv = ServerThread(settings).start()
         w3 = connect(Settings(), rpc_url=anvil.url)
         accts = [Account.from_mnemonic(ANVIL_MNEMONIC, account_path=f"m/44'/60'/0'/0/{i}") for i in range(20)]
         node = srv.node
