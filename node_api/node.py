@@ -152,14 +152,18 @@ class Node:
         admission = Admission(contracts, members_only=s.relay_members_only, rate=s.relay_rate_per_signer,
                               burst=s.relay_burst_per_signer)
         names = Names(contracts)
-        node = cls(
+        # issue 11: a signer's queue checked at chain speed, shared by the forwarded and the custody path
+        pipeline = None if relayer.packer is None else Pipeline(
+            contracts, relaying, admission, relayer.packer.batcher, max_waiting=s.relay_waiting_max,
+            check_gas=s.relay_check_gas)
+        return cls(
             settings=s, deployment=deployment, rpc=rpc, db=db, relayer=relayer, index=index,
             contracts=contracts, outcomes=outcomes, relaying=relaying,
             forwarding=Forwarding(contracts, relaying, digests, signature_ttl=s.signature_ttl,
                                   gas_margin_ppm=s.forward_gas_margin_ppm, gas_extra=s.forward_gas_extra,
-                                  admission=admission),
+                                  admission=admission, pipeline=pipeline),
             custody=Custody(contracts, relaying, digests, signature_ttl=s.signature_ttl, custody_gas=s.custody_gas,
-                            admission=admission),
+                            admission=admission, pipeline=pipeline),
             idempotency=Idempotency(db, outcomes, vouch=guard.vouch if guard is not None else None),
             accounts=Accounts(db, Keystores.from_settings(s), s.admin_wallet_key or s.deployer_key),
             reads=Reads(contracts),
@@ -168,11 +172,6 @@ class Node:
             names=names,
             describer=Describer(contracts, names),
         )
-        if relayer.packer is not None:  # issue 11: a signer's queue checked at chain speed
-            node.forwarding.pipeline = node.custody.pipeline = Pipeline(
-                contracts, relaying, admission, relayer.packer.batcher, max_waiting=s.relay_waiting_max,
-                check_gas=s.relay_check_gas)
-        return node
 
     async def stop(self) -> None:
         await self.health.stop()

@@ -65,7 +65,7 @@ def settlement_signer(kind: Settle, t: signing.CustodyTransfer | Transfer) -> st
 
 class Custody:
     def __init__(self, contracts: Contracts, relaying: Relaying, digests: Digests, *, signature_ttl: int,
-                 custody_gas: int, admission: Admission):
+                 custody_gas: int, admission: Admission, pipeline: Pipeline | None = None):
         self.contracts = contracts
         self.relaying = relaying
         self.digests = digests
@@ -73,7 +73,7 @@ class Custody:
         self.custody_gas = custody_gas
         self.admission = admission
         #: the signer's queue checked at chain speed (pipeline.py); None: each waits for its predecessor
-        self.pipeline: Pipeline | None = None
+        self.pipeline = pipeline
 
     # ------------------------------------------------------------------ prepare
     async def prepare_transfer(self, p: PrepareTransfer | PrepareTransferWithAcceptance) -> dict[str, Any]:

@@ -32,7 +32,7 @@ FORWARDER_OVERHEAD = 80_000
 
 class Forwarding:
     def __init__(self, contracts: Contracts, relaying: Relaying, digests: Digests, *, signature_ttl: int,
-                 gas_margin_ppm: int, gas_extra: int, admission: Admission):
+                 gas_margin_ppm: int, gas_extra: int, admission: Admission, pipeline: Pipeline | None = None):
         self.contracts = contracts
         self.relaying = relaying
         self.digests = digests
@@ -41,7 +41,7 @@ class Forwarding:
         self.gas_extra = gas_extra
         self.admission = admission
         #: the signer's queue checked at chain speed (pipeline.py); None: each waits for its predecessor
-        self.pipeline: Pipeline | None = None
+        self.pipeline = pipeline
 
     def _encode(self, action: ForwardAction, params: Any, signer: str) -> bytes:
         args = tuple(signer if a == "$signer" else a for a in action.args(params))
