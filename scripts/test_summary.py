@@ -36,7 +36,8 @@ def main(argv: list[str]) -> int:
             totals[what] = totals.get(what, 0) + int(n)
         longest = max(longest, float(TIME.search(line).group(1)))
     order = ["failed", "passed", "skipped", "deselected", "xfailed", "xpassed", "warnings", "errors"]
-    parts = [f"{totals[k]} {k}" for k in order if totals.get(k)]
+    parts = [f"{totals[k]} {k[:-1] if k in ('warnings', 'errors') and totals[k] == 1 else k}"
+             for k in order if totals.get(k)]
     extra = f" (no summary in {', '.join(missing)})" if missing else ""
     print(f"{', '.join(parts) or 'no tests ran'} in {longest:.2f}s{extra}")
     return 1 if missing else 0
