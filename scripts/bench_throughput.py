@@ -108,6 +108,19 @@ def wait_nonce(url: str, address: str, target: int, timeout: float = 300, automi
         time.sleep(0.01)
 
 
+def after_next_block(url: str, block_time: float | None) -> float:
+    """On a chain with a block time: returns right after the next block is sealed (its number seen
+    by polling every 5 ms), so the timed phase starts at the same point of a block period whichever
+    path it is. Returns the seconds waited (0 on automine)."""
+    if not block_time:
+        return 0.0
+    t0 = time.perf_counter()
+    head = call(url, "eth_blockNumber", [])
+    while call(url, "eth_blockNumber", []) == head:
+        time.sleep(0.005)
+    return time.perf_counter() - t0
+
+
 def setup_world(url: str, port: int, senders: int, abis) -> SimpleNamespace:  # noqa: ANN001
     """``senders`` wallets (at least two) of one registered supplier, each holding one uncertified
     batch (not timed); sender i sends to wallet i + 1."""
@@ -289,6 +302,7 @@ def run_row(n: int, rounds: int, block_time: float | None, *, clients: int = 4, 
         twa = abis["BatchLedger"].fn("transferWithAcceptance")
         signer = TxSigner(relayer_raw.key, chain_id)
         start_nonce = int(call(url, "eth_getTransactionCount", [signer.address, "pending"]), 16)
+        after_next_block(url, block_time)
         t0 = time.perf_counter()
         nonce = start_nonce
         raws = []
@@ -345,6 +359,7 @@ def run_row(n: int, rounds: int, block_time: float | None, *, clients: int = 4, 
                 await asyncio.gather(*(client() for _ in range(clients)))
 
         with Nudger(url, not block_time):
+            after_next_block(url, block_time)
             t0 = time.perf_counter()
             asyncio.run(http_load())
             sent_s = time.perf_counter() - t0
