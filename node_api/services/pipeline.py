@@ -18,9 +18,20 @@ state its predecessors leave:
 - Accepted items go to the relayer in nonce order; at inclusion RelayBatch runs each on its own
   again (a conflict with another signer's action in the same block fails that item alone, and its
   answer says so).
+- Linear work: a check re-runs the lane's accepted, unmined predecessors before its new group, so
+  a group goes only once it is at least 1/``RECHECK_RATIO`` of them (a check then runs at most
+  1 + RECHECK_RATIO times as many items as it decides), or once its first item has waited
+  ``DEFER_SECONDS``, or when there are none (the next block mined them). A signer's 1,000 items
+  arriving together are checked in one or a few calls, not re-run in every round. A lane's
+  predecessors and new group fit in one call's gas (``check_gas``, estimated per lane from the gas
+  its items used): a signer with more unmined than that waits for blocks (per block, one signer
+  gets about ``check_gas`` / its item's gas of actions checked).
+- A check never refuses what it did not reach: ``RelayBatch.check`` keeps gas to answer and stops
+  early (fewer results), and an item that ran out of gas near the end of the call (empty revert
+  data) is not refused either; both wait for the next round, with a grown estimate.
 - Bounded: at most ``max_waiting`` messages wait for their predecessors (429 ``NodeBusy`` with
   Retry-After beyond), and a message waits at most the node's nonce-wait time for a missing
-  predecessor (409 ``NonceAhead``).
+  predecessor (409 ``NonceAhead``) or for its accepted predecessors to be mined (429 ``NodeBusy``).
 """
 
 from __future__ import annotations
@@ -53,6 +64,8 @@ RECHECK_RATIO = 4
 #: ... or once its first item has waited this long (bounds how long a straggler waits; at most
 #: 1/DEFER_SECONDS such small checks per lane and second)
 DEFER_SECONDS = 0.25
+#: rounds a refusal found while the chain's head moved waits for a check on a settled head
+HOLD_ROUNDS = 3
 
 
 class NodeBusy(ApiError):
@@ -75,6 +88,8 @@ class _Waiter:
     fut: asyncio.Future
     #: when it arrived (monotonic)
     since: float = field(default_factory=time.monotonic)
+    #: rounds its refusal was held back because the head moved during the check
+    held: int = 0
 
 
 @dataclass
@@ -110,9 +125,11 @@ class Pipeline:
         self._wake = float("inf")
         self._task: asyncio.Task | None = None
         #: checked (new items), rechecked (predecessors run again before them), deferred (small groups
-        #: held back, RECHECK_RATIO), short (items a check's gas did not reach: checked again later)
+        #: held back, RECHECK_RATIO), short (items a check's gas did not reach: checked again later),
+        #: unsettled (items not decided because a predecessor did not pass again in their check),
+        #: held (refusals put off because the head moved during their check, HOLD_ROUNDS)
         self.stats = {"groups": 0, "checked": 0, "accepted": 0, "refused": 0, "rechecked": 0, "deferred": 0,
-                      "short": 0}
+                      "short": 0, "unsettled": 0, "held": 0}
 
     @property
     def waiting(self) -> int:
@@ -189,7 +206,7 @@ class Pipeline:
                 except asyncio.TimeoutError:
                     pass
 
-    async def _chain_nonces(self, lanes: list[Lane], head: str) -> list[int]:
+    async def _chain_nonces(self, lanes: list[Lane], head: dict[str, str]) -> list[int]:
         calls = []
         for lane in lanes:
             contract = NONCE_CONTRACT[lane.kind]
@@ -209,7 +226,11 @@ class Pipeline:
         rpc = self.contracts.rpc
         self._wake = float("inf")
         _t0 = time.monotonic()
-        head = hex(int(await rpc.call("eth_blockNumber", []), 16))
+        # Pinned by hash (EIP-1898), not by number: the nonces read and the checks then see the very
+        # same state (Anvil answered a number that had just become historical with the newer state for
+        # the nonces and the older one for the check, refusing items as InvalidAccountNonce).
+        block = await rpc.call("eth_getBlockByNumber", ["latest", False])
+        number, head = int(block["number"], 16), {"blockHash": block["hash"]}
         chains = await self._chain_nonces([lane for lane, _ in lanes], head)
         progressed = False
         now = time.monotonic()
@@ -288,20 +309,36 @@ class Pipeline:
         answers = await asyncio.gather(*(self._check([x for k in ks for x in work[k][2] + [w.call for w in work[k][3]]],
                                                      head) for ks in calls))
         results: dict[int, list[tuple[bool, bytes, int]]] = {}
+        unsettled: set[int] = set()
         for ks, res in zip(calls, answers):
             pos = 0
             for k in ks:
-                preds, group = work[k][2], work[k][3]
+                lane, st, preds, group = work[k]
+                again = res[pos:pos + len(preds)]
                 pos += len(preds)
                 results[k] = res[pos:pos + len(group)]
                 pos += len(group)
+                # the group was checked on the state its predecessors leave only if each of them passed
+                # again here (one that ran out of this call's gas, or that another signer's action
+                # undid): otherwise nothing of the group is decided in this round
+                if len(again) < len(preds) or not all(ok for ok, *_ in again):
+                    bad = next((r for r in again if not r[0]), None)
+                    log.info("%s: %d of %d accepted predecessors did not pass again (%s); its %d new items wait",
+                             lane, sum(1 for r in again if not r[0]) + len(preds) - len(again), len(preds),
+                             "not reached" if bad is None else (bytes(bad[1][:4]).hex() or "out of gas"),
+                             len(group))
+                    self.stats["unsettled"] += len(group)
+                    results[k] = []
+                    unsettled.add(k)
+                for n, (_, _, g) in zip(sorted(st.accepted), again):  # the gas they take now, for the budget
+                    st.accepted[n] = (st.accepted[n][0], max(st.accepted[n][1], int(g)))
         self.stats["groups"] += len(work)
         self.stats["checked"] += sum(len(g) for *_, g in work)
         self.stats["rechecked"] += sum(len(p) for _, _, p, _ in work)
         # a check answers fewer results than items when its gas did not reach them (RelayBatch.check
         # keeps a reserve to answer): those were not checked and wait for the next round
         passing = [next((i for i, r in enumerate(results[k]) if not r[0]), len(results[k])) for k in range(len(work))]
-        self.stats["short"] += sum(len(work[k][3]) - len(results[k]) for k in range(len(work)))
+        self.stats["short"] += sum(len(work[k][3]) - len(results[k]) for k in range(len(work)) if k not in unsettled)
         # A check that used (nearly) all its gas may have run out inside an item (empty revert data):
         # that item and its successors are not refused but stay waiting for the next round.
         short: set[int] = set()
@@ -323,9 +360,14 @@ class Pipeline:
                 explained[(k, passing[k])] = await work[k][3][passing[k]].explain(bytes(results[k][passing[k]][1]))
         _t2 = time.monotonic()
         log.debug("round at block %d: %d lanes, %d checked after %d predecessors in %d calls; read %.3f s, "
-                  "check %.3f s, admit %.3f s; %d waiting", int(head, 16), len(work), sum(len(w[3]) for w in work),
+                  "check %.3f s, admit %.3f s; %d waiting", number, len(work), sum(len(w[3]) for w in work),
                   sum(len(w[2]) for w in work), len(calls), _t1 - _t0, _t2 - _t1, time.monotonic() - _t2,
                   self._waiting)
+        # A refusal must stand on the state it names. Anvil answered calls pinned to a block that was
+        # just superseded with the newer state for some (the nonces) and the older for others (the
+        # check): refusals of a round during which the head moved wait for a later round, at most
+        # HOLD_ROUNDS times (acceptances stand: every item is checked again at inclusion).
+        moved = int(await rpc.call("eth_blockNumber", []), 16) != number
         # no await from here on: the relayer takes every accepted item of the round together, in check order
         for k, (lane, st, _, group) in enumerate(work):
             admitted, over = admits[k]
@@ -339,6 +381,10 @@ class Pipeline:
                     self._finish(st, w, self._depends(lane, w.nonce, *failed))
                     continue
                 refusal = explained.get((k, i)) if not ok else (over if i >= admitted else None)
+                if refusal is not None and not ok and moved and w.held < HOLD_ROUNDS:
+                    w.held += 1  # checked while the head moved: decided in a later round
+                    self.stats["held"] += 1
+                    break
                 if refusal is not None:
                     failed = (w.nonce, f"{refusal.error}: {refusal.message}")
                     st.refused[w.nonce] = failed[1]
@@ -358,7 +404,7 @@ class Pipeline:
         # a round that decided nothing (every check short of gas) lets the driver wait before the next
         return progressed or self._waiting < waiting_before
 
-    async def _check(self, items: list[bytes], head: str) -> list[tuple[bool, bytes, int]]:
+    async def _check(self, items: list[bytes], head: dict[str, str]) -> list[tuple[bool, bytes, int]]:
         call = {"from": self.relaying.address, "to": self.batcher, "gas": hex(self.check_gas),
                 "data": "0x" + encode_check(items).hex()}
         # a request of its own: coalesced with others into one array, a large check can lose its reply
