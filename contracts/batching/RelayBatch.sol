@@ -44,6 +44,10 @@ contract RelayBatch {
 
     /// @notice What `run` would do, item by item (meant for eth_call: a queue checked in order
     /// against the state the items before it leave): success, revert data, and gas used per item.
+    /// The call never runs out of gas itself: each item gets what is left above a reserve for
+    /// returning the answers, and when that is too little for another item the answer stops there
+    /// (fewer results than items: the rest were not checked). An item that ran out of its gas is
+    /// reported as failed with empty revert data.
     function check(bytes[] calldata items)
         external
         returns (bool[] memory ok, bytes[] memory reasons, uint256[] memory gasUsed)
@@ -54,12 +58,39 @@ contract RelayBatch {
         gasUsed = new uint256[](n);
         for (uint256 i; i < n; ++i) {
             uint256 before = gasleft();
-            (ok[i], reasons[i]) = _call(i, items[i]);
+            uint256 reserve = _reserve(n);
+            if (before < reserve + MIN_ITEM_GAS) {
+                assembly ("memory-safe") {
+                    mstore(ok, i)
+                    mstore(reasons, i)
+                    mstore(gasUsed, i)
+                }
+                break;
+            }
+            (ok[i], reasons[i]) = _call(i, items[i], before - reserve);
             gasUsed[i] = before - gasleft();
         }
     }
 
+    /// @dev Least gas worth starting an item with in `check`.
+    uint256 private constant MIN_ITEM_GAS = 30_000;
+
+    /// @dev Gas kept for returning `check`'s answers: memory in use (the free memory pointer) plus the
+    /// encoded answers (about six words per item, short revert reasons), and a margin.
+    function _reserve(uint256 n) private pure returns (uint256) {
+        uint256 words;
+        assembly ("memory-safe") {
+            words := mload(0x40)
+        }
+        words = words / 32 + 6 * n + 64;
+        return 3 * words + (words * words) / 512 + 50_000;
+    }
+
     function _call(uint256 i, bytes calldata item) private returns (bool, bytes memory) {
+        return _call(i, item, gasleft());
+    }
+
+    function _call(uint256 i, bytes calldata item, uint256 gas) private returns (bool, bytes memory) {
         address target;
         if (item.length >= 4) {
             bytes4 sel = bytes4(item[:4]);
@@ -74,6 +105,6 @@ contract RelayBatch {
             }
         }
         if (target == address(0)) return (false, abi.encodeWithSelector(BatchItemNotAllowed.selector, i));
-        return target.call(item);
+        return target.call{gas: gas}(item);
     }
 }
