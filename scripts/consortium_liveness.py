@@ -91,8 +91,8 @@ def main() -> int:
                     net.start_validator(0)
                     net.wait_peers()
                     rpc(s.url, "miner_stop")
-                else:  # the same after the fix: the operator's restart, a healthy network, a safe stop
-                    net.kill_validator(0)
+                else:  # the same after the fix: a safe kill, the operator's restart, a healthy network, a safe stop
+                    net.kill_quiet_validator(0)
                     net.wait_blocks(3, i=1)
                     net.restart_validator(0)
                     net.wait_healthy(every_signer=True)

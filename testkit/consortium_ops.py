@@ -23,6 +23,14 @@ Why these procedures (measured with ``scripts/consortium_liveness.py``; geth 1.1
   network stops until a fourth signer seals again (go-ethereum issues 18402 and 24705; EIP-3436
   proposed a tie-break that geth never adopted; Besu QBFT has no such state). ``stop_sealing`` and
   ``kill_quiet_validator`` act only outside that window.
+- **A validator dies only when no block is in flight.** geth sends a new block whole to a few peers
+  and only its hash to the others; a node fetches an announced block from one announcer picked at
+  random and forgets the other announcements. When that announcer dies, the fetch times out and
+  the block is lost to that node; it syncs only when it learns of a heavier peer (a handshake or a
+  whole block), which no one sends when the lost block's successor is its own turn. Seen: validator
+  3 at block 512, the others at 513 (whose hash validator 0 had announced just before its SIGKILL),
+  no block for 13 s until the run was stopped. ``kill_quiet_validator`` kills only when every
+  validator is on the same head.
 """
 
 from __future__ import annotations
@@ -55,14 +63,16 @@ class ConsortiumOps:
     n_validators: int
 
     def kill_quiet_validator(self, i: int, sig: int = signal.SIGKILL) -> tuple[int, float]:
-        """Kills validator ``i`` when its signer is not a recent one (see ``stop_sealing``: a signer
-        that dies right after its own block can leave the 3 others in Clique's stalemate); returns
+        """Kills validator ``i`` when its signer is not a recent one (a signer that dies right after
+        its own block can leave the 3 others in Clique's stalemate) and every validator is on the
+        same head (a block it announced and another had not fetched yet is lost to that one: see the
+        module docstring); returns
         the head it died at. If it sealed in the moment between the check and the kill, it is
         started again and the kill retried. Returns (head, ``time.monotonic()`` of the kill)."""
         v = self.validators[i]
         for _ in range(5):
             wait = time.monotonic() + 20 * self.period + 10
-            while not self.quiet_signer(i) and time.monotonic() < wait:
+            while not (self.quiet_signer(i) and self.all_in_step()) and time.monotonic() < wait:
                 time.sleep(0.02)
             top = block_number(v.url)
             killed_at = time.monotonic()
@@ -142,6 +152,11 @@ class ConsortiumOps:
             except (httpx.HTTPError, RuntimeError) as exc:
                 out[v.label] = repr(exc)
         return out
+
+    def all_in_step(self) -> bool:
+        """Every running validator on the same head (hash): no block is in flight between them."""
+        return len({rpc(v.url, "eth_getBlockByNumber", ["latest", False])["hash"]
+                    for v in self.validators if v.alive}) == 1
 
     def in_step(self, i: int) -> bool:
         """Validator ``i``'s head is the highest head of the other running validators (same hash)."""
