@@ -44,6 +44,7 @@ from eth_utils import keccak
 
 from node_api.core.anvil import free_port
 from node_api.core.config import Settings
+from testkit.consortium_ops import ConsortiumOps, block_number, rpc
 from testkit.geth import find_geth
 from testkit.node_process import start_node, stop_node
 
@@ -60,18 +61,6 @@ def key(label: str) -> str:
 
 def address(label: str) -> str:
     return Account.from_key(key(label)).address
-
-
-def rpc(url: str, method: str, params: list | None = None, timeout: float = 5.0) -> Any:
-    r = httpx.post(url, json={"jsonrpc": "2.0", "id": 1, "method": method, "params": params or []}, timeout=timeout)
-    body = r.json()
-    if "error" in body:
-        raise RuntimeError(f"{method}: {body['error']}")
-    return body["result"]
-
-
-def block_number(url: str) -> int:
-    return int(rpc(url, "eth_blockNumber"), 16)
 
 
 @dataclass
@@ -135,7 +124,7 @@ class Member:
 
 
 @dataclass
-class Consortium:
+class Consortium(ConsortiumOps):
     root: Path
     period: int = PERIOD
     n_validators: int = 4
@@ -236,8 +225,20 @@ class Consortium:
                 self.wait_peers(1, only=[i])
                 target = max(block_number(o.url) for o in others)
                 deadline = time.monotonic() + timeout
-                while block_number(v.url) < target and time.monotonic() < deadline:
+                while block_number(v.url) < target:
+                    if time.monotonic() > deadline:
+                        raise TimeoutError(f"{v.label} did not sync to block {target} within {timeout:.0f}s "
+                                           f"(head {block_number(v.url)}): {json.dumps(self.status())}")
                     time.sleep(0.2)
+                # on the others' head itself, not only as high: a block sealed while it synced is
+                # dropped (geth's fetcher drops a block whose parent it lacks) and with under 5 peers
+                # the next sync comes only 10 s later; sealing meanwhile, it seals on a stale branch
+                # and, the one signer whose turn it is, holds up the others (seen: a 10 s stall)
+                while not self.in_step(i):
+                    if time.monotonic() > deadline:
+                        raise TimeoutError(f"{v.label} not on the others' head within {timeout:.0f}s: "
+                                           f"{json.dumps(self.status())}")
+                    time.sleep(0.1)
             rpc(v.url, "miner_start")
         return v
 
@@ -256,7 +257,7 @@ class Consortium:
             "--password", str(v.datadir / "password.txt"), "--allow-insecure-unlock",
             "--miner.gasprice", "1", "--miner.recommit", "1s", "--txpool.pricelimit", "1", "--txpool.accountslots", "4096",
             "--txpool.globalslots", "20000", "--txpool.accountqueue", "4096", "--txpool.globalqueue", "20000",
-            "--rpc.gascap", "0", "--rpc.txfeecap", "0", "--verbosity", "3",
+            "--rpc.gascap", "0", "--rpc.txfeecap", "0", "--verbosity", os.environ.get("COC_GETH_VERBOSITY", "3"),
         ], stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
         log.close()
         return v
@@ -326,33 +327,6 @@ class Consortium:
                 v.proc.kill()
                 v.proc.wait(10)
         v.proc = None
-
-    def peers(self, i: int) -> int:
-        return int(rpc(self.validators[i].url, "net_peerCount"), 16)
-
-    def wait_peers(self, minimum: int | None = None, timeout: float = 60.0, only: list[int] | None = None) -> None:
-        """Every running validator (or those in ``only``) has ``minimum`` peers (default: every
-        other running validator)."""
-        alive = only or [v.index for v in self.validators if v.alive]
-        want = sum(v.alive for v in self.validators) - 1 if minimum is None else minimum
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if all(self.peers(i) >= want for i in alive):
-                return
-            time.sleep(0.3)
-        raise RuntimeError(f"validators did not connect: {[self.peers(i) for i in alive]} peers of {want}")
-
-    def wait_blocks(self, n: int = 1, i: int | None = None, timeout: float | None = None) -> int:
-        """Waits until validator ``i`` (the first alive) has ``n`` more blocks; returns its head."""
-        v = self.validators[i] if i is not None else next(v for v in self.validators if v.alive)
-        start = block_number(v.url)
-        deadline = time.monotonic() + (timeout or (n + 3) * self.period * 2)
-        while time.monotonic() < deadline:
-            head = block_number(v.url)
-            if head >= start + n:
-                return head
-            time.sleep(0.1)
-        raise TimeoutError(f"{v.label}: no {n} new block(s) within the timeout (head {start})")
 
     # ------------------------------------------------------------------ contracts and members
     def settings(self, **extra: Any) -> Settings:

@@ -54,6 +54,9 @@ class Recovered:
     unresolved: int = 0
     #: transactions sent again into a chain that came back behind (reconcile)
     resent: int = 0
+    #: acknowledged transactions whose block left the chain, found mined in another block (the
+    #: chain itself took them again, e.g. geth re-queues the transactions of a dropped block)
+    moved: int = 0
     #: transactions whose nonce went to another transaction: marked ``lost``
     lost: int = 0
     fillers: int = 0
@@ -142,6 +145,8 @@ async def _verify_settled(rpc: Rpc, db: Database, receipts: Receipts, chain_nonc
         if isinstance(rcpt, dict) and rcpt.get("blockNumber"):
             outcome = await receipts.outcome(request_of(row), row["hash"], rcpt)
             updates.append((row["hash"], db_outcome(outcome)))
+            if row["block_hash"] and rcpt.get("blockHash") != row["block_hash"]:
+                out.moved += 1
         else:
             updates.append((row["hash"], {**_CLEARED, "status": "lost", "error": lost_error(
                 f"its block is no longer on the chain and its relayer nonce {row['nonce']} "

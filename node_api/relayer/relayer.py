@@ -98,7 +98,7 @@ class Relayer:
         self.items = ItemLog(db.engine)
         self._members = 0
         self._pending_members: set[str] = set()
-        self.stats = {"sent": 0, "mined": 0, "reverted": 0, "rebroadcast": 0, "resyncs": 0, "fillers": 0, "resigned": 0, "resent": 0}
+        self.stats = {"sent": 0, "mined": 0, "reverted": 0, "rebroadcast": 0, "resyncs": 0, "fillers": 0, "resigned": 0, "resent": 0, "moved": 0}
 
     # ------------------------------------------------------------------ lifecycle
     async def start(self) -> None:
@@ -443,6 +443,7 @@ class Relayer:
             self._pending.update(recovered.pending)
             self.stats["rebroadcast"] += recovered.rebroadcast
             self.stats["resent"] += recovered.resent
+            self.stats["moved"] += recovered.moved
             self._needs_resync = True
 
     async def reconcile(self) -> Recovered:
@@ -469,5 +470,6 @@ class Relayer:
                 self._settle_inflight(h)
                 h.fail(RelayError(f"transaction {tx_hash} was lost: the chain came back without it"))
         self.stats["resent"] += out.resent
+        self.stats["moved"] += out.moved
         self._needs_resync = True
         self._last_block = -1

@@ -101,6 +101,9 @@ def wait_for(check: Callable[[], Any], timeout: float, what: str, every: float =
 def isolate(net: Consortium, i: int) -> None:
     """Cuts validator ``i`` off: every peer link to and from it removed (static entries too)."""
     me = net.validators[i]
+    # only with no block in flight: one it announced and a peer had not fetched yet would be lost
+    # to that peer (testkit/consortium_ops.py)
+    wait_for(net.all_in_step, 10 * net.period, "every validator on the same head", every=0.02)
     for v in net.validators:
         if v is not me and v.alive:
             rpc(v.url, "admin_removePeer", [me.enode])

@@ -12,7 +12,8 @@ router = APIRouter(tags=["node"])
 async def health(node: NodeDep):
     answer = await node.health.check()
     return {**answer, "relayer": node.relayer.address, "relayerQueue": node.relayer.queue_depth,
-            "relayerStats": node.relayer.stats}
+            "relayerStats": node.relayer.stats, "acknowledgedResent": node.relayer.stats["resent"],
+            "acknowledgedOrphaned": node.relayer.stats["resent"] + node.relayer.stats["moved"]}
 
 
 @router.get("/info", summary="Chain id, contract addresses, EIP-712 domains, relayer, actions", response_model=Info)

@@ -23,6 +23,12 @@ class Health(BaseModel):
     relayerBalance: str | None = Field(description="wei, decimal; null when the chain is unreachable")
     relayerQueue: int = Field(description="transactions queued or awaiting a receipt")
     relayerStats: dict[str, int]
+    acknowledgedResent: int = Field(0, description="acknowledged (mined or reverted) transactions the relayer sent "
+                                    "again because the chain came back without their block (a reorganisation, "
+                                    "or a chain restarted from an older state); since start")
+    acknowledgedOrphaned: int = Field(0, description="acknowledged transactions whose block left the chain, since "
+                                      "start: those sent again (acknowledgedResent) and those the relayer found "
+                                      "mined in another block (the chain took them again itself)")
     pendingTransactions: int = Field(description="sent, not yet mined")
     oldestPendingSeconds: float
     relayerSpend: dict[str, Any] = Field(description="wei paid by mined transactions: last hour and in total")
