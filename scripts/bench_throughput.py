@@ -280,7 +280,7 @@ def wait_ledger(url: str, ledger: str, abis, addresses: list[str], targets: list
 
 
 def run_row(n: int, rounds: int, block_time: float | None, *, clients: int = 4, raw_batch: int = 200,
-            bulk_size: int = 500, latency_samples: int = 7) -> dict:
+            bulk_size: int = 500, latency_samples: int = 7, check_gas: int = 250_000_000) -> dict:
     extra = ["--block-time", str(block_time)] if block_time else []
     anvil = EmbeddedAnvil.throwaway(accounts=10, extra_args=extra + ["--gas-limit", "300000000"])
     anvil.start()
@@ -298,7 +298,7 @@ def run_row(n: int, rounds: int, block_time: float | None, *, clients: int = 4, 
               flush=True)
         print("starting the node (deploys the contracts)...", flush=True)
         node = start_node(node_env(url, tmp, port, "0x" + relayer_node.key.hex(), COC_NONCE_WAIT_SECONDS="600",
-                                   COC_RELAY_CHECK_GAS="250000000"),
+                                   COC_RELAY_CHECK_GAS=str(check_gas)),
                           f"http://127.0.0.1:{port}", log=tmp / "node.log")
         world = setup_world(url, port, n, abis)
         ledger, sign_round = world.ledger, world.sign_round
@@ -437,6 +437,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--block-time", type=float, default=None, help="Anvil block time (default: automine)")
     ap.add_argument("--latency-samples", type=int, default=7, help="single interactive actions timed afterwards")
     ap.add_argument("--table", action="store_true", help="the six rows of issue 11 in one run")
+    ap.add_argument("--check-gas", type=int, default=250_000_000,
+                    help="the node's COC_RELAY_CHECK_GAS (at most the chain's eth_call cap; the node's default is 30M)")
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args(argv)
     specs = TABLE if args.table else [(args.wallets, args.rounds, args.block_time)]
@@ -445,7 +447,7 @@ def main(argv: list[str] | None = None) -> int:
     except OSError:
         load = (0.0, 0.0, 0.0)
     rows = [run_row(n, r, bt, clients=args.clients, raw_batch=args.raw_batch, bulk_size=args.bulk_size,
-                    latency_samples=args.latency_samples) for n, r, bt in specs]
+                    latency_samples=args.latency_samples, check_gas=args.check_gas) for n, r, bt in specs]
     if args.json:
         print(json.dumps({"rows": rows, "loadavg_at_start": load, "cpus": os.cpu_count()}, indent=2))
     else:
