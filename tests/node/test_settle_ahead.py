@@ -343,3 +343,34 @@ def test_cancel_and_accept_of_one_in_flight_proposal_resolve_to_exactly_one(env,
     assert env.ledger.functions.balanceOf(r.address, lot).call() == 10
     assert env.ledger.functions.balanceOf(s.address, lot).call() == 90
     assert env.ledger.functions.balanceOf(env.ledger.address, lot).call() == 0
+
+
+# ---------------------------------------------------------------- one upload: proposals and their accepts
+def test_bulk_of_proposals_and_their_accepts_goes_out_before_any_block(env, manual_mining):
+    """One /bulk upload: a sender's three proposals, then the receiver's accepts of them (listed
+    first for the last one, so an accept can come before its proposal in the upload). Every item is
+    answered before any block; one block carries all six, each accept after its own proposal."""
+    s, r = env.wallets[4], env.wallets[5]
+    rpc(env, "evm_setAutomine", True)
+    lot = _create(env, s, 100)
+    rpc(env, "evm_setAutomine", False)
+    n0 = env.ledger.functions.nonces(s.address).call()
+    ts = [_proposal(env, s, r, lot, 10 + k, nonce=n0 + k) for k in range(3)]
+
+    def proposal_item(t):
+        typed = signing.transfer_typed_data(env.node.chain_id, env.node.ledger, t)
+        return {"action": "batches.transfer", "body": {"typedData": typed, "signature": sign(s, typed)}}
+
+    items = [proposal_item(t) for t in ts] + [{"action": "batches.accept", "body": _settle_body(env, "accept", r, t)}
+                                               for t in ts]
+    items.insert(2, items.pop())  # the accept of the third proposal before it in the upload
+    head = env.w3.eth.block_number
+    out = _ok(env.api.post("/bulk", json={"items": items}, timeout=60))
+    assert env.w3.eth.block_number == head
+    assert [it["status"] for it in out["items"]] == ["pending"] * 6, out
+    rpc(env, "evm_mine")
+    blocks = {_receipt(env, it["txHash"])["blockNumber"] for it in out["items"]}
+    assert len(blocks) == 1
+    for t in ts:
+        assert env.ledger.functions.transferStatus("0x" + t.transfer_id().hex()).call() == ACCEPTED
+    assert env.ledger.functions.balanceOf(r.address, lot).call() == 10 + 11 + 12
