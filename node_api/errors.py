@@ -119,6 +119,7 @@ CONTRACT_ERRORS: dict[str, tuple[int, str]] = {
     "BatchNotLinkedContract": (403, "{caller} is not the linked certificate registry"),
     # RelayBatch (issue 11): the relayer's carrier of many signed actions
     "BatchItemNotAllowed": (403, "item {index} of the batch is not a call of a signed entry point of the ledger or the forwarder"),
+    "ReentrancyGuardReentrantCall": (409, "a call re-entered the relay batch while it was running its items (refused)"),
     "BatchAlreadyLinked": (409, "the batch ledger is already linked"),
     "BatchUnknown": (404, "batch {batchId} does not exist"),
     "BatchZeroQuantity": (409, "a quantity of zero is not allowed"),

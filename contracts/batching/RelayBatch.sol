@@ -2,6 +2,7 @@
 pragma solidity 0.8.30;
 
 import {ERC2771Forwarder} from "@openzeppelin/contracts/metatx/ERC2771Forwarder.sol";
+import {ReentrancyGuard} from "@openzeppelin/contracts/utils/ReentrancyGuard.sol";
 import {IBatchLedger} from "../interfaces/IBatchLedger.sol";
 
 /// @title RelayBatch: many wallet-signed actions in one transaction, each standing on its own
@@ -11,9 +12,12 @@ import {IBatchLedger} from "../interfaces/IBatchLedger.sol";
 /// `execute` of an ERC-2771 request. Items run in order, each in its own call frame: a reverting
 /// item is reported (`ItemRun` with ok = false and its revert data) and undoes only itself; the items after it still run (an item
 /// that depends on it, e.g. the next nonce of the same signer, then fails on its own check).
-/// The contract holds no privilege and no state: the ledger and the forwarder check every signature
-/// and nonce exactly as when the item is sent alone, so anyone may call it.
-contract RelayBatch {
+/// The contract holds no privilege and no state but its re-entry lock: the ledger and the forwarder
+/// check every signature and nonce exactly as when the item is sent alone, so anyone may call it.
+/// Non-reentrant: an item cannot call `run` or `check` again (a receiver hook of a contract wallet
+/// re-entering with the batch's other items would run them under forged `ItemRun` marks, and the
+/// relayer splits a receipt into items at those marks).
+contract RelayBatch is ReentrancyGuard {
     address public immutable ledger;
     address public immutable forwarder;
 
@@ -32,7 +36,7 @@ contract RelayBatch {
     }
 
     /// @notice Runs every item in order; returns how many reverted.
-    function run(bytes[] calldata items) external returns (uint256 failed) {
+    function run(bytes[] calldata items) external nonReentrant returns (uint256 failed) {
         uint256 n = items.length;
         for (uint256 i; i < n; ++i) {
             (bool ok, bytes memory reason) = _call(i, items[i]);
@@ -50,6 +54,7 @@ contract RelayBatch {
     /// reported as failed with empty revert data.
     function check(bytes[] calldata items)
         external
+        nonReentrant
         returns (bool[] memory ok, bytes[] memory reasons, uint256[] memory gasUsed)
     {
         uint256 n = items.length;

@@ -4,7 +4,8 @@ transfer with acceptance (both signatures, one transaction).
 
 Like forwarding, every check before relaying is the relayed call simulated against the chain. A
 proposal signed ahead of the chain waits for its predecessors in the sender's ledger lane; a
-settlement of a proposal still on its way waits for that proposal.
+settlement of a proposal the node has accepted but the chain has not mined yet is checked on the state
+that proposal leaves and relayed at once (settle_ahead.py); without the pipeline it waits for it.
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ from .pipeline import Pipeline
 from ..core.rpc import RpcError
 from .contracts import LEDGER, Contracts, revert_of
 from .relaying import Relaying
+from .settle_ahead import SettleAhead
 from .signatures import Digests, Settle, check_domain, require_signer, signature_bytes
 
 log = logging.getLogger(__name__)
@@ -74,6 +76,8 @@ class Custody:
         self.admission = admission
         #: the signer's queue checked at chain speed (pipeline.py); None: each waits for its predecessor
         self.pipeline = pipeline
+        #: settlements of proposals accepted and not mined yet, checked and relayed at chain speed
+        self.settling = SettleAhead(contracts, relaying, pipeline, custody_gas) if pipeline is not None else None
 
     # ------------------------------------------------------------------ prepare
     async def prepare_transfer(self, p: PrepareTransfer | PrepareTransferWithAcceptance) -> dict[str, Any]:
@@ -238,8 +242,18 @@ class Custody:
                             item: int | None = None, wait: bool = True) -> dict[str, Any]:
         t, tid, deadline, sig, signer = await self._verified_settle(kind, body)
         data = self.contracts.encode(LEDGER, LEDGER_FUNCTION[kind], t.as_tuple(), deadline, sig)
-        await self._simulate(data, Lane.ledger(t.from_), None, proposal_lane=True)
-        return await self._relay(data, f"batches.{kind}", signer, Lane.settlement(tid), op_key, item, wait)
+        if self.pipeline is None:
+            await self._simulate(data, Lane.ledger(t.from_), None, proposal_lane=True)
+            return await self._relay(data, f"batches.{kind}", signer, Lane.settlement(tid), op_key, item, wait)
+        assert self.settling is not None
+        ahead = await self.settling.check(data, t)
+        if not ahead:
+            return await self._relay(data, f"batches.{kind}", signer, Lane.settlement(tid), op_key, item, wait)
+        await self.admission.admit(signer)
+        req = RelayRequest(to=self.contracts.ledger, data=data, gas=self.custody_gas, action=f"batches.{kind}",
+                           signer=signer, op_key=op_key, item=item, lane=Lane.settlement(tid), batchable=True)
+        self.relaying.self_replay(req)
+        return await self.settling.relay_ahead(req, t, wait)
 
     # ------------------------------------------------------------------ checks and relaying
     async def _dry_run(self, data: bytes, *wallets: str, tolerate_unproposed: bool = False) -> None:

@@ -404,7 +404,7 @@ class Pipeline:
         # a round that decided nothing (every check short of gas) lets the driver wait before the next
         return progressed or self._waiting < waiting_before
 
-    async def _check(self, items: list[bytes], head: dict[str, str]) -> list[tuple[bool, bytes, int]]:
+    async def _check(self, items: list[bytes], head: dict[str, str] | str) -> list[tuple[bool, bytes, int]]:
         call = {"from": self.relaying.address, "to": self.batcher, "gas": hex(self.check_gas),
                 "data": "0x" + encode_check(items).hex()}
         # a request of its own: coalesced with others into one array, a large check can lose its reply
@@ -433,3 +433,34 @@ class Pipeline:
         return ApiError(409, "DependsOnRefused",
                         f"nonce {nonce} of {lane.key} follows nonce {on}, which was refused ({why}): sign it again "
                         "after that one", {"nonce": nonce, "dependsOn": on, "signer": lane.key})
+
+    # ------------------------------------------------------------------ settlements after accepted proposals
+    def proposal_state(self, lane: Lane, nonce: int) -> str | None:
+        """Where the message of ``lane`` with ``nonce`` is in this pipeline: ``accepted`` (handed to
+        the relayer, not consumed on chain as far as the pipeline knows), ``waiting`` (being checked),
+        ``absent`` (the pipeline holds other messages of the lane, not this one), or None (it holds
+        nothing of the lane)."""
+        st = self._lanes.get(lane)
+        if st is None:
+            return None
+        if nonce in st.accepted:
+            return "accepted"
+        return "waiting" if nonce in st.waiting else "absent"
+
+    async def check_after(self, lane: Lane, nonce: int, call: bytes) -> tuple[bool, bytes, int] | None:
+        """``call`` (a settlement of the proposal ``lane`` signed with ``nonce``) checked on the state
+        that proposal leaves: one ``RelayBatch.check`` of the lane's accepted messages up to ``nonce``,
+        in nonce order, then ``call``, at the latest block. The settlement's (ok, revert data, gas);
+        None when that proposal is not accepted here. A predecessor the chain already ran fails in its
+        own frame (its nonce is used) and changes nothing, so the answer holds either way."""
+        st = self._lanes.get(lane)
+        if st is None or nonce not in st.accepted:
+            return None
+        preds = [st.accepted[n][0] for n in sorted(st.accepted) if n <= nonce]
+        answers = await self._check(preds + [call], "latest")
+        # RelayBatch.check stops where its gas ends (fewer answers), and an item that ran out of gas
+        # fails with empty revert data: either way the settlement was not judged, so nothing is refused
+        if len(answers) <= len(preds) or (not answers[-1][0] and not answers[-1][1]):
+            raise NodeBusy(f"the check of this settlement after {len(preds)} accepted messages of {lane.key} "
+                           "did not fit in one check call")
+        return answers[-1]
