@@ -20,7 +20,7 @@ validator seals only once on the others' head, and a signer is killed or stopped
 two blocks after its own (otherwise the 3 left can end in Clique's equal-difficulty stalemate).
 
 Skipped, with the reason, where geth cannot be found or built (no Go). ``COC_CONSORTIUM_PERIOD``
-sets the block period: 1 s by default (CI time), 2 s is the network of ``make consortium``.
+sets the block period: 2 s by default, the network of ``make consortium`` (1 s for a quicker look).
 """
 
 from __future__ import annotations
@@ -45,11 +45,11 @@ from consortium_help import (head, index_status, isolate, materials_on_chain, pr
 
 pytestmark = pytest.mark.chain
 
-#: 1 s by default to fit the CI budget: the demo alone is ~95 sequential acknowledged actions, about
-#: 1.7 blocks each (195 s of the module's ~7.5 min at 1 s under load 11); at 2 s every block-bound
-#: step doubles (the module would take 12-13 min). COC_CONSORTIUM_PERIOD=2 runs the same tests on
-#: the 2 s network of `make consortium`.
-PERIOD = int(os.environ.get("COC_CONSORTIUM_PERIOD", "1"))
+#: 2 s, the period of `make consortium` and of the issue's network. The module took 6 min 52 s at 2 s
+#: (14 passed, load 2-5), no longer than at 1 s: the demo (~95 acknowledged actions, 194 s) is bound
+#: by the node's pipeline and the machine, not by the block period. `make test` runs this folder beside
+#: the rest of the suite. COC_CONSORTIUM_PERIOD=1 runs the same tests at 1 s.
+PERIOD = int(os.environ.get("COC_CONSORTIUM_PERIOD", "2"))
 STATE: dict[str, Any] = {}
 
 
