@@ -87,6 +87,13 @@ def test_sigkill_in_the_middle_of_a_bulk_upload_loses_and_doubles_nothing(chain,
                     errors.append(repr(exc))
                     return
 
+        # Blocks every 5 s from here on (automine off): a chunk is answered only once its carrier is
+        # mined, and the next chunk is posted right after that block, so its items wait in the pool
+        # for seconds. The kill (as soon as they are in the relay log) then always lands before that
+        # chunk is answered; on automine the node could finish the chunk within the kill's delay and
+        # the retry was answered whole from the idempotency record (seen in CI: 0 from the log).
+        w3.provider.make_request("evm_setAutomine", [False])
+        w3.provider.make_request("evm_setIntervalMining", [5])
         t = threading.Thread(target=upload, daemon=True)
         t.start()
         while 0 not in answers and t.is_alive():
@@ -105,6 +112,7 @@ def test_sigkill_in_the_middle_of_a_bulk_upload_loses_and_doubles_nothing(chain,
         time.sleep(r.uniform(0.0, 0.05))
         os.kill(proc.pid, signal.SIGKILL)
         proc.wait(10)
+        w3.provider.make_request("evm_setIntervalMining", [1])  # the rest of the test at 1 s blocks
         t.join(60)
         assert errors, "the upload was not interrupted (the kill came after it finished)"
         proc, url = _node(chain, data, keys)
