@@ -25,6 +25,7 @@ import argparse
 import asyncio
 import collections
 import os
+import shutil
 import sys
 import tempfile
 import threading
@@ -206,6 +207,7 @@ def main(argv: list[str] | None = None) -> int:
             stop_node(p)  # type: ignore[arg-type]
         loaded_chain.stop()
         idle_chain.stop()
+        shutil.rmtree(tmp, ignore_errors=True)  # throwaway node databases (hundreds of MB after a long run)
 
 
 if __name__ == "__main__":

@@ -28,6 +28,7 @@ import argparse
 import asyncio
 import json
 import os
+import shutil
 import sys
 import tempfile
 import time
@@ -140,6 +141,7 @@ def run_mode(mode: str, args: argparse.Namespace, abis) -> dict:  # noqa: ANN001
         if node is not None:
             stop_node(node)
         anvil.stop()
+        shutil.rmtree(tmp, ignore_errors=True)  # throwaway node databases (hundreds of MB after a long run)
 
 
 def _read_some(port: int, world, r: int) -> int:  # noqa: ANN001

@@ -41,6 +41,7 @@ import argparse
 import asyncio
 import json
 import os
+import shutil
 import statistics
 import sys
 import tempfile
@@ -410,6 +411,7 @@ def run_row(n: int, rounds: int, block_time: float | None, *, clients: int = 4, 
         if node is not None:
             stop_node(node)
         anvil.stop()
+        shutil.rmtree(tmp, ignore_errors=True)  # throwaway node databases (hundreds of MB after a long run)
 
 
 #: the six rows of issue 11: (senders, rounds, block time)
