@@ -19,25 +19,19 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from types import SimpleNamespace
 
 import httpx
 import pytest
 from eth_account import Account
 from web3.logs import DISCARD
 
-from node_api.core.anvil import EmbeddedAnvil, rpc_call
-from node_api.core.chain import connect
-from node_api.core.config import Settings
-from node_api.core.deploy import SHORT_NAMES
+from node_api.core.anvil import rpc_call
 from nodehelp import forward_body, sign
-from nodeserver import ServerThread
+from nodeserver import ADMIN_KEY, relay_world
 
 pytestmark = pytest.mark.chain  # starts its own chain and node in module fixtures
 
-ADMIN_KEY = "relayer-test-admin"
 ADMIN = {"X-Admin-Key": ADMIN_KEY}
-SUPPLIER = 4
 REBROADCAST_AFTER = 1.0
 
 
@@ -48,36 +42,10 @@ def _ok(r: httpx.Response, status: int = 200) -> dict:
 
 @pytest.fixture(scope="module")
 def env(tmp_path_factory):
-    anvil = EmbeddedAnvil.throwaway(accounts=20)
-    anvil.start()
-    settings = Settings(
-        data_dir=tmp_path_factory.mktemp("relayer-node"), rpc_url=anvil.url, admin_api_key=ADMIN_KEY,
-        rebroadcast_after=REBROADCAST_AFTER, nonce_wait_seconds=10.0, wait_timeout=10.0,
-    )
-    srv = ServerThread(settings).start()
-    try:
-        with httpx.Client(base_url=srv.url, timeout=30) as api:
-            node = srv.node
-            w3 = connect(Settings(), rpc_url=anvil.url)
-            ns = SimpleNamespace(api=api, node=node, w3=w3, url=anvil.url, relayer=node.relayer.address)
-            for full, short in SHORT_NAMES.items():
-                setattr(ns, short, w3.eth.contract(address=node.addresses[full], abi=node.abis[full].abi))
-
-            def admin(path: str, **params) -> dict:
-                return _ok(api.post(f"/{path}", json=params, headers=ADMIN))["result"]
-
-            ns.suppliers = []
-            for i in range(5):
-                acct = Account.create()
-                pid = admin("participants/register", name=f"Supplier {i}", roles=SUPPLIER)["participantId"]
-                site = admin("participants/add-site", participantId=pid, name=f"Site {i}", locationRef=f"site:{i}")["siteId"]
-                admin("participants/add-wallet", wallet=acct.address, participantId=pid, siteId=site)
-                ns.suppliers.append(acct)
-            ns.material = admin("processes/register-material", name="yarn", unit="g", group=1)["material"]
-            yield ns
-    finally:
-        srv.stop()
-        anvil.stop()
+    with relay_world(tmp_path_factory.mktemp("relayer-node"), wallets=5, name="Supplier", accounts=20,
+                     rebroadcast_after=REBROADCAST_AFTER, nonce_wait_seconds=10.0, wait_timeout=10.0) as ns:
+        ns.suppliers = ns.wallets
+        yield ns
 
 
 def rpc(env, method: str, *params):

@@ -17,25 +17,20 @@ Own Anvil and node: these tests switch mining modes.
 from __future__ import annotations
 
 import time
-from types import SimpleNamespace
 
 import httpx
 import pytest
 from eth_account import Account
 
 from node_api import signing
-from node_api.core.anvil import EmbeddedAnvil, rpc_call
-from node_api.core.chain import connect
-from node_api.core.config import ANVIL_RELAYER_KEY, Settings
-from node_api.core.deploy import SHORT_NAMES
+from node_api.core.anvil import rpc_call
+from node_api.core.config import ANVIL_RELAYER_KEY
 from nodehelp import sign
-from nodeserver import ServerThread
+from nodeserver import ADMIN_KEY, relay_world
 
 pytestmark = pytest.mark.chain
 
-ADMIN_KEY = "settle-ahead-admin"
 ADMIN = {"X-Admin-Key": ADMIN_KEY}
-SUPPLIER = 4
 REBROADCAST_AFTER = 1.0
 PENDING, ACCEPTED, CANCELLED = 1, 2, 4
 
@@ -47,36 +42,9 @@ def _ok(r: httpx.Response, status: int = 200) -> dict:
 
 @pytest.fixture(scope="module")
 def env(tmp_path_factory):
-    anvil = EmbeddedAnvil.throwaway(accounts=10)
-    anvil.start()
-    settings = Settings(
-        data_dir=tmp_path_factory.mktemp("settle-ahead-node"), rpc_url=anvil.url, admin_api_key=ADMIN_KEY,
-        rebroadcast_after=REBROADCAST_AFTER, nonce_wait_seconds=10.0, wait_timeout=20.0,
-    )
-    srv = ServerThread(settings).start()
-    try:
-        with httpx.Client(base_url=srv.url, timeout=60) as api:
-            node = srv.node
-            w3 = connect(Settings(), rpc_url=anvil.url)
-            ns = SimpleNamespace(api=api, node=node, w3=w3, url=anvil.url, relayer=node.relayer.address)
-            for full, short in SHORT_NAMES.items():
-                setattr(ns, short, w3.eth.contract(address=node.addresses[full], abi=node.abis[full].abi))
-
-            def admin(path: str, **params) -> dict:
-                return _ok(api.post(f"/{path}", json=params, headers=ADMIN))["result"]
-
-            ns.wallets = []
-            for i in range(10):
-                acct = Account.create()
-                pid = admin("participants/register", name=f"Settler {i}", roles=SUPPLIER)["participantId"]
-                site = admin("participants/add-site", participantId=pid, name=f"Site {i}", locationRef=f"s:{i}")["siteId"]
-                admin("participants/add-wallet", wallet=acct.address, participantId=pid, siteId=site)
-                ns.wallets.append(acct)
-            ns.material = admin("processes/register-material", name="yarn", unit="g", group=1)["material"]
-            yield ns
-    finally:
-        srv.stop()
-        anvil.stop()
+    with relay_world(tmp_path_factory.mktemp("settle-ahead-node"), wallets=10, name="Settler", http_timeout=60,
+                     rebroadcast_after=REBROADCAST_AFTER, nonce_wait_seconds=10.0, wait_timeout=20.0) as ns:
+        yield ns
 
 
 def rpc(env, method: str, *params):
