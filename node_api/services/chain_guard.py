@@ -297,27 +297,44 @@ class ChainGuard:
         self.unreachable = None
         head = int(res[0], 16)
         self.head = head
-        if with_anchor:
-            blk = res[-1]
-            ah = blk.get("hash") if isinstance(blk, dict) else None
-            if ah != self.identity.anchor_hash:
-                self.foreign = ("the chain was replaced under the running node: its block "
-                                f"{self.identity.anchor_block} is {ah or 'missing'}, this node's chain has "
-                                f"{self.identity.anchor_hash}; the relayer is halted (nothing is sent to "
-                                "another chain instance). Restart the node: it refuses the new chain unless "
-                                "COC_ACCEPT_NEW_CHAIN=1")
-                self.relayer.halt(self.foreign)
-                return
+        if with_anchor and self._replaced(res[-1]):
+            return
         if self.highest is not None:
             seen = res[1]
             now_hash = seen.get("hash") if isinstance(seen, dict) else None
             if now_hash != self.highest[1]:
+                # A regression, or a replaced chain: tell them apart before re-sending anything. A new
+                # chain with the same chain id would take the relayer's old transactions (seen in CI: a
+                # reset Anvil got 3 of them when the anchor was not due in this tick).
+                if not with_anchor:
+                    try:
+                        anchor = await self.rpc.call_direct("eth_getBlockByNumber",
+                                                            [hex(self.identity.anchor_block), False])
+                    except (ChainUnavailable, RpcError) as exc:
+                        self.unreachable = f"the chain is unreachable at {self.rpc.url}: {exc}"
+                        return  # looked at again in the next check, before anything is re-sent
+                    if self._replaced(anchor):
+                        return
                 await self._regressed(head, now_hash)
                 return
         if self.highest is None or head > self.highest[0]:
             blk = await self.rpc.call_direct("eth_getBlockByNumber", [hex(head), False])
             if isinstance(blk, dict) and blk.get("hash"):
                 self.highest = (head, blk["hash"])
+
+    def _replaced(self, blk: Any) -> bool:
+        """True (and the relayer halted) when ``blk``, the chain's block at the identity anchor, is not
+        this node's: the chain was replaced under the running node."""
+        ah = blk.get("hash") if isinstance(blk, dict) else None
+        if ah == self.identity.anchor_hash:
+            return False
+        self.foreign = ("the chain was replaced under the running node: its block "
+                        f"{self.identity.anchor_block} is {ah or 'missing'}, this node's chain has "
+                        f"{self.identity.anchor_hash}; the relayer is halted (nothing is sent to "
+                        "another chain instance). Restart the node: it refuses the new chain unless "
+                        "COC_ACCEPT_NEW_CHAIN=1")
+        self.relayer.halt(self.foreign)
+        return True
 
     async def _regressed(self, head: int, hash_at_highest: str | None) -> None:
         assert self.highest is not None
